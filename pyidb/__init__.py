@@ -1,0 +1,116 @@
+"""pyidb: IndexedDB for Python — the browser's real IndexedDB under Pyodide, the same semantics on
+memory or SQLite everywhere else.
+
+>>> import pyidb
+>>> db = await pyidb.open("app", 1, upgrade=lambda db, old, new, tx:
+...     db.create_object_store("notes", key_path="id", auto_increment=True))
+>>> key = await db.add("notes", {"text": "hello"})
+>>> await db.get("notes", key)
+{'text': 'hello', 'id': 1}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .api import (
+    BlockedCallback,
+    Cursor,
+    CursorRequest,
+    CursorWithValue,
+    Database,
+    Factory,
+    Index,
+    ObjectStore,
+    Request,
+    Transaction,
+    UpgradeCallback,
+    VersionChangeCallback,
+)
+from .errors import (
+    AbortError,
+    ConstraintError,
+    DataCloneError,
+    DataError,
+    Error,
+    InvalidAccessError,
+    InvalidArgumentError,
+    InvalidStateError,
+    KeyPathSyntaxError,
+    NotFoundError,
+    QuotaExceededError,
+    ReadOnlyError,
+    TransactionInactiveError,
+    UnknownError,
+    VersionError,
+)
+from .factories import FallbackWarning, default_factory, factory, set_default_factory
+from .key_range import KeyRange
+from .keys import cmp
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AbortError",
+    "BlockedCallback",
+    "ConstraintError",
+    "Cursor",
+    "CursorRequest",
+    "CursorWithValue",
+    "DataCloneError",
+    "DataError",
+    "Database",
+    "Error",
+    "Factory",
+    "FallbackWarning",
+    "Index",
+    "InvalidAccessError",
+    "InvalidArgumentError",
+    "InvalidStateError",
+    "KeyPathSyntaxError",
+    "KeyRange",
+    "NotFoundError",
+    "ObjectStore",
+    "QuotaExceededError",
+    "ReadOnlyError",
+    "Request",
+    "Transaction",
+    "TransactionInactiveError",
+    "UnknownError",
+    "UpgradeCallback",
+    "VersionChangeCallback",
+    "VersionError",
+    "cmp",
+    "databases",
+    "default_factory",
+    "delete_database",
+    "factory",
+    "open",
+    "set_default_factory",
+]
+
+
+async def open(
+    name: str,
+    version: int | None = None,
+    *,
+    upgrade: UpgradeCallback | None = None,
+    blocked: BlockedCallback | None = None,
+    blocking: VersionChangeCallback | None = None,
+    factory: Factory | None = None,
+) -> Database:
+    """Open database ``name`` on ``factory`` (default: :func:`default_factory`)."""
+    f = factory or default_factory()
+    return await f.open(name, version, upgrade=upgrade, blocked=blocked, blocking=blocking)
+
+
+async def delete_database(
+    name: str, *, blocked: BlockedCallback | None = None, factory: Factory | None = None
+) -> None:
+    """Delete database ``name`` (nothing happens if it does not exist)."""
+    await (factory or default_factory()).delete_database(name, blocked=blocked)
+
+
+async def databases(*, factory: Factory | None = None) -> list[dict[str, Any]]:
+    """``[{"name": ..., "version": ...}]`` of the default (or given) factory."""
+    return await (factory or default_factory()).databases()

@@ -1,0 +1,197 @@
+"""Spec 2.5 connections: a database's shared state and the engine's ``Database`` class."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import api
+from ..errors import (
+    ConstraintError,
+    InvalidAccessError,
+    InvalidArgumentError,
+    InvalidStateError,
+    NotFoundError,
+)
+from ..key_path import validate_key_path
+from . import catalog
+from .catalog import DatabaseSchema, StoreSchema
+from .transaction import FINISHED, EngineTransaction
+
+if TYPE_CHECKING:
+    from .factory import EngineFactory
+    from .object_store import EngineObjectStore
+
+_MODES = ("readonly", "readwrite")
+_DURABILITIES = ("default", "strict", "relaxed")
+
+
+class DatabaseState:
+    """What every connection to one database shares: its schema and its open connections."""
+
+    def __init__(self, factory: EngineFactory, name: str) -> None:
+        self.factory = factory
+        self.name = name
+        self.schema: DatabaseSchema = catalog.load_schema(factory.storage, name)
+        self.connections: set[EngineDatabase] = set()
+        self.close_waiters: list[asyncio.Future[None]] = []
+
+    def after_abort(self, versionchange: bool) -> None:
+        """The storage rolled back: make the cached schema match it again."""
+        storage = self.factory.storage
+        if versionchange:
+            old = self.schema
+            self.schema = catalog.load_schema(storage, self.name)
+            for store in old.stores.values():  # handles made during the upgrade are dead now
+                fresh = self.schema.stores.get(store.name)
+                if fresh is None or fresh.tree != store.tree:
+                    store.deleted = True
+        else:
+            catalog.reload_generators(storage, self.schema)
+
+    def connection_closed(self) -> None:
+        waiters, self.close_waiters = self.close_waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+
+_background: set[asyncio.Future[Any]] = set()
+
+
+def call_user(callback: Any, *args: Any) -> None:
+    """Call an event callback; a coroutine it returns runs as its own task."""
+    result = callback(*args)
+    if inspect.isawaitable(result):
+        task = asyncio.ensure_future(result)
+        _background.add(task)  # keep a reference until it is done
+        task.add_done_callback(_background.discard)
+
+
+class EngineDatabase(api.Database):
+    """A connection of the pure-Python engine."""
+
+    def __init__(self, state: DatabaseState) -> None:
+        self._state = state
+        self._transactions: set[EngineTransaction] = set()
+        self._close_pending = False
+        self._closed = False
+        self._upgrade_tx: EngineTransaction | None = None
+
+    @property
+    def name(self) -> str:
+        return self._state.name
+
+    @property
+    def version(self) -> int:
+        return self._state.schema.version
+
+    @property
+    def object_store_names(self) -> list[str]:
+        return catalog.sort_names(self._state.schema.stores)
+
+    # -- schema changes (only inside upgrade) ------------------------------------------------
+    def _live_upgrade(self, what: str) -> EngineTransaction:
+        tx = self._upgrade_tx
+        if tx is None or tx._state == FINISHED:
+            raise InvalidStateError(f"{what} works only inside the upgrade callback of open()")
+        tx.check_active()
+        return tx
+
+    def create_object_store(
+        self, name: str, *, key_path: api.KeyPath = None, auto_increment: bool = False
+    ) -> EngineObjectStore:
+        tx = self._live_upgrade("create_object_store()")
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"an object store name must be a str, not {type(name).__name__}")
+        path = None if key_path is None else validate_key_path(key_path)
+        schema = self._state.schema
+        if name in schema.stores:
+            raise ConstraintError(f"object store {name!r} already exists")
+        if auto_increment and (path == "" or isinstance(path, list)):
+            raise InvalidAccessError(
+                "auto_increment needs no key path or a non-empty string key path; "
+                f"{path!r} cannot receive generated keys"
+            )
+        storage = tx.storage
+        store = StoreSchema(name, catalog.allocate_tree(storage), path, bool(auto_increment))
+        schema.stores[name] = store
+        catalog.save_schema(storage, schema)
+        return tx.object_store(name)
+
+    def delete_object_store(self, name: str) -> None:
+        tx = self._live_upgrade("delete_object_store()")
+        schema = self._state.schema
+        store = schema.stores.get(name)
+        if store is None:
+            raise NotFoundError(f"no object store named {name!r}")
+        del schema.stores[name]
+        store.deleted = True
+        for index in store.indexes.values():
+            index.deleted = True
+        catalog.drop_store_trees(tx.storage, store)
+        catalog.save_schema(tx.storage, schema)
+
+    # -- transactions ----------------------------------------------------------------------
+    def transaction(
+        self,
+        store_names: str | Sequence[str],
+        mode: Any = "readonly",
+        *,
+        durability: Any = "default",
+    ) -> EngineTransaction:
+        if self._upgrade_tx is not None and self._upgrade_tx._state != FINISHED:
+            raise InvalidStateError("cannot start a transaction while the upgrade is running")
+        if self._close_pending:
+            raise InvalidStateError(f"the connection to database {self.name!r} is closed")
+        if isinstance(store_names, str):
+            scope = [store_names]
+        else:
+            try:
+                scope = list(store_names)
+            except TypeError:
+                raise InvalidArgumentError(
+                    "store_names must be a store name or a list of store names"
+                ) from None
+            if not all(isinstance(n, str) for n in scope):
+                raise InvalidArgumentError("store_names must contain only str names")
+        stores = self._state.schema.stores
+        missing = [n for n in scope if n not in stores]
+        if missing:
+            raise NotFoundError(
+                f"no object store named {missing[0]!r} in database {self.name!r} "
+                f"(it has {', '.join(map(repr, self.object_store_names)) or 'no stores'})"
+            )
+        if not scope:
+            raise InvalidAccessError("a transaction needs at least one object store name")
+        if mode not in _MODES:
+            raise InvalidArgumentError(
+                f"mode must be 'readonly' or 'readwrite', not {mode!r}"
+            )
+        if durability not in _DURABILITIES:
+            raise InvalidArgumentError(
+                f"durability must be 'default', 'strict' or 'relaxed', not {durability!r}"
+            )
+        return EngineTransaction(self, scope, mode, durability)
+
+    def close(self) -> None:
+        self._close_pending = True
+        self._maybe_closed()
+
+    # -- engine internals ------------------------------------------------------------------
+    def _transaction_finished(self, tx: EngineTransaction) -> None:
+        self._transactions.discard(tx)
+        self._maybe_closed()
+
+    def _maybe_closed(self) -> None:
+        if self._close_pending and not self._transactions and not self._closed:
+            self._closed = True
+            if self in self._state.connections:
+                self._state.connections.discard(self)
+                self._state.connection_closed()
+
+    def _fire_versionchange(self, old: int, new: int | None) -> None:
+        if self.on_versionchange is not None:
+            call_user(self.on_versionchange, self, old, new)

@@ -1,0 +1,238 @@
+"""Spec 2.10 cursors and "iterate a cursor", on encoded keys.
+
+Every move is a fresh seek from the cursor's position (as the spec's algorithm is written), so a
+cursor sees the records its own transaction wrote meanwhile. For an index, entries are
+``enc(index key) + enc(primary key)``; since encodings are prefix-free, "after entry E" is
+``>= E + b"\\x00"``, "after every entry of index key K" is ``>= enc(K) + b"\\xff"``, and
+"up to and including entries of K" is ``< enc(K) + b"\\xff"``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import api
+from ..errors import (
+    DataError,
+    InvalidAccessError,
+    InvalidArgumentError,
+    InvalidStateError,
+)
+from ..key_encoding import decode_key, encode_key
+from ..key_path import INVALID_KEY, NO_KEY, extract_key
+from ..keys import compare_keys, to_key
+from ..values import clone, decode
+from . import record_store
+from .catalog import IndexSchema, StoreSchema
+
+if TYPE_CHECKING:
+    from ..sync_future import SyncFuture
+    from .transaction import EngineTransaction
+
+_UNSET = object()
+
+
+def _max(a: bytes | None, b: bytes) -> bytes:
+    return b if a is None or b > a else a
+
+
+def _min(a: bytes | None, b: bytes) -> bytes:
+    return b if a is None or b < a else a
+
+
+class EngineCursor(api.CursorWithValue):
+    """A cursor of the pure-Python engine (a key cursor when ``key_only``)."""
+
+    def __init__(self, source: Any, tx: EngineTransaction, store: StoreSchema,
+                 index: IndexSchema | None, bounds: tuple[bytes | None, bytes | None],
+                 direction: str, key_only: bool) -> None:
+        self._source = source
+        self._tx = tx
+        self._store = store
+        self._index = index
+        self._lo, self._hi = bounds
+        self._direction: Any = direction
+        self._key_only = key_only
+        self._pos: bytes | None = None  # encoded key at the cursor
+        self._opos: bytes | None = None  # encoded primary key (index cursors)
+        self._key: Any = None
+        self._primary_key: Any = None
+        self._raw: bytes | None = None
+        self._value: Any = _UNSET
+        self._got_value = False
+
+    source = property(lambda self: self._source)
+    direction = property(lambda self: self._direction)
+    key = property(lambda self: self._key)
+    primary_key = property(lambda self: self._primary_key)
+
+    @property
+    def value(self) -> Any:
+        if self._key_only:
+            raise AttributeError("a key cursor (open_key_cursor) has no value")
+        if self._value is _UNSET:
+            self._value = None if self._raw is None else decode(self._raw)
+        return self._value
+
+    def _deleted(self) -> bool:
+        return self._store.deleted or (self._index is not None and self._index.deleted)
+
+    # -- moving ------------------------------------------------------------------------------
+    def _move(self, count: int, key: Any, primary_key: Any) -> SyncFuture[Any]:
+        if type(count) is not int or count < 1:
+            raise InvalidArgumentError(f"advance() needs a count of 1 or more, not {count!r}")
+        if self._deleted():
+            raise InvalidStateError("the cursor's object store or index has been deleted")
+        if primary_key is not None:
+            if key is None:
+                raise DataError("continue_primary_key() needs both a key and a primary key")
+            if self._index is None:
+                raise InvalidAccessError("continue_primary_key() works only on index cursors")
+            if self._direction not in ("next", "prev"):
+                raise InvalidAccessError(
+                    "continue_primary_key() needs direction 'next' or 'prev'"
+                )
+        self._tx.check_active()
+        if not self._got_value:
+            raise InvalidStateError(
+                "the cursor is already moving or has gone past its end; await the previous "
+                "move first"
+            )
+        key_b = pk_b = None
+        forward = self._direction.startswith("next")
+        sign = 1 if forward else -1
+        if key is not None:
+            key = to_key(key)
+            order = compare_keys(key, self._key) * sign
+            if order < 0 or (order == 0 and primary_key is None):
+                raise DataError(
+                    f"continue_({key!r}) must move {'forward' if forward else 'backward'} "
+                    f"from the cursor's key {self._key!r}"
+                )
+            key_b = encode_key(key)
+            if primary_key is not None:
+                primary_key = to_key(primary_key)
+                if order == 0 and compare_keys(primary_key, self._primary_key) * sign <= 0:
+                    raise DataError(
+                        "continue_primary_key() must move past the cursor's primary key "
+                        f"{self._primary_key!r}"
+                    )
+                pk_b = encode_key(primary_key)
+        self._got_value = False
+        return self._tx.request(lambda: self._iterate(count, key_b, pk_b))
+
+    def _iterate(self, count: int, key_b: bytes | None = None,
+                 pk_b: bytes | None = None) -> EngineCursor | None:
+        """Spec "iterate a cursor": move ``count`` records; self, or None past the end."""
+        storage = self._tx.storage
+        tree = self._index.tree if self._index is not None else self._store.tree
+        direction = self._direction
+        hit: tuple[bytes, bytes] | None = None
+        if direction in ("next", "prev") or self._index is None:
+            lo, hi = self._lo, self._hi
+            cur = None if self._pos is None else self._pos + (self._opos or b"")
+            if direction.startswith("next"):
+                if cur is not None:
+                    lo = _max(lo, cur + b"\x00")
+                if key_b is not None:
+                    lo = _max(lo, key_b + (pk_b or b""))
+                rows = list(storage.scan(tree, lo, hi, limit=count))
+            else:
+                if cur is not None:
+                    hi = _min(hi, cur)
+                if key_b is not None:
+                    hi = _min(hi, key_b + pk_b + b"\x00" if pk_b is not None else key_b + b"\xff")
+                rows = list(storage.scan(tree, lo, hi, reverse=True, limit=count))
+            hit = rows[count - 1] if len(rows) >= count else None
+        else:
+            for _ in range(count):
+                hit = self._unique_step(storage, tree, key_b)
+                if hit is None:
+                    break
+                key_b = None
+                self._set_index_position(hit)
+        if hit is None:
+            self._pos = self._opos = None
+            self._key = self._primary_key = None
+            self._raw, self._value = None, None
+            return None
+        if self._index is None:
+            self._pos, self._opos = hit[0], None
+            self._key = self._primary_key = decode_key(hit[0])
+            self._raw = hit[1]
+        else:
+            self._set_index_position(hit)
+            self._key = decode_key(self._pos)
+            self._primary_key = decode_key(hit[1])
+            self._raw = None if self._key_only else storage.get(self._store.tree, hit[1])
+        self._value = _UNSET
+        self._got_value = True
+        return self
+
+    def _set_index_position(self, hit: tuple[bytes, bytes]) -> None:
+        entry, pk = hit
+        self._pos, self._opos = entry[: len(entry) - len(pk)], pk
+
+    def _unique_step(self, storage: Any, tree: int, key_b: bytes | None) -> tuple[bytes, bytes] | None:
+        lo, hi = self._lo, self._hi
+        if self._direction == "nextunique":
+            if self._pos is not None:
+                lo = _max(lo, self._pos + b"\xff")
+            if key_b is not None:
+                lo = _max(lo, key_b)
+            return next(storage.scan(tree, lo, hi, limit=1), None)
+        # prevunique: the last index key before the position, then its first entry.
+        if self._pos is not None:
+            hi = _min(hi, self._pos)
+        if key_b is not None:
+            hi = _min(hi, key_b + b"\xff")
+        last = next(storage.scan(tree, lo, hi, reverse=True, limit=1), None)
+        if last is None:
+            return None
+        ik = last[0][: len(last[0]) - len(last[1])]
+        return next(storage.scan(tree, _max(self._lo, ik), ik + b"\xff", limit=1), None)
+
+    # -- writing through the cursor -------------------------------------------------------------
+    def _check_write(self) -> None:
+        self._tx.check_active()
+        self._tx.check_writable()
+        if self._deleted():
+            raise InvalidStateError("the cursor's object store or index has been deleted")
+        if not self._got_value or self._key_only:
+            raise InvalidStateError(
+                "the cursor has no current record (it is moving, past its end, or a key cursor)"
+            )
+
+    def update(self, value: Any) -> SyncFuture[Any]:
+        self._check_write()
+        store = self._store
+        copy, needs_tags = clone(value)
+        if store.key_path is not None:
+            extracted = extract_key(copy, store.key_path)
+            if (
+                extracted is NO_KEY
+                or extracted is INVALID_KEY
+                or compare_keys(extracted, self._primary_key) != 0
+            ):
+                raise DataError(
+                    f"the value's key at {store.key_path!r} must stay {self._primary_key!r} "
+                    "when updating through a cursor"
+                )
+        storage, pk = self._tx.storage, self._primary_key
+        return self._tx.request(
+            lambda: record_store.put_one(storage, store, copy, needs_tags, pk, False)
+        )
+
+    def delete(self) -> SyncFuture[None]:
+        self._check_write()
+        storage, store = self._tx.storage, self._store
+        pk = encode_key(self._primary_key)
+        bounds = (pk, pk + b"\x00")
+        return self._tx.request(lambda: record_store.delete_records(storage, store, bounds))
+
+
+def open_cursor(source: Any, tx: EngineTransaction, store: StoreSchema,
+                index: IndexSchema | None, bounds: tuple[bytes | None, bytes | None],
+                direction: str, *, key_only: bool) -> api.CursorRequest[Any]:
+    cursor = EngineCursor(source, tx, store, index, bounds, direction, key_only)
+    return api.CursorRequest(tx.request(lambda: cursor._iterate(1)))

@@ -1,0 +1,166 @@
+"""Spec 2.4/4.1 "open a database connection" and "delete a database", for the engine.
+
+Open and delete requests for one name run one at a time, in order. A higher version fires
+``versionchange`` on the other open connections, ``blocked`` while any stays open, then runs the
+upgrade in an exclusive versionchange transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Any
+
+from .. import api
+from ..errors import AbortError, InvalidArgumentError, VersionError
+from . import catalog
+from .connection import DatabaseState, EngineDatabase, call_user
+from .scheduler import Scheduler
+from .storage.base import Storage
+from .transaction import FINISHED, EngineTransaction
+
+
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str):
+        raise InvalidArgumentError(f"a database name must be a str, not {type(name).__name__}")
+    return name
+
+
+class EngineFactory(api.Factory):
+    """Databases of the pure-Python engine on one storage (memory or a SQLite file)."""
+
+    def __init__(self, storage: Storage, url: str) -> None:
+        self.storage = storage
+        self.url = url
+        self.scheduler = Scheduler()
+        self._states: dict[str, DatabaseState] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _state(self, name: str) -> DatabaseState:
+        state = self._states.get(name)
+        if state is None or (self.storage.durable and not state.connections):
+            # Another process may have changed the file while nobody here had it open.
+            state = self._states[name] = DatabaseState(self, name)
+        return state
+
+    def _lock(self, name: str) -> asyncio.Lock:
+        lock = self._locks.get(name)
+        if lock is None:
+            lock = self._locks[name] = asyncio.Lock()
+        return lock
+
+    async def open(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        upgrade: api.UpgradeCallback | None = None,
+        blocked: api.BlockedCallback | None = None,
+        blocking: api.VersionChangeCallback | None = None,
+    ) -> EngineDatabase:
+        _check_name(name)
+        if version is not None and (type(version) is not int or not 1 <= version < 2**53):
+            raise InvalidArgumentError(
+                f"version must be a positive int (1 or more), not {version!r}"
+            )
+        async with self._lock(name):
+            state = self._state(name)
+            current = state.schema.version
+            if version is None:
+                version = current or 1
+            if version < current:
+                raise VersionError(
+                    f"database {name!r} is at version {current}; it cannot be opened at the "
+                    f"lower version {version}"
+                )
+            conn = EngineDatabase(state)
+            if blocking is not None:
+                conn.on_versionchange = blocking
+            if version > current:
+                await self._wait_for_others(state, current, version, blocked)
+                await self._upgrade(state, conn, current, version, upgrade)
+            state.connections.add(conn)
+            return conn
+
+    async def delete_database(self, name: str, *, blocked: api.BlockedCallback | None = None) -> None:
+        _check_name(name)
+        async with self._lock(name):
+            state = self._state(name)
+            if state.schema.version == 0:
+                return
+            await self._wait_for_others(state, state.schema.version, None, blocked)
+            conn = EngineDatabase(state)
+            tx = await self._exclusive(conn)
+            catalog.delete_schema(self.storage, state.schema)
+            tx.commit()
+            await tx.done
+            del self._states[name]
+
+    async def databases(self) -> list[dict[str, Any]]:
+        return [{"name": n, "version": v} for n, v in catalog.database_names(self.storage)]
+
+    def close(self) -> None:
+        """Release the storage (the SQLite file); the factory is unusable afterwards."""
+        self.storage.close()
+
+    # -- the steps of open and delete ------------------------------------------------------
+    async def _wait_for_others(self, state: DatabaseState, old: int, new: int | None,
+                               blocked: api.BlockedCallback | None) -> None:
+        for other in list(state.connections):
+            if not other._close_pending:
+                other._fire_versionchange(old, new)
+        if any(not c._close_pending for c in state.connections) and blocked is not None:
+            call_user(blocked, old, new)
+        loop = asyncio.get_running_loop()
+        while state.connections:
+            fut = loop.create_future()
+            state.close_waiters.append(fut)
+            await fut
+
+    async def _exclusive(self, conn: EngineDatabase) -> EngineTransaction:
+        """A versionchange transaction on ``conn``, started and active."""
+        tx = EngineTransaction(conn, [], "versionchange", "default")
+        if not tx.started:
+            started = asyncio.get_running_loop().create_future()
+            tx.on_start = lambda: started.done() or started.set_result(None)
+            tx.done.add_done_callback(lambda _: started.done() or started.set_result(None))
+            await started
+            if tx._state == FINISHED:
+                await tx.done  # raises why it could not start
+            tx.reactivate()
+        return tx
+
+    async def _upgrade(self, state: DatabaseState, conn: EngineDatabase, old: int, new: int,
+                       upgrade: api.UpgradeCallback | None) -> None:
+        tx = await self._exclusive(conn)
+        conn._upgrade_tx = tx
+        state.schema.version = new
+        catalog.save_schema(self.storage, state.schema)
+        try:
+            if upgrade is not None:
+                result = upgrade(conn, old, new, tx)
+                if inspect.isawaitable(result):
+                    await result
+        except BaseException as exc:
+            if tx._state != FINISHED:
+                tx._abort(exc)
+            self._dead(conn)
+            try:
+                await tx.done
+            except BaseException:
+                pass
+            raise
+        try:
+            await tx.done
+        except BaseException as exc:
+            self._dead(conn)
+            if isinstance(exc, AbortError) and tx.error is None:
+                raise AbortError("the upgrade transaction was aborted") from None
+            raise
+        finally:
+            conn._upgrade_tx = None
+
+    @staticmethod
+    def _dead(conn: EngineDatabase) -> None:
+        conn._upgrade_tx = None
+        conn._close_pending = conn._closed = True

@@ -1,0 +1,357 @@
+"""The engine's ``ObjectStore`` and ``Index``: argument checks in spec order, then a request.
+
+Each method validates synchronously (raising at once, as the browser throws), clones the value
+at call time (the stored value is a copy), and queues the storage operation from
+:mod:`.record_store` on the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import api
+from ..errors import (
+    ConstraintError,
+    DataError,
+    InvalidAccessError,
+    InvalidArgumentError,
+    InvalidStateError,
+    NotFoundError,
+)
+from ..key_path import INVALID_KEY, NO_KEY, check_key_injectable, extract_key, validate_key_path
+from ..key_range import key_range_to_bytes, to_key_range
+from ..keys import to_key
+from ..values import clone
+from . import catalog, record_store
+from .catalog import IndexSchema, StoreSchema
+from .cursor import EngineCursor, open_cursor
+
+if TYPE_CHECKING:
+    from ..sync_future import SyncFuture
+    from .transaction import EngineTransaction
+
+_DIRECTIONS = ("next", "nextunique", "prev", "prevunique")
+_MAX_COUNT = 2**32 - 1
+
+
+def check_count(count: Any) -> int | None:
+    """getAll's ``count``: None or 0 mean no limit; otherwise 1..2**32-1."""
+    if count is None:
+        return None
+    if type(count) is not int or not 0 <= count <= _MAX_COUNT:
+        raise InvalidArgumentError(f"count must be an int from 0 to 2**32-1, not {count!r}")
+    return count or None
+
+
+def check_direction(direction: Any) -> str:
+    if direction not in _DIRECTIONS:
+        raise InvalidArgumentError(
+            f"direction must be one of {', '.join(_DIRECTIONS)}, not {direction!r}"
+        )
+    return direction  # type: ignore[no-any-return]
+
+
+def prepare_record(store: StoreSchema, value: Any, key: Any) -> tuple[Any, bool, Any]:
+    """Spec "add or put" steps 5-11: check key vs key path, clone, extract. No writes."""
+    if store.key_path is not None and key is not None:
+        raise DataError(
+            f"object store {store.name!r} uses in-line keys (key path {store.key_path!r}); "
+            "do not pass a key, put it in the value"
+        )
+    if store.key_path is None and not store.auto_increment and key is None:
+        raise DataError(
+            f"object store {store.name!r} has no key path and no key generator: pass a key"
+        )
+    if key is not None:
+        key = to_key(key)
+    copy, needs_tags = clone(value)
+    if store.key_path is not None:
+        extracted = extract_key(copy, store.key_path)
+        if extracted is INVALID_KEY:
+            raise DataError(
+                f"the value's key path {store.key_path!r} does not give a valid key"
+            )
+        if extracted is NO_KEY:
+            if not store.auto_increment:
+                raise DataError(
+                    f"the value has no key at key path {store.key_path!r} of object store "
+                    f"{store.name!r}"
+                )
+            if not check_key_injectable(copy, store.key_path):  # type: ignore[arg-type]
+                raise DataError(
+                    f"a generated key cannot be put into the value at {store.key_path!r}"
+                )
+        else:
+            key = extracted
+    return copy, needs_tags, key
+
+
+class _Source(api._Readable):
+    """What object stores and indexes share: the transaction and the checks of every call."""
+
+    _tx: EngineTransaction
+    _store: StoreSchema
+
+    def _check(self, write: bool = False) -> None:
+        if self._deleted():
+            raise InvalidStateError(f"{self!r} has been deleted")
+        self._tx.check_active()
+        if write:
+            self._tx.check_writable()
+
+    def _deleted(self) -> bool:
+        return self._store.deleted
+
+    def _bounds(self, query: Any, null_allowed: bool = True) -> record_store.Bounds:
+        return key_range_to_bytes(to_key_range(query, null_allowed=null_allowed))
+
+
+class EngineObjectStore(_Source, api.ObjectStore):
+    """An object store of the pure-Python engine."""
+
+    def __init__(self, tx: EngineTransaction, schema: StoreSchema) -> None:
+        self._tx = tx
+        self._store = self._schema = schema
+        self._indexes: dict[str, EngineIndex] = {}
+
+    name = property(lambda self: self._schema.name)
+    key_path = property(lambda self: self._schema.key_path)
+    auto_increment = property(lambda self: self._schema.auto_increment)
+    transaction = property(lambda self: self._tx)
+
+    @property
+    def index_names(self) -> list[str]:
+        return catalog.sort_names(self._schema.indexes)
+
+    # -- writes ------------------------------------------------------------------------------
+    def _store_one(self, value: Any, key: Any, no_overwrite: bool) -> SyncFuture[Any]:
+        self._check(write=True)
+        copy, tags, key = prepare_record(self._schema, value, key)
+        storage, schema = self._tx.storage, self._schema
+        return self._tx.request(
+            lambda: record_store.put_one(storage, schema, copy, tags, key, no_overwrite)
+        )
+
+    def add(self, value: Any, key: Any = None) -> SyncFuture[Any]:
+        return self._store_one(value, key, True)
+
+    def put(self, value: Any, key: Any = None) -> SyncFuture[Any]:
+        return self._store_one(value, key, False)
+
+    def _store_many(self, values: Iterable[Any], keys: Iterable[Any] | None,
+                    no_overwrite: bool) -> SyncFuture[list[Any]]:
+        self._check(write=True)
+        values = list(values)
+        key_list = [None] * len(values) if keys is None else list(keys)
+        if len(key_list) != len(values):
+            raise InvalidArgumentError(
+                f"got {len(values)} values but {len(key_list)} keys; pass one key per value"
+            )
+        schema = self._schema
+        records = [prepare_record(schema, v, k) for v, k in zip(values, key_list, strict=True)]
+        storage = self._tx.storage
+        return self._tx.request(
+            lambda: record_store.store_many(storage, schema, records, no_overwrite)
+        )
+
+    def add_many(self, values: Iterable[Any], keys: Iterable[Any] | None = None) -> SyncFuture[list[Any]]:
+        return self._store_many(values, keys, True)
+
+    def put_many(self, values: Iterable[Any], keys: Iterable[Any] | None = None) -> SyncFuture[list[Any]]:
+        return self._store_many(values, keys, False)
+
+    def delete(self, query: Any) -> SyncFuture[None]:
+        self._check(write=True)
+        bounds = self._bounds(query, null_allowed=False)
+        storage, schema = self._tx.storage, self._schema
+        return self._tx.request(lambda: record_store.delete_records(storage, schema, bounds))
+
+    def delete_many(self, keys: Iterable[Any]) -> SyncFuture[None]:
+        self._check(write=True)
+        all_bounds = [self._bounds(k, null_allowed=False) for k in keys]
+        storage, schema = self._tx.storage, self._schema
+
+        def run() -> None:
+            for bounds in all_bounds:
+                record_store.delete_records(storage, schema, bounds)
+
+        return self._tx.request(run)
+
+    def clear(self) -> SyncFuture[None]:
+        self._check(write=True)
+        storage, schema = self._tx.storage, self._schema
+        return self._tx.request(lambda: record_store.clear_store(storage, schema))
+
+    # -- reads -------------------------------------------------------------------------------
+    def get(self, query: Any) -> SyncFuture[Any]:
+        self._check()
+        bounds = self._bounds(query, null_allowed=False)
+        storage, schema = self._tx.storage, self._schema
+        return self._tx.request(lambda: record_store.get_value(storage, schema, bounds))
+
+    def get_key(self, query: Any) -> SyncFuture[Any]:
+        self._check()
+        bounds = self._bounds(query, null_allowed=False)
+        storage, schema = self._tx.storage, self._schema
+        return self._tx.request(lambda: record_store.get_key(storage, schema, bounds))
+
+    def get_all(self, query: Any = None, count: int | None = None) -> SyncFuture[list[Any]]:
+        self._check()
+        bounds, limit = self._bounds(query), check_count(count)
+        storage, schema = self._tx.storage, self._schema
+        return self._tx.request(
+            lambda: record_store.get_all_values(storage, schema, bounds, limit)
+        )
+
+    def get_all_keys(self, query: Any = None, count: int | None = None) -> SyncFuture[list[Any]]:
+        self._check()
+        bounds, limit = self._bounds(query), check_count(count)
+        storage, schema = self._tx.storage, self._schema
+        return self._tx.request(lambda: record_store.get_all_keys(storage, schema, bounds, limit))
+
+    def get_many(self, keys: Iterable[Any]) -> SyncFuture[list[Any]]:
+        self._check()
+        key_list = [to_key(k) for k in keys]
+        storage, schema = self._tx.storage, self._schema
+        return self._tx.request(lambda: record_store.get_many(storage, schema, key_list))
+
+    def count(self, query: Any = None) -> SyncFuture[int]:
+        self._check()
+        bounds = self._bounds(query)
+        storage, tree = self._tx.storage, self._schema.tree
+        return self._tx.request(lambda: record_store.count_records(storage, tree, bounds))
+
+    def open_cursor(self, query: Any = None, direction: Any = "next") -> api.CursorRequest[Any]:
+        self._check()
+        return open_cursor(self, self._tx, self._schema, None, self._bounds(query),
+                           check_direction(direction), key_only=False)
+
+    def open_key_cursor(self, query: Any = None, direction: Any = "next") -> api.CursorRequest[Any]:
+        self._check()
+        return open_cursor(self, self._tx, self._schema, None, self._bounds(query),
+                           check_direction(direction), key_only=True)
+
+    # -- indexes -----------------------------------------------------------------------------
+    def index(self, name: str) -> EngineIndex:
+        if self._tx._is_finished():
+            raise InvalidStateError(f"cannot open index {name!r}: the transaction has finished")
+        if self._schema.deleted:
+            raise InvalidStateError(f"{self!r} has been deleted")
+        handle = self._indexes.get(name)
+        if handle is not None and not handle._index.deleted:
+            return handle
+        schema = self._schema.indexes.get(name)
+        if schema is None:
+            raise NotFoundError(
+                f"object store {self.name!r} has no index named {name!r} "
+                f"(it has {', '.join(map(repr, self.index_names)) or 'no indexes'})"
+            )
+        handle = self._indexes[name] = EngineIndex(self, schema)
+        return handle
+
+    def create_index(self, name: str, key_path: str | Sequence[str], *, unique: bool = False,
+                     multi_entry: bool = False) -> EngineIndex:
+        tx = self._tx
+        if tx.mode != "versionchange":
+            raise InvalidStateError("create_index() works only inside the upgrade callback of open()")
+        if self._schema.deleted:
+            raise InvalidStateError(f"{self!r} has been deleted")
+        tx.check_active()
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"an index name must be a str, not {type(name).__name__}")
+        if name in self._schema.indexes:
+            raise ConstraintError(f"object store {self.name!r} already has an index {name!r}")
+        path = validate_key_path(key_path)
+        if isinstance(path, list) and multi_entry:
+            raise InvalidAccessError("multi_entry indexes need a string key path, not a list")
+        storage = tx.storage
+        index = IndexSchema(name, catalog.allocate_tree(storage), path, bool(unique),
+                            bool(multi_entry))
+        self._schema.indexes[name] = index
+        catalog.save_schema(storage, tx.db_state.schema)
+        try:
+            record_store.populate_index(storage, self._schema, index)
+        except ConstraintError as exc:
+            tx.abort_later(exc)  # the spec aborts the upgrade after createIndex returns
+        return self.index(name)
+
+    def delete_index(self, name: str) -> None:
+        tx = self._tx
+        if tx.mode != "versionchange":
+            raise InvalidStateError("delete_index() works only inside the upgrade callback of open()")
+        if self._schema.deleted:
+            raise InvalidStateError(f"{self!r} has been deleted")
+        tx.check_active()
+        index = self._schema.indexes.pop(name, None)
+        if index is None:
+            raise NotFoundError(f"object store {self.name!r} has no index named {name!r}")
+        index.deleted = True
+        tx.storage.delete_range(index.tree, None, None)
+        catalog.save_schema(tx.storage, tx.db_state.schema)
+
+
+class EngineIndex(_Source, api.Index):
+    """An index of the pure-Python engine."""
+
+    def __init__(self, store: EngineObjectStore, schema: IndexSchema) -> None:
+        self._parent = store
+        self._tx = store._tx
+        self._store = store._schema
+        self._index = schema
+
+    name = property(lambda self: self._index.name)
+    key_path = property(lambda self: self._index.key_path)
+    unique = property(lambda self: self._index.unique)
+    multi_entry = property(lambda self: self._index.multi_entry)
+    object_store = property(lambda self: self._parent)
+
+    def _deleted(self) -> bool:
+        return self._index.deleted or self._store.deleted
+
+    def get(self, query: Any) -> SyncFuture[Any]:
+        self._check()
+        bounds = self._bounds(query, null_allowed=False)
+        storage, store, index = self._tx.storage, self._store, self._index
+        return self._tx.request(lambda: record_store.index_get_value(storage, store, index, bounds))
+
+    def get_key(self, query: Any) -> SyncFuture[Any]:
+        self._check()
+        bounds = self._bounds(query, null_allowed=False)
+        storage, index = self._tx.storage, self._index
+        return self._tx.request(lambda: record_store.index_get_key(storage, index, bounds))
+
+    def get_all(self, query: Any = None, count: int | None = None) -> SyncFuture[list[Any]]:
+        self._check()
+        bounds, limit = self._bounds(query), check_count(count)
+        storage, store, index = self._tx.storage, self._store, self._index
+        return self._tx.request(
+            lambda: record_store.index_get_all_values(storage, store, index, bounds, limit)
+        )
+
+    def get_all_keys(self, query: Any = None, count: int | None = None) -> SyncFuture[list[Any]]:
+        self._check()
+        bounds, limit = self._bounds(query), check_count(count)
+        storage, index = self._tx.storage, self._index
+        return self._tx.request(
+            lambda: record_store.index_get_all_keys(storage, index, bounds, limit)
+        )
+
+    def count(self, query: Any = None) -> SyncFuture[int]:
+        self._check()
+        bounds = self._bounds(query)
+        storage, tree = self._tx.storage, self._index.tree
+        return self._tx.request(lambda: record_store.count_records(storage, tree, bounds))
+
+    def open_cursor(self, query: Any = None, direction: Any = "next") -> api.CursorRequest[Any]:
+        self._check()
+        return open_cursor(self, self._tx, self._store, self._index, self._bounds(query),
+                           check_direction(direction), key_only=False)
+
+    def open_key_cursor(self, query: Any = None, direction: Any = "next") -> api.CursorRequest[Any]:
+        self._check()
+        return open_cursor(self, self._tx, self._store, self._index, self._bounds(query),
+                           check_direction(direction), key_only=True)
+
+
+__all__ = ["EngineCursor", "EngineIndex", "EngineObjectStore"]

@@ -1,0 +1,241 @@
+"""Spec 5 "object store storage operations" and 6 "index" records, over a :class:`Storage`.
+
+An object store is a tree ``encode_key(primary key) -> encoded value``; an index is a tree
+``encode_key(index key) + encode_key(primary key) -> encode_key(primary key)``. Because encoded
+keys are prefix-free and ordered, index entries sort by (index key, primary key), as the spec
+orders index records.
+
+Each operation is atomic on its own (spec: "revert all changes made by operation" when it
+fails): writes go through a :class:`Journal` that can undo them, so a failing request, even a
+batch of thousands of records, leaves nothing behind while its transaction goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ..errors import ConstraintError
+from ..key_encoding import decode_key, encode_key
+from ..key_path import extract_index_keys, inject_key
+from ..values import decode, encode, loads_many
+from .catalog import IndexSchema, StoreSchema
+from .key_generator import generate_key, possibly_update
+from .storage.base import Storage
+
+Bounds = tuple[bytes | None, bytes | None]
+
+
+class Journal:
+    """Undo log of one operation's writes."""
+
+    __slots__ = ("entries", "storage")
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.entries: list[tuple[Any, ...]] = []
+
+    def put(self, tree: int, key: bytes, value: bytes, old: bytes | None) -> None:
+        self.entries.append((tree, key, old))
+        self.storage.put(tree, key, value)
+
+    def delete(self, tree: int, key: bytes, old: bytes) -> None:
+        self.entries.append((tree, key, old))
+        self.storage.delete(tree, key)
+
+    def generator(self, store: StoreSchema) -> None:
+        self.entries.append((store, store.generator, store.generator_dirty))
+
+    def undo(self) -> None:
+        storage = self.storage
+        for entry in reversed(self.entries):
+            if isinstance(entry[0], StoreSchema):
+                entry[0].generator, entry[0].generator_dirty = entry[1], entry[2]
+            elif entry[2] is None:
+                storage.delete(entry[0], entry[1])
+            else:
+                storage.put(entry[0], entry[1], entry[2])
+        self.entries.clear()
+
+
+def _index_entries(index: IndexSchema, value: Any, pk: bytes) -> list[bytes]:
+    return [encode_key(k) + pk for k in extract_index_keys(value, index.key_path, index.multi_entry)]
+
+
+def _check_unique(storage: Storage, store: StoreSchema, index: IndexSchema, entry: bytes,
+                  pk: bytes) -> None:
+    ik = entry[: len(entry) - len(pk)]
+    for _, other in storage.scan(index.tree, ik, ik + b"\xff", limit=2):
+        if other != pk:
+            raise ConstraintError(
+                f"unique index {index.name!r} of object store {store.name!r} already has a "
+                f"record with index key {decode_key(ik)!r}"
+            )
+
+
+def store_record(
+    storage: Storage,
+    store: StoreSchema,
+    value: Any,
+    needs_tags: bool,
+    key: Any,
+    no_overwrite: bool,
+    journal: Journal,
+) -> Any:
+    """Spec "store a record into an object store"; ``value`` is already cloned. Returns the key.
+
+    Writes go through ``journal``; the caller undoes it if this (or a later record of the same
+    batch) fails.
+    """
+    if store.auto_increment:
+        if key is None:
+            journal.generator(store)
+            key = generate_key(store)
+            if store.key_path is not None:
+                inject_key(value, key, store.key_path)  # type: ignore[arg-type]
+        elif type(key) in (int, float):
+            journal.generator(store)
+            possibly_update(store, key)
+    pk = encode_key(key)
+    old = storage.get(store.tree, pk)
+    if old is not None and no_overwrite:
+        raise ConstraintError(
+            f"a record with key {key!r} already exists in object store {store.name!r}; "
+            "use put() to replace it"
+        )
+    new_entries: list[tuple[IndexSchema, bytes]] = []
+    for index in store.indexes.values():
+        for entry in _index_entries(index, value, pk):
+            if index.unique:
+                _check_unique(storage, store, index, entry, pk)
+            new_entries.append((index, entry))
+    if old is not None and store.indexes:
+        old_value = decode(old)
+        for index in store.indexes.values():
+            for entry in _index_entries(index, old_value, pk):
+                journal.delete(index.tree, entry, pk)
+    journal.put(store.tree, pk, encode(value, needs_tags), old)
+    for index, entry in new_entries:
+        journal.put(index.tree, entry, pk, None)
+    return key
+
+
+def store_many(
+    storage: Storage,
+    store: StoreSchema,
+    records: list[tuple[Any, bool, Any]],
+    no_overwrite: bool,
+) -> list[Any]:
+    """Store ``(value, needs_tags, key)`` records as one operation: all of them or none."""
+    journal = Journal(storage)
+    keys = []
+    try:
+        for value, needs_tags, key in records:
+            keys.append(store_record(storage, store, value, needs_tags, key, no_overwrite, journal))
+    except BaseException:
+        journal.undo()
+        raise
+    return keys
+
+
+def put_one(storage: Storage, store: StoreSchema, value: Any, needs_tags: bool, key: Any,
+            no_overwrite: bool) -> Any:
+    journal = Journal(storage)
+    try:
+        return store_record(storage, store, value, needs_tags, key, no_overwrite, journal)
+    except BaseException:
+        journal.undo()
+        raise
+
+
+def delete_records(storage: Storage, store: StoreSchema, bounds: Bounds) -> None:
+    """Spec "delete records from an object store" for a key range's byte bounds."""
+    lo, hi = bounds
+    if store.indexes:
+        for pk, raw in list(storage.scan(store.tree, lo, hi)):
+            value = decode(raw)
+            for index in store.indexes.values():
+                for entry in _index_entries(index, value, pk):
+                    storage.delete(index.tree, entry)
+    storage.delete_range(store.tree, lo, hi)
+
+
+def clear_store(storage: Storage, store: StoreSchema) -> None:
+    """Spec "clear an object store"."""
+    storage.delete_range(store.tree, None, None)
+    for index in store.indexes.values():
+        storage.delete_range(index.tree, None, None)
+
+
+def populate_index(storage: Storage, store: StoreSchema, index: IndexSchema) -> None:
+    """Index the records already in the store (createIndex on a non-empty store)."""
+    for pk, raw in list(storage.scan(store.tree)):
+        for entry in _index_entries(index, decode(raw), pk):
+            if index.unique:
+                _check_unique(storage, store, index, entry, pk)
+            storage.put(index.tree, entry, pk)
+
+
+# -- retrieval ----------------------------------------------------------------------------------
+def _first(it: Iterator[tuple[bytes, bytes]]) -> tuple[bytes, bytes] | None:
+    return next(it, None)
+
+
+def get_value(storage: Storage, store: StoreSchema, bounds: Bounds) -> Any:
+    """Spec "retrieve a value from an object store"."""
+    hit = _first(storage.scan(store.tree, *bounds, limit=1))
+    return None if hit is None else decode(hit[1])
+
+
+def get_key(storage: Storage, store: StoreSchema, bounds: Bounds) -> Any:
+    hit = _first(storage.scan(store.tree, *bounds, limit=1))
+    return None if hit is None else decode_key(hit[0])
+
+
+def get_all_values(storage: Storage, store: StoreSchema, bounds: Bounds,
+                   count: int | None) -> list[Any]:
+    return loads_many([raw for _, raw in storage.scan(store.tree, *bounds, limit=count)])
+
+
+def get_all_keys(storage: Storage, store: StoreSchema, bounds: Bounds,
+                 count: int | None) -> list[Any]:
+    return [decode_key(pk) for pk, _ in storage.scan(store.tree, *bounds, limit=count)]
+
+
+def get_many(storage: Storage, store: StoreSchema, keys: Iterable[Any]) -> list[Any]:
+    out = []
+    for key in keys:
+        raw = storage.get(store.tree, encode_key(key))
+        out.append(None if raw is None else decode(raw))
+    return out
+
+
+def count_records(storage: Storage, tree: int, bounds: Bounds) -> int:
+    return storage.count(tree, *bounds)
+
+
+def index_get_value(storage: Storage, store: StoreSchema, index: IndexSchema,
+                    bounds: Bounds) -> Any:
+    """Spec "retrieve a referenced value from an index"."""
+    hit = _first(storage.scan(index.tree, *bounds, limit=1))
+    if hit is None:
+        return None
+    raw = storage.get(store.tree, hit[1])
+    return None if raw is None else decode(raw)
+
+
+def index_get_key(storage: Storage, index: IndexSchema, bounds: Bounds) -> Any:
+    hit = _first(storage.scan(index.tree, *bounds, limit=1))
+    return None if hit is None else decode_key(hit[1])
+
+
+def index_get_all_values(storage: Storage, store: StoreSchema, index: IndexSchema,
+                         bounds: Bounds, count: int | None) -> list[Any]:
+    pks = [pk for _, pk in storage.scan(index.tree, *bounds, limit=count)]
+    raws = [storage.get(store.tree, pk) for pk in pks]
+    return loads_many([raw for raw in raws if raw is not None])
+
+
+def index_get_all_keys(storage: Storage, index: IndexSchema, bounds: Bounds,
+                       count: int | None) -> list[Any]:
+    return [decode_key(pk) for _, pk in storage.scan(index.tree, *bounds, limit=count)]

@@ -1,0 +1,287 @@
+"""Spec 2.7 transactions: lifetime, request queue, commit and abort, for the engine.
+
+Lifetime, exactly as in browsers: a transaction is *active* from its creation until control
+returns to the event loop, and again while a completion of one of its requests runs the code that
+awaited it (the awaiting task is resumed synchronously by :class:`~pyidb.sync_future.SyncFuture`).
+When it is inactive with no request pending, it commits. So awaiting anything that is not one
+of its own requests (``asyncio.sleep``, a network call) lets it commit, and the next request
+raises ``TransactionInactiveError`` — as a browser does.
+
+Requests run in order inside loop callbacks (never inside a task), a batch of them per callback
+so that a tight read-modify-write loop does not pay one loop turn per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .. import api
+from ..errors import (
+    AbortError,
+    Error,
+    InvalidStateError,
+    NotFoundError,
+    ReadOnlyError,
+    TransactionInactiveError,
+    UnknownError,
+)
+from ..sync_future import SyncFuture
+from . import catalog
+
+if TYPE_CHECKING:
+    from .connection import DatabaseState, EngineDatabase
+    from .object_store import EngineObjectStore
+
+ACTIVE, INACTIVE, COMMITTING, FINISHED = range(4)
+_BATCH = 512  # requests per loop callback before yielding to other tasks
+
+
+def running_loop() -> asyncio.AbstractEventLoop:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        raise InvalidStateError(
+            "pyidb needs a running asyncio event loop: call it from async code"
+        ) from None
+
+
+class EngineTransaction(api.Transaction):
+    """A transaction of the pure-Python engine."""
+
+    def __init__(
+        self, connection: EngineDatabase, scope: list[str], mode: str, durability: str
+    ) -> None:
+        self._conn = connection
+        self.db_state: DatabaseState = connection._state
+        self.scope = catalog.sort_names(set(scope))
+        self.scope_set = frozenset(self.scope)
+        self._mode: Any = mode
+        self._durability = durability
+        self._loop = running_loop()
+        self._state = ACTIVE
+        self.started = False
+        self._queue: deque[tuple[Callable[[], Any], SyncFuture[Any]]] = deque()
+        self._scheduled = False
+        self._error: BaseException | None = None
+        self._user_abort = False
+        self._done: SyncFuture[None] = SyncFuture(self._loop)
+        self._handles: dict[str, EngineObjectStore] = {}
+        self.on_start: Callable[[], None] | None = None
+        self._loop.call_soon(self._end_of_task)
+        connection._transactions.add(self)
+        self.db_state.factory.scheduler.add(self)
+
+    # -- public API ---------------------------------------------------------------------------
+    @property
+    def db(self) -> EngineDatabase:
+        return self._conn
+
+    @property
+    def mode(self) -> Any:
+        return self._mode
+
+    @property
+    def durability(self) -> Any:
+        return self._durability
+
+    @property
+    def object_store_names(self) -> list[str]:
+        if self.mode == "versionchange":
+            return self._conn.object_store_names
+        return list(self.scope)
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._error
+
+    @property
+    def done(self) -> SyncFuture[None]:
+        return self._done
+
+    def object_store(self, name: str) -> EngineObjectStore:
+        from .object_store import EngineObjectStore
+
+        if self._state == FINISHED:
+            raise InvalidStateError(
+                f"cannot open object store {name!r}: the transaction has already finished"
+            )
+        handle = self._handles.get(name)
+        if handle is not None and not handle._schema.deleted:
+            return handle
+        schema = self.db_state.schema.stores.get(name)
+        if schema is None or (self.mode != "versionchange" and name not in self.scope_set):
+            raise NotFoundError(
+                f"object store {name!r} is not in this transaction's scope "
+                f"({', '.join(map(repr, self.object_store_names)) or 'no stores'})"
+            )
+        handle = self._handles[name] = EngineObjectStore(self, schema)
+        return handle
+
+    def commit(self) -> None:
+        if self._state != ACTIVE:
+            raise InvalidStateError(
+                "cannot commit: the transaction is not active (it is already committing, "
+                "finished, or its code awaited something that was not one of its requests)"
+            )
+        self._state = COMMITTING
+        self._schedule()
+
+    def abort(self) -> None:
+        if self._state in (COMMITTING, FINISHED):
+            raise InvalidStateError("cannot abort: the transaction has already committed or aborted")
+        self._user_abort = True
+        self._abort(None)
+
+    def _is_active(self) -> bool:
+        return self._state == ACTIVE
+
+    def _is_finished(self) -> bool:
+        return self._state == FINISHED
+
+    def _aborted_by_user(self) -> bool:
+        return self._user_abort
+
+    # -- for the engine's stores, indexes and cursors -----------------------------------------
+    @property
+    def storage(self) -> Any:
+        return self.db_state.factory.storage
+
+    def check_active(self) -> None:
+        if self._state != ACTIVE:
+            if self._state == FINISHED:
+                why = "it has already committed or aborted"
+            elif self._state == COMMITTING:
+                why = "commit() was called"
+            else:
+                why = (
+                    "it committed when your code awaited something that is not one of its "
+                    "requests (keep all awaits inside a transaction on its own requests)"
+                )
+            raise TransactionInactiveError(f"the transaction is not active: {why}")
+
+    def check_writable(self) -> None:
+        if self.mode == "readonly":
+            raise ReadOnlyError(
+                "the transaction is read-only; open it with db.transaction(..., 'readwrite')"
+            )
+
+    def request(self, operation: Callable[[], Any]) -> SyncFuture[Any]:
+        """Queue ``operation`` (run later, in order); its result completes the returned future."""
+        fut: SyncFuture[Any] = SyncFuture(self._loop)
+        self._queue.append((operation, fut))
+        if self.started:
+            self._schedule()
+        return fut
+
+    def abort_later(self, error: Error) -> None:
+        """Abort with ``error`` once the running code returns (e.g. createIndex on duplicates)."""
+        self._loop.call_soon(self._abort_if_unfinished, error)
+
+    def reactivate(self) -> None:
+        """Make the transaction active for a callback the engine runs (the upgrade function)."""
+        if self._state == INACTIVE:
+            self._state = ACTIVE
+            self._loop.call_soon(self._end_of_task)
+
+    # -- scheduling -----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Called by the scheduler when the transaction may run."""
+        self.started = True
+        if self.mode != "readonly":
+            try:
+                self.storage.begin_write(self._durability)
+            except Error as exc:
+                self.started = False  # nothing to roll back
+                self._loop.call_soon(self._abort_if_unfinished, exc)
+                return
+        if self.on_start is not None:
+            self.on_start()
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._process)
+
+    def _end_of_task(self) -> None:
+        if self._state == ACTIVE:
+            self._state = INACTIVE
+        self._maybe_commit()
+
+    def _process(self) -> None:
+        self._scheduled = False
+        budget = _BATCH
+        queue = self._queue
+        while queue and self._state != FINISHED and self.started:
+            if not budget:
+                self._schedule()
+                return
+            budget -= 1
+            operation, fut = queue.popleft()
+            committing = self._state == COMMITTING
+            self._state = COMMITTING if committing else ACTIVE
+            try:
+                result = operation()
+            except Error as exc:
+                handled = fut.set_exception(exc)
+                if not handled and self._state != FINISHED:
+                    self._abort(exc)
+            except Exception as exc:  # a bug or an unexpected storage failure
+                err = UnknownError(f"internal error while running a request: {exc!r}")
+                err.__cause__ = exc
+                fut.set_exception(err)
+                if self._state != FINISHED:
+                    self._abort(err)
+            else:
+                fut.set_result(result)
+            if self._state == ACTIVE:
+                self._state = INACTIVE
+        self._maybe_commit()
+
+    def _maybe_commit(self) -> None:
+        if self._state in (INACTIVE, COMMITTING) and not self._queue and self.started:
+            self._commit_now()
+
+    def _commit_now(self) -> None:
+        storage = self.storage
+        try:
+            if self.mode != "readonly":
+                catalog.flush_generators(storage, self.db_state.schema)
+                storage.commit()
+        except Error as exc:
+            self._abort(exc)
+            return
+        self._state = FINISHED
+        self._finish()
+        self._done.set_result(None)
+
+    def _abort_if_unfinished(self, error: Error) -> None:
+        if self._state != FINISHED:
+            self._abort(error)
+
+    def _abort(self, error: BaseException | None) -> None:
+        """Spec "abort a transaction": undo everything, fail pending requests and ``done``."""
+        self._state = FINISHED
+        self._error = error
+        if self.started and self.mode != "readonly":
+            storage = self.storage
+            if storage.in_write:
+                storage.rollback()
+            self.db_state.after_abort(self.mode == "versionchange")
+        pending = list(self._queue)
+        self._queue.clear()
+        self._finish()
+        self._loop.call_soon(self._deliver_abort, pending, error)
+
+    def _deliver_abort(self, pending: list[tuple[Any, SyncFuture[Any]]],
+                       error: BaseException | None) -> None:
+        for _, fut in pending:
+            fut.set_exception(AbortError("the transaction was aborted before this request ran"))
+        self._done.set_exception(error or AbortError("the transaction was aborted"))
+
+    def _finish(self) -> None:
+        self.db_state.factory.scheduler.finished(self)
+        self._conn._transaction_finished(self)

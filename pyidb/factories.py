@@ -1,0 +1,110 @@
+"""Choosing a backend: ``pyidb.factory(url)`` and the default factory.
+
+URLs (one API over interchangeable backends, as httpx has transports):
+
+* ``"memory:"`` — a fresh in-memory engine (each call a new, empty one);
+* ``"sqlite:///relative/file.db"`` or ``"sqlite:////absolute/file.db"`` — the durable engine on
+  a SQLite file (SQLAlchemy's convention); the same file gives the same factory in a process;
+* ``"browser"`` — the browser's real IndexedDB (Pyodide in a page).
+
+The default factory, used by :func:`pyidb.open` and friends, is the browser's IndexedDB when it is
+reachable, else the URL in the environment variable ``PYIDB_URL``, else ``"memory:"``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+import weakref
+
+from .api import Factory
+from .errors import InvalidArgumentError
+
+__all__ = ["FallbackWarning", "default_factory", "factory", "set_default_factory"]
+
+
+class FallbackWarning(UserWarning):
+    """Pyodide without a reachable IndexedDB: pyidb stores data with its in-memory engine.
+
+    Silence it with ``warnings.simplefilter("ignore", pyidb.FallbackWarning)``.
+    """
+
+
+_sqlite_factories: weakref.WeakValueDictionary[str, Factory] = weakref.WeakValueDictionary()
+_default: Factory | None = None
+
+
+def factory(url: str) -> Factory:
+    """The factory for ``url``.
+
+    >>> f = pyidb.factory("sqlite:///notes.db")
+    >>> db = await f.open("notes", 1, upgrade=...)
+    """
+    if not isinstance(url, str):
+        raise InvalidArgumentError(f"a factory URL must be a str, not {type(url).__name__}")
+    if url == "memory:" or url == "memory://":
+        from .engine.factory import EngineFactory
+        from .engine.storage.memory import MemoryStorage
+
+        return EngineFactory(MemoryStorage(), "memory:")
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if not path:
+            raise InvalidArgumentError("a sqlite URL needs a file: 'sqlite:///path/to/file.db'")
+        path = os.path.abspath(path)
+        found = _sqlite_factories.get(path)
+        if found is not None and not getattr(found.storage, "closed", False):  # type: ignore[attr-defined]
+            return found
+        from .engine.factory import EngineFactory
+        from .engine.storage.sqlite import SQLiteStorage
+
+        made = EngineFactory(SQLiteStorage(path), f"sqlite:///{path}")
+        _sqlite_factories[path] = made
+        return made
+    if url == "browser":
+        from .browser import BrowserFactory
+
+        return BrowserFactory()
+    raise InvalidArgumentError(
+        f"unknown factory URL {url!r}: use 'memory:', 'sqlite:///path/to/file.db' or 'browser'"
+    )
+
+
+def _browser_available() -> bool:
+    if sys.platform != "emscripten":
+        return False
+    try:
+        from .browser import is_available
+    except ImportError:
+        return False
+    return is_available()
+
+
+def default_factory() -> Factory:
+    """The factory :func:`pyidb.open` uses (see the module docstring for how it is chosen)."""
+    global _default
+    if _default is None:
+        if _browser_available():
+            _default = factory("browser")
+        else:
+            url = os.environ.get("PYIDB_URL")
+            if url:
+                _default = factory(url)
+            else:
+                if sys.platform == "emscripten":
+                    warnings.warn(
+                        "IndexedDB is not reachable here: pyidb keeps data in memory with its "
+                        "pure-Python engine (set PYIDB_URL or call pyidb.set_default_factory to "
+                        "choose another)",
+                        FallbackWarning,
+                        stacklevel=3,
+                    )
+                _default = factory("memory:")
+    return _default
+
+
+def set_default_factory(f: Factory | str | None) -> None:
+    """Use ``f`` (a Factory or URL) for module-level calls; None goes back to the automatic choice."""
+    global _default
+    _default = factory(f) if isinstance(f, str) else f

@@ -1,0 +1,43 @@
+"""pytest glue: runs ``async def`` tests with asyncio and feeds conformance tests a factory.
+
+The conformance suite (tests/conformance) takes a ``factory`` argument; here it is run on the
+engine over memory and over SQLite. The Pyodide and Chromium runners feed the same functions
+their own factories.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from pathlib import Path
+
+import pytest
+
+import pyidb
+
+ENGINE_URLS = ["memory:", "sqlite"]
+
+
+@pytest.fixture(params=ENGINE_URLS)
+def factory(request: pytest.FixtureRequest, tmp_path: Path) -> pyidb.Factory:
+    fn = getattr(request.node, "function", None)
+    if getattr(fn, "browser_only", None):
+        pytest.skip(f"browser only: {fn.browser_only}")
+    url = request.param
+    if url == "sqlite":
+        url = f"sqlite:///{tmp_path / 'conformance.db'}"
+    f = pyidb.factory(url)
+    yield f
+    close = getattr(f, "close", None)
+    if close is not None:
+        close()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run coroutine test functions on a fresh event loop (no pytest-asyncio needed)."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    asyncio.run(asyncio.wait_for(pyfuncitem.obj(**args), timeout=60))
+    return True
