@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# pyidb build and test driver. Idempotent; works from a fresh Debian 12 / Ubuntu machine as root.
+#
+#   ./build.sh            same as ./build.sh all
+#   ./build.sh setup      apt: chromium (and node/npm, python3-venv if missing); .venv with
+#                         pip install -e '.[test]' build; npm ci of the pinned package.json
+#   ./build.sh wheel      dist/pyidb-*.whl and dist/deps/sortedcontainers-*.whl (Pyodide is offline)
+#   ./build.sh site       stage site/: pyodide/, wheels/ (+ manifest.json), tests/ runner pages and
+#                         conformance modules, web_demo/ — works with no network
+#   ./build.sh all        setup + wheel + site
+#   ./build.sh test       all, then .venv/bin/python -m pytest -q tests/ (extra args go to pytest)
+#   ./build.sh demo       all, then serve site/ on 127.0.0.1:${PYIDB_PORT:-8000}
+#
+# Environment: PYIDB_CHROMIUM = browser executable for the Chromium runner (default
+# /usr/bin/chromium); PYIDB_PORT = demo port.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+SORTEDCONTAINERS_VERSION="2.4.0"
+
+log() { printf '[build.sh %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+die() { printf '[build.sh] ERROR: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else die "need root (or sudo) to run: $*"; fi
+}
+
+APT_UPDATED=0
+apt_install() {
+  command -v apt-get >/dev/null || die "apt-get not found: install $* by hand"
+  if [ "$APT_UPDATED" = 0 ]; then
+    log "apt-get update"
+    as_root apt-get update -q
+    APT_UPDATED=1
+  fi
+  log "apt-get install $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
+}
+
+# Serialize the steps that write dist/ and site/: several people (and pytest fixtures that
+# rebuild a stale wheel) may run this script in the same checkout at once.
+lock() {
+  mkdir -p "$ROOT/dist"
+  exec 9>"$ROOT/dist/.build.lock"
+  flock 9
+}
+unlock() { exec 9>&-; }
+
+step_setup() {
+  local t0=$SECONDS
+  local chromium="${PYIDB_CHROMIUM:-/usr/bin/chromium}"
+  if [ ! -x "$chromium" ]; then
+    if [ -n "${PYIDB_CHROMIUM:-}" ]; then die "PYIDB_CHROMIUM=$chromium is not an executable"; fi
+    apt_install chromium
+  else
+    log "browser: $chromium"
+  fi
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    apt_install nodejs npm
+  fi
+  local major
+  major="$(node -p 'process.versions.node.split(".")[0]')"
+  [ "$major" -ge 18 ] || die "Pyodide needs Node >= 18, found $(node --version)"
+
+  if [ ! -x "$PY" ]; then
+    log "creating $VENV"
+    if ! python3 -m venv "$VENV" 2>/dev/null; then
+      rm -rf "$VENV"
+      apt_install python3-venv python3-pip
+      python3 -m venv "$VENV"
+    fi
+  fi
+  # pip only when pyproject.toml changed since the last successful install.
+  local stamp="$VENV/.pyidb-installed"
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    log "pip install -e '.[test]' build"
+    mkdir -p "$ROOT/dist"
+    { "$PY" -m pip install -q --upgrade pip &&
+      "$PY" -m pip install -q -e '.[test]' build setuptools wheel; } >dist/pip.log 2>&1 \
+      || { cat dist/pip.log >&2; die "pip install failed (log above)"; }
+    touch "$stamp"
+  else
+    log "venv up to date ($VENV)"
+  fi
+
+  local npm_stamp="node_modules/.package-lock.json"
+  if [ ! -f "$npm_stamp" ] || [ package.json -nt "$npm_stamp" ] || \
+     { [ -f package-lock.json ] && [ package-lock.json -nt "$npm_stamp" ]; }; then
+    if [ -f package-lock.json ]; then
+      log "npm ci (pinned by package-lock.json)"
+      npm ci --no-audit --no-fund --loglevel=error
+    else
+      log "npm install (writes package-lock.json)"
+      npm install --no-audit --no-fund --loglevel=error
+    fi
+  else
+    log "node_modules up to date"
+  fi
+  log "setup done in $((SECONDS - t0)) s"
+}
+
+step_wheel() {
+  local t0=$SECONDS
+  [ -x "$PY" ] || die "no $VENV: run ./build.sh setup first"
+  lock
+  log "building the pyidb wheel into dist/"
+  rm -f dist/pyidb-*.whl
+  # --no-isolation: setup installed setuptools+wheel in the venv, so this needs no network.
+  "$PY" -m build --wheel --no-isolation --outdir dist . >dist/build.log 2>&1 \
+    || { cat dist/build.log >&2; die "wheel build failed (log above)"; }
+  rm -rf build pyidb.egg-info
+  ls dist/pyidb-*.whl >/dev/null 2>&1 || die "no wheel in dist/"
+  if ! ls dist/deps/sortedcontainers-"$SORTEDCONTAINERS_VERSION"-*.whl >/dev/null 2>&1; then
+    log "downloading sortedcontainers==$SORTEDCONTAINERS_VERSION wheel (Pyodide installs offline)"
+    "$PY" -m pip download -q "sortedcontainers==$SORTEDCONTAINERS_VERSION" --no-deps \
+      --only-binary=:all: -d dist/deps
+  fi
+  unlock
+  log "wheels: $(cd dist && ls pyidb-*.whl deps/*.whl | tr '\n' ' ')($((SECONDS - t0)) s)"
+}
+
+# Copy a source tree without bytecode caches.
+copy_tree() {
+  local src="$1" dst="$2"
+  mkdir -p "$dst"
+  (cd "$src" && find . -type f ! -path '*/__pycache__/*' ! -name '*.pyc' -print0) |
+    while IFS= read -r -d '' f; do
+      mkdir -p "$dst/$(dirname "$f")"
+      cp "$src/$f" "$dst/$f"
+    done
+}
+
+step_site() {
+  local t0=$SECONDS
+  [ -d node_modules/pyodide ] || die "node_modules/pyodide missing: run ./build.sh setup first"
+  local pyidb_whl sc_whl
+  pyidb_whl="$(ls dist/pyidb-*.whl 2>/dev/null | head -n1)" || true
+  sc_whl="$(ls dist/deps/sortedcontainers-*.whl 2>/dev/null | head -n1)" || true
+  [ -n "$pyidb_whl" ] && [ -n "$sc_whl" ] || die "wheels missing in dist/: run ./build.sh wheel first"
+  lock
+  log "staging site/"
+  rm -rf site.tmp
+  mkdir -p site.tmp/pyodide site.tmp/wheels site.tmp/tests
+  # The runtime files of the npm pyodide package (leave out typings, source maps, docs, consoles).
+  find node_modules/pyodide -maxdepth 1 -type f ! -name '*.map' ! -name '*.d.ts' \
+    ! -name 'console*.html' ! -name 'README.md' -exec cp {} site.tmp/pyodide/ \;
+  [ -f site.tmp/pyodide/pyodide.mjs ] && [ -f site.tmp/pyodide/pyodide.asm.wasm ] \
+    || die "node_modules/pyodide looks incomplete: rm -rf node_modules && ./build.sh setup"
+  cp "$pyidb_whl" "$sc_whl" site.tmp/wheels/
+  # Wheel file names carry versions; pages read this instead of guessing them.
+  printf '{"pyidb": "%s", "sortedcontainers": "%s"}\n' \
+    "$(basename "$pyidb_whl")" "$(basename "$sc_whl")" >site.tmp/wheels/manifest.json
+  for d in runners conformance browser demo; do
+    [ -d "tests/$d" ] && copy_tree "tests/$d" "site.tmp/tests/$d"
+  done
+  # A browser cannot list a directory: the runner page reads the module list from here.
+  (cd tests/conformance && ls test_*.py 2>/dev/null || true) | "$PY" -c \
+    'import json, sys; print(json.dumps([l.strip() for l in sys.stdin if l.strip()]))' \
+    >site.tmp/tests/conformance/index.json
+  [ -d web_demo ] && copy_tree web_demo site.tmp/web_demo
+  cat >site.tmp/index.html <<'HTML'
+<!doctype html>
+<meta charset="utf-8">
+<title>pyidb site</title>
+<h1>pyidb</h1>
+<ul>
+  <li><a href="web_demo/index.html">Demo app</a></li>
+  <li><a href="tests/runners/browser_runner.html?run=1">Conformance suite on this browser's IndexedDB</a></li>
+</ul>
+HTML
+  rm -rf site
+  mv site.tmp site
+  unlock
+  log "site/ ready: $(du -sh site | cut -f1) ($((SECONDS - t0)) s)"
+}
+
+step_all() { step_setup; step_wheel; step_site; }
+
+step_test() {
+  step_all
+  log "running pytest over tests/"
+  local t0=$SECONDS rc=0
+  mkdir -p test-artifacts
+  "$PY" -m pytest -q tests "$@" || rc=$?
+  log "pytest finished with exit code $rc in $((SECONDS - t0)) s"
+  return $rc
+}
+
+step_demo() {
+  step_all
+  local port="${PYIDB_PORT:-8000}"
+  log "serving site/ — open http://127.0.0.1:$port/web_demo/index.html (Ctrl-C stops)"
+  exec "$PY" -m http.server "$port" --bind 127.0.0.1 --directory site
+}
+
+cmd="${1:-all}"
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  setup) step_setup ;;
+  wheel) step_wheel ;;
+  site) step_site ;;
+  all) step_all ;;
+  test) step_test "$@" ;;
+  demo) step_demo ;;
+  -h|--help|help) sed -n '2,15p' "$0" ;;
+  *) die "unknown command '$cmd' (setup, wheel, site, all, test, demo)" ;;
+esac
