@@ -86,9 +86,13 @@ def _number(value: int | float, where: str) -> int | float:
     return f
 
 
-def _date(value: datetime) -> datetime:
+def _date(value: datetime, where: str) -> datetime:
     # A naive datetime is taken as UTC (as JS stores a Date: an instant, no zone).
-    value = value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
+    try:
+        value = value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
+    except (OverflowError, ValueError) as e:
+        raise _invalid(value, f"it is out of datetime's range once converted to UTC ({e})",
+                       where) from None
     return datetime(
         value.year, value.month, value.day, value.hour, value.minute, value.second,
         value.microsecond - value.microsecond % 1000, tzinfo=_UTC,
@@ -134,7 +138,7 @@ def _convert(value: Any, ancestors: set[int] | None, where: str) -> Key:
         except (TypeError, ValueError, BufferError) as e:
             raise _invalid(value, f"its buffer cannot be read ({e})", where) from None
     if isinstance(value, datetime):
-        return _date(value)
+        return _date(value, where)
     if isinstance(value, date):
         raise _invalid(value, "a date without a time is not a key (use a datetime)", where)
     if isinstance(value, dict):
