@@ -1,0 +1,27 @@
+"""The README's Python examples run as written (the quickstart on CPython)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_quickstart_runs_as_written(tmp_path: Path) -> None:
+    quickstart = next(b for b in _python_blocks() if "asyncio.run(main())" in b)
+    script = tmp_path / "quickstart.py"
+    script.write_text(quickstart)
+    env = {"PYTHONPATH": str(README.parent), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         cwd=tmp_path, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[-1] == "1"
+    assert "'seen': True" in lines[0] and "'ship pyidb'" in lines[0]
