@@ -6,6 +6,7 @@ Keys are numbers < dates < strings < binaries < arrays; strings compare by UTF-1
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -38,7 +39,7 @@ async def _open(factory: pyidb.Factory) -> pyidb.Database:
 
 
 async def test_cmp_orders_types(factory):
-    for a, b in zip(ORDERED_KEYS, ORDERED_KEYS[1:], strict=False):
+    for a, b in itertools.pairwise(ORDERED_KEYS):
         assert pyidb.cmp(a, b) == -1, (a, b)
         assert pyidb.cmp(b, a) == 1, (b, a)
         assert factory.cmp(a, b) == -1, (a, b)
