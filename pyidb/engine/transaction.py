@@ -70,6 +70,7 @@ class EngineTransaction(api.Transaction):
         self._done: SyncFuture[None] = SyncFuture(self._loop)
         self._handles: dict[str, EngineObjectStore] = {}
         self.on_start: Callable[[], None] | None = None
+        self._doomed: Error | None = None
         self._loop.call_soon(self._end_of_task)
         connection._transactions.add(self)
         self.db_state.factory.scheduler.add(self)
@@ -178,7 +179,7 @@ class EngineTransaction(api.Transaction):
 
     def abort_later(self, error: Error) -> None:
         """Abort with ``error`` once the running code returns (e.g. createIndex on duplicates)."""
-        self._loop.call_soon(self._abort_if_unfinished, error)
+        self._doomed = error
 
     def reactivate(self) -> None:
         """Make the transaction active for a callback the engine runs (the upgrade function)."""
@@ -239,9 +240,14 @@ class EngineTransaction(api.Transaction):
                 fut.set_result(result)
             if self._state == ACTIVE:
                 self._state = INACTIVE
+            if self._doomed is not None:
+                break
         self._maybe_commit()
 
     def _maybe_commit(self) -> None:
+        if self._doomed is not None and self._state != FINISHED:
+            self._abort(self._doomed)
+            return
         if self._state in (INACTIVE, COMMITTING) and not self._queue and self.started:
             self._commit_now()
 
