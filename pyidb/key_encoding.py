@@ -56,6 +56,7 @@ _SIGN = 1 << 63
 _ALL = (1 << 64) - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
+_from_bytes = int.from_bytes
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
@@ -65,38 +66,45 @@ def _split_astral(m: re.Match[str]) -> str:
 
 
 def _escape(b: bytes) -> bytes:
-    if b"\x00" in b or b"\x01" in b:
+    if b.find(b"\x00") >= 0 or b.find(b"\x01") >= 0:
         b = b.replace(b"\x01", b"\x01\x02").replace(b"\x00", b"\x01\x01")
     return b
 
 
 def _unescape(b: bytes) -> bytes:
-    if b"\x01" in b:
+    if b.find(b"\x01") >= 0:
         # Left-to-right replacement is safe: every 0x01 starts a 2-byte escape.
         b = b.replace(b"\x01\x01", b"\x00").replace(b"\x01\x02", b"\x01")
     return b
 
 
 def _double(tag: int, f: float) -> bytes:
-    u = _U64.unpack(_DOUBLE.pack(f + 0.0))[0]  # + 0.0 turns -0.0 into 0.0
+    u = _from_bytes(_DOUBLE.pack(f + 0.0))  # + 0.0 turns -0.0 into 0.0
     return _TAG_U64.pack(tag, u ^ _ALL if u & _SIGN else u ^ _SIGN)
 
 
+def _int(v: int) -> bytes:
+    # The common case (auto-increment keys): one pack, no -0.0 possible.
+    u = _from_bytes(_DOUBLE.pack(v))
+    return _TAG_U64.pack(NUMBER, u ^ _SIGN if v >= 0 else u ^ _ALL)
+
+
 def _string(s: str) -> bytes:
+    # Only U+0000 and U+0001 produce bytes 0x00/0x01, so escape them on the str (fast).
+    if "\x00" in s or "\x01" in s:
+        s = s.replace("\x01", "\x01\x02").replace("\x00", "\x01\x01")
     if s.isascii():
-        b = s.encode("ascii")
-    else:
-        if _ASTRAL.search(s) is not None:
-            s = _ASTRAL.sub(_split_astral, s)
-        b = s.encode("utf-8", "surrogatepass")
-    return b"\x30" + _escape(b) + b"\x00"
+        return ("0" + s + "\x00").encode("ascii")  # "0" is the 0x30 tag
+    if _ASTRAL.search(s) is not None:
+        s = _ASTRAL.sub(_split_astral, s)
+    return b"".join((b"\x30", s.encode("utf-8", "surrogatepass"), b"\x00"))
 
 
 def _encode_into(key: Key, out: list[bytes]) -> None:
     t = type(key)
     if t is int:
         if -MAX_SAFE_INTEGER <= key <= MAX_SAFE_INTEGER:
-            out.append(_double(NUMBER, key))
+            out.append(_int(key))
             return
     elif t is float:
         if key == key:
@@ -106,7 +114,7 @@ def _encode_into(key: Key, out: list[bytes]) -> None:
         out.append(_string(key))
         return
     elif t is bytes:
-        out.append(b"\x40" + _escape(key) + b"\x00")
+        out.append(b"".join((b"\x40", _escape(key), b"\x00")))
         return
     elif t is list:
         out.append(b"\x50")
@@ -129,7 +137,7 @@ def encode_key(key: Key) -> bytes:
     """
     t = type(key)
     if t is int and -MAX_SAFE_INTEGER <= key <= MAX_SAFE_INTEGER:
-        return _double(NUMBER, key)
+        return _int(key)
     if t is str:
         return _string(key)
     out: list[bytes] = []
@@ -198,7 +206,10 @@ def decode_key(data: bytes) -> Key:
     >>> decode_key(encode_key([1.5, b"\\x00"]))
     [1.5, b'\\x00']
     """
-    key, end = decode_key_prefix(data)
+    try:
+        key, end = _decode(data, 0)
+    except (IndexError, ValueError, OverflowError, struct.error, UnicodeDecodeError) as e:
+        raise UnknownError(f"stored key bytes are corrupt: {e}") from None
     if end != len(data):
         raise UnknownError(f"stored key bytes have {len(data) - end} bytes after the key")
     return key
