@@ -2,8 +2,9 @@
 // full mapping table). JSON text; values JSON cannot carry are tag objects {"$t": TYPE, "v": ...}:
 //   bytes  -> v: base64 text                 (ArrayBuffer; typed arrays and DataView send their view)
 //   date   -> v: ms since the epoch          (Date)
-//   num    -> v: "NaN" | "Infinity" | "-Infinity", or the decimal text of a finite number beyond
-//             +-2**53 (Python's json would read "1152921504606846976" as an int, JS meant a float)
+//   num    -> v: "NaN" | "Infinity" | "-Infinity", or the decimal text of a finite number that is
+//             not a safe integer (Python's json would read "9007199254740992" as an int; Pyodide's
+//             own to_py gives a float there, and so does this tag)
 //   bigint -> v: decimal text                (BigInt; Python int)
 //   obj    -> v: [[key, value], ...]         (an object that has its own "$t" key; pairs, because
 //             JSON.parse revives bottom-up and would see the inner object before the tag)
@@ -12,7 +13,7 @@
 //   fromWire(text)   // {when: Date, raw: ArrayBuffer}
 // No dependencies; runs in browsers and Node >= 18.
 
-const SAFE = 2 ** 53;
+const SAFE = Number.MAX_SAFE_INTEGER; // 2**53 - 1: where Pyodide switches int <-> BigInt/float
 
 function domError(name, message) {
   // DOMException where it exists (browsers, Node >= 17) so `.name` matches what IndexedDB throws.

@@ -14,9 +14,9 @@ Python                          JS / stored                  read back
 ==============================  ===========================  ==========================================
 None                            null                         None
 bool                            boolean                      bool
-int, abs <= 2**53               number                       int
-int, abs > 2**53                BigInt                       int (same value)
-float, integral, abs <= 2**53   number                       int (2.0 -> 2, -0.0 -> 0)
+int, abs < 2**53                number                       int
+int, abs >= 2**53               BigInt                       int (same value)
+float, integral, abs < 2**53    number                       int (2.0 -> 2, -0.0 -> 0)
 float, other finite             number                       float
 float NaN, inf, -inf            NaN, Infinity, -Infinity     float
 str (lone surrogates allowed)   string                       str (adjacent surrogate halves joined)
@@ -33,7 +33,11 @@ cycles, nesting > 1000 deep
 ==============================  ===========================  ==========================================
 
 JS values written by other code read back as: typed arrays and DataView -> bytes of their view;
-undefined -> None; a finite number beyond +-2**53 -> float; BigInt -> int.
+undefined -> None; a number that is not a safe integer -> float; BigInt -> int.
+
+The integer limit is JS's Number.MAX_SAFE_INTEGER (2**53 - 1), where Pyodide itself switches: its
+to_js turns 2**53 into a BigInt and its to_py turns the JS number 2**53 into a float (measured on
+Pyodide 314.0.7), so the engine and the browser backend agree at the edge too.
 
 Wire format (the same in js_shim/codec.js): JSON text. Values JSON cannot carry are tag objects
 ``{"$t": TYPE, "v": PAYLOAD}``: ``bytes`` (base64 text), ``date`` (ms since the epoch),
@@ -63,7 +67,7 @@ __all__ = ["MAX_DEPTH", "clone", "decode", "dumps", "encode", "loads", "loads_ma
 MAX_DEPTH = 1000
 """Containers allowed on one path from the top-level value down."""
 
-_SAFE = 2**53
+_SAFE = 2**53 - 1  # Number.MAX_SAFE_INTEGER
 _INF = float("inf")
 _UTC = UTC
 _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
@@ -97,14 +101,9 @@ def _type_name(v: Any) -> str:
 
 
 def _unstorable(v: Any) -> _Fail:
-    hint = _HINTS.get(type(v))
-    if hint is None:
-        for base, h in _HINT_BASES:
-            if isinstance(v, base):
-                hint = h
-                break
-        else:
-            hint = "store plain data: None, bool, int, float, str, bytes, datetime, list, dict"
+    hint = next((h for cls, h in _HINTS if isinstance(v, cls)), None) or (
+        "store plain data: None, bool, int, float, str, bytes, datetime, list, dict"
+    )
     name = _type_name(v)
     return _Fail(f"{'an' if name[0] in 'aeiou' else 'a'} {name} cannot be stored; {hint}")
 
@@ -302,10 +301,10 @@ def clone(value: Any) -> tuple[Any, bool]:
 
 # --- encoding -------------------------------------------------------------------------------
 
-_PLAIN = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False,
-                          allow_nan=False)
-_PLAIN_ASCII = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), check_circular=False,
-                                allow_nan=False)
+_PLAIN, _PLAIN_ASCII = (  # made once: json.dumps(**options) builds an encoder on every call
+    json.JSONEncoder(ensure_ascii=a, separators=(",", ":"), check_circular=False, allow_nan=False)
+    for a in (False, True)
+)
 
 
 def _int_text(v: int) -> str:
@@ -491,16 +490,11 @@ def loads_many(texts: list[str] | list[bytes]) -> list[Any]:
     return _parse("[" + ",".join(_text(t) for t in texts) + "]")  # type: ignore[no-any-return]
 
 
-_HINTS: dict[type, str] = {
-    set: "use a list",
-    frozenset: "use a list",
-    complex: "store [real, imag] or a str",
-    Decimal: "store str(d) or a float",
-    date: "a date has no time of day: store a datetime or date.isoformat()",
-    time: "a time has no date: store a datetime or time.isoformat()",
-}
-_HINT_BASES: tuple[tuple[Any, str], ...] = (
+_HINTS: tuple[tuple[Any, str], ...] = (
     (set | frozenset, "use a list"),
-    (date, "store a datetime or date.isoformat()"),
-    (time, "store a datetime or time.isoformat()"),
+    (datetime, ""),  # never reached: datetimes are storable; listed before date, its base class
+    (date, "a date has no time of day: store a datetime or date.isoformat()"),
+    (time, "a time has no date: store a datetime or time.isoformat()"),
+    (complex, "store [real, imag] or a str"),
+    (Decimal, "store str(d) or a float"),
 )

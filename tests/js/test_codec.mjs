@@ -38,9 +38,10 @@ test("special numbers, BigInt, Date and binary round trip", () => {
   assert.deepEqual([...new Uint8Array(out[8])], [0, 255]);
 });
 
-test("numbers beyond 2**53 are tagged so Python keeps them float", () => {
+test("numbers that are not safe integers are tagged so Python keeps them float (as Pyodide's to_py)", () => {
   assert.equal(toWire(2 ** 60), '{"$t":"num","v":"1152921504606847000"}');
-  assert.equal(toWire(2 ** 53), String(2 ** 53));
+  assert.equal(toWire(2 ** 53), '{"$t":"num","v":"9007199254740992"}');
+  assert.equal(toWire(2 ** 53 - 1), String(2 ** 53 - 1));
   assert.equal(toWire(-0), "0");
 });
 
@@ -143,7 +144,7 @@ from datetime import datetime
 from pyidb.values import clone, dumps, loads
 
 SAMPLE = {
-    "none": None, "t": True, "f": False, "i": 42, "neg": -7, "safe": 2**53,
+    "none": None, "t": True, "f": False, "i": 42, "neg": -7, "safe": 2**53 - 1, "unsafe": 2**53, "fl53": 2.0**53,
     "big": 2**70, "nbig": -(2**60) - 1, "x": 1.5, "two": 2.0, "nz": -0.0, "huge": 2.0**60,
     "nan": math.nan, "inf": math.inf, "ninf": -math.inf,
     "s": "h\u00e9llo \U0001F600", "lone": "\ud800x", "b": b"\x00\x01\xff", "eb": b"",
@@ -170,7 +171,9 @@ test("Python wire text for every type parses in JS, and JS's re-encoding decodes
   assert.equal(v.none, null);
   assert.equal(v.t, true);
   assert.equal(v.i, 42);
-  assert.equal(v.safe, 2 ** 53);
+  assert.equal(v.safe, 2 ** 53 - 1);
+  assert.equal(v.unsafe, 2n ** 53n);
+  assert.equal(v.fl53, 2 ** 53);
   assert.equal(v.big, 2n ** 70n);
   assert.equal(v.nbig, -(2n ** 60n) - 1n);
   assert.equal(v.x, 1.5);
@@ -200,7 +203,7 @@ test("Python wire text for every type parses in JS, and JS's re-encoding decodes
 
 test("JS values read in Python get the documented Python types, and come back to JS unchanged", () => {
   const js = {
-    int: 7, float: 1.5, huge: 2 ** 60, bigSmall: 5n, big: 2n ** 64n, nan: NaN, date: new Date(86_400_000),
+    int: 7, float: 1.5, huge: 2 ** 60, edge: 2 ** 53, safe: 2 ** 53 - 1, bigSmall: 5n, big: 2n ** 64n, nan: NaN, date: new Date(86_400_000),
     u16: new Uint16Array([1]), und: undefined, s: "\u{1F600}\ud800", dollar: { $t: "date", v: 0 }, arr: [[], {}],
   };
   const out = JSON.parse(
@@ -216,7 +219,7 @@ print(json.dumps({"types": types, "wire": dumps(*clone(v), ensure_ascii=True)}))
     ),
   );
   assert.deepEqual(out.types, {
-    int: "int", float: "float", huge: "float", bigSmall: "int", big: "int", nan: "float", date: "datetime",
+    int: "int", float: "float", huge: "float", edge: "float", safe: "int", bigSmall: "int", big: "int", nan: "float", date: "datetime",
     u16: "bytes", und: "NoneType", s: "str", dollar: "dict", arr: "list",
   });
   const v = fromWire(out.wire);
