@@ -1,0 +1,521 @@
+// pyidb browser shim: the JavaScript half of pyidb.browser (Pyodide in a page).
+//
+// Why it exists: every call from Python to IndexedDB crosses Pyodide's FFI. Crossing with JS
+// objects costs one proxy per object (and each must be destroyed); crossing with numbers and
+// strings costs nothing to clean up. So this shim keeps every IndexedDB object (connections,
+// transactions, stores, cursors) on the JS side in a table keyed by integer ids that Python
+// chooses, and exchanges only ints and strings:
+//   - arguments go in as ONE wire text (pyidb/values.py format, decoded by codec.js fromWire);
+//   - results come back through ONE Python callback, `dispatch(id, kind, text)`, registered once
+//     with init(), called inside the IndexedDB event (so the awaiting Python task resumes while
+//     the transaction is still active);
+//   - synchronous errors come back as a return value "\u0000Name\nmessage" instead of a throw.
+//
+// The file is evaluated by pyidb/browser/shim.py as the body of `(codec) => { ... }` and returns
+// the shim object. Event kinds given to dispatch:
+//   "s" success (wire text)           "e" error ("Name\nmessage"; returns true if Python handled it)
+//   "u" upgradeneeded (JSON)          "b" blocked (JSON {old, new})
+//   "v" versionchange (JSON)          "c" connection closed by the browser
+//   "C" transaction complete          "A" transaction abort ("Name\nmessage", or "" if no error)
+
+"use strict";
+
+const { fromWire, toWire } = codec;
+let dispatch = null; // the Python dispatcher (one PyProxy for the page's lifetime)
+const dbs = new Map(); // id -> IDBDatabase
+const txs = new Map(); // id -> {tx, cache: Map|null, cursors: number[]}
+const cursors = new Map(); // id -> {req, cursor, last, withValue}
+const ERR = "\u0000";
+
+function errText(e) {
+  if (e === null || e === undefined) return "";
+  const name = e && typeof e.name === "string" ? e.name : "Error";
+  const message = e && typeof e.message === "string" ? e.message : String(e);
+  return name + "\n" + message;
+}
+
+function fail(e) {
+  return ERR + errText(e);
+}
+
+function notFound(what) {
+  return ERR + "InvalidStateError\n" + what + " is closed or finished";
+}
+
+// A JSON query from Python: null (none), a key, or {l, u, lo, uo} for a KeyRange.
+function toQuery(q) {
+  if (q === null || q === undefined) return undefined;
+  if (typeof q === "object" && !Array.isArray(q) && !(q instanceof Date) && !(q instanceof ArrayBuffer)) {
+    const { l, u, lo, uo } = q;
+    if (l === null) return IDBKeyRange.upperBound(u, uo);
+    if (u === null) return IDBKeyRange.lowerBound(l, lo);
+    return IDBKeyRange.bound(l, u, lo, uo);
+  }
+  return q;
+}
+
+function storeOf(rec, name) {
+  if (rec.cache === null) return rec.tx.objectStore(name); // versionchange: stores may be replaced
+  let s = rec.cache.get(name);
+  if (s === undefined) {
+    s = rec.tx.objectStore(name);
+    rec.cache.set(name, s);
+  }
+  return s;
+}
+
+function sourceOf(rec, store, index) {
+  const s = storeOf(rec, store);
+  if (!index) return s;
+  if (rec.cache === null) return s.index(index);
+  const k = store + "\u0000" + index;
+  let i = rec.cache.get(k);
+  if (i === undefined) {
+    i = s.index(index);
+    rec.cache.set(k, i);
+  }
+  return i;
+}
+
+// Wire a request's success and error events to dispatch(id, ...).
+function track(id, req, encode) {
+  req.onsuccess = () => dispatch(id, "s", encode(req.result));
+  req.onerror = (ev) => {
+    if (dispatch(id, "e", errText(req.error))) ev.preventDefault();
+  };
+  return "";
+}
+
+const plain = (r) => toWire(r);
+
+function cursorPayload(entry) {
+  const c = entry.req.result;
+  entry.cursor = c;
+  if (c !== null) entry.last = c;
+  if (c === null) return "null";
+  return entry.withValue ? toWire([c.key, c.primaryKey, c.value]) : toWire([c.key, c.primaryKey]);
+}
+
+// Batches: issue every request now, answer once (after the last succeeds). A failing record
+// aborts the transaction (IndexedDB cannot undo the records before it), so nothing stays.
+function batch(id, rec, store, count, issue, collect) {
+  const results = collect ? new Array(count) : null;
+  let failed = false;
+  const onError = (req) => (ev) => {
+    ev.preventDefault(); // we abort ourselves below, once
+    if (failed) return;
+    failed = true;
+    const err = req.error;
+    dispatch(id, "e", errText(err));
+    try {
+      rec.tx.abort();
+    } catch {
+      // already finished
+    }
+  };
+  if (count === 0) {
+    // An empty batch is still a request: complete it in order with the transaction's others.
+    const req = store.count(IDBKeyRange.only(0));
+    req.onsuccess = () => dispatch(id, "s", "[]");
+    req.onerror = onError(req);
+    return "";
+  }
+  let last = null;
+  for (let i = 0; i < count; i++) {
+    let req;
+    try {
+      req = issue(i);
+    } catch (e) {
+      if (i > 0) {
+        try {
+          rec.tx.abort();
+        } catch {
+          // already finished
+        }
+      }
+      return fail(e);
+    }
+    if (results !== null) {
+      req.onsuccess = () => {
+        results[i] = req.result;
+      };
+    }
+    req.onerror = onError(req);
+    last = req;
+  }
+  last.onsuccess = () => {
+    if (results !== null) results[count - 1] = last.result;
+    dispatch(id, "s", results === null ? "null" : toWire(results));
+  };
+  return "";
+}
+
+const shim = {
+  /** Register the Python dispatcher; call once. */
+  init(fn) {
+    dispatch = fn;
+  },
+
+  /** True if this global scope can use IndexedDB (not Node, not an opaque-origin iframe). */
+  available() {
+    try {
+      if (typeof process !== "undefined" && process.versions && process.versions.node) return false;
+      if (typeof indexedDB === "undefined" || indexedDB === null) return false;
+      if (typeof self !== "undefined" && self.origin === "null") return false;
+      return typeof indexedDB.open === "function";
+    } catch {
+      return false;
+    }
+  },
+
+  /** Live handle counts, for leak tests: [dbs, transactions, cursors]. */
+  stats() {
+    return JSON.stringify([dbs.size, txs.size, cursors.size]);
+  },
+
+  // -- factory ------------------------------------------------------------------------------
+  open(id, txId, name, version) {
+    let req;
+    try {
+      req = version > 0 ? indexedDB.open(name, version) : indexedDB.open(name);
+    } catch (e) {
+      return fail(e);
+    }
+    const connect = () => {
+      const db = req.result;
+      if (dbs.has(id)) return;
+      dbs.set(id, db);
+      db.onversionchange = (ev) =>
+        dispatch(id, "v", JSON.stringify({ old: ev.oldVersion, new: ev.newVersion }));
+      db.onclose = () => dispatch(id, "c", "");
+    };
+    req.onupgradeneeded = (ev) => {
+      connect();
+      shim._adopt(txId, req.transaction, false);
+      dispatch(id, "u", JSON.stringify({ old: ev.oldVersion, new: ev.newVersion }));
+    };
+    req.onblocked = (ev) => dispatch(id, "b", JSON.stringify({ old: ev.oldVersion, new: ev.newVersion }));
+    req.onsuccess = () => {
+      connect();
+      dispatch(id, "s", "");
+    };
+    req.onerror = (ev) => {
+      ev.preventDefault();
+      dbs.delete(id);
+      dispatch(id, "e", errText(req.error));
+    };
+    return "";
+  },
+
+  deleteDatabase(id, name) {
+    let req;
+    try {
+      req = indexedDB.deleteDatabase(name);
+    } catch (e) {
+      return fail(e);
+    }
+    req.onblocked = (ev) => dispatch(id, "b", JSON.stringify({ old: ev.oldVersion, new: ev.newVersion }));
+    req.onsuccess = () => dispatch(id, "s", "");
+    req.onerror = (ev) => {
+      ev.preventDefault();
+      dispatch(id, "e", errText(req.error));
+    };
+    return "";
+  },
+
+  databases(id) {
+    indexedDB.databases().then(
+      (list) => dispatch(id, "s", JSON.stringify(list.map((d) => ({ name: d.name, version: d.version })))),
+      (e) => dispatch(id, "e", errText(e)),
+    );
+    return "";
+  },
+
+  // -- connections --------------------------------------------------------------------------
+  dbInfo(id) {
+    const db = dbs.get(id);
+    if (db === undefined) return notFound("the connection");
+    return JSON.stringify([db.version, Array.from(db.objectStoreNames)]);
+  },
+
+  dbClose(id) {
+    const db = dbs.get(id);
+    if (db !== undefined) {
+      db.onversionchange = null;
+      db.onclose = null;
+      db.close();
+      dbs.delete(id);
+    }
+    return "";
+  },
+
+  createObjectStore(id, name, keyPathJson, autoIncrement) {
+    const db = dbs.get(id);
+    if (db === undefined) return notFound("the connection");
+    try {
+      const opts = { autoIncrement };
+      if (keyPathJson !== "") opts.keyPath = JSON.parse(keyPathJson);
+      db.createObjectStore(name, opts);
+      return "";
+    } catch (e) {
+      return fail(e);
+    }
+  },
+
+  deleteObjectStore(id, name) {
+    const db = dbs.get(id);
+    if (db === undefined) return notFound("the connection");
+    try {
+      db.deleteObjectStore(name);
+      return "";
+    } catch (e) {
+      return fail(e);
+    }
+  },
+
+  transaction(id, txId, namesJson, mode, durability) {
+    const db = dbs.get(id);
+    if (db === undefined) return ERR + "InvalidStateError\nthe connection is closed";
+    try {
+      const tx = db.transaction(JSON.parse(namesJson), mode, { durability });
+      shim._adopt(txId, tx, true);
+      return "";
+    } catch (e) {
+      return fail(e);
+    }
+  },
+
+  _adopt(txId, tx, cache) {
+    const rec = { tx, cache: cache ? new Map() : null, cursors: [] };
+    txs.set(txId, rec);
+    const finish = () => {
+      txs.delete(txId);
+      for (const c of rec.cursors) cursors.delete(c);
+    };
+    tx.oncomplete = () => {
+      finish();
+      dispatch(txId, "C", "");
+    };
+    tx.onabort = () => {
+      finish();
+      dispatch(txId, "A", errText(tx.error));
+    };
+  },
+
+  // -- transactions -------------------------------------------------------------------------
+  txNames(txId) {
+    const rec = txs.get(txId);
+    if (rec === undefined) return notFound("the transaction");
+    return JSON.stringify(Array.from(rec.tx.objectStoreNames));
+  },
+
+  /** Active probe without side effects: get(undefined) throws TransactionInactiveError when the
+   * transaction is inactive and DataError (before creating any request) when it is active. */
+  txActive(txId) {
+    const rec = txs.get(txId);
+    if (rec === undefined) return false;
+    const names = rec.tx.objectStoreNames;
+    if (names.length === 0) return true;
+    try {
+      rec.tx.objectStore(names[0]).get(undefined);
+    } catch (e) {
+      return e.name !== "TransactionInactiveError";
+    }
+    return true;
+  },
+
+  commit(txId) {
+    const rec = txs.get(txId);
+    if (rec === undefined) return ERR + "InvalidStateError\nthe transaction has finished";
+    try {
+      rec.tx.commit();
+      return "";
+    } catch (e) {
+      return fail(e);
+    }
+  },
+
+  abort(txId) {
+    const rec = txs.get(txId);
+    if (rec === undefined) return ERR + "InvalidStateError\nthe transaction has already committed or aborted";
+    try {
+      rec.tx.abort();
+      return "";
+    } catch (e) {
+      return fail(e);
+    }
+  },
+
+  // -- stores and indexes -------------------------------------------------------------------
+  storeInfo(txId, name) {
+    const rec = txs.get(txId);
+    if (rec === undefined) return ERR + "InvalidStateError\nthe transaction has finished";
+    try {
+      const s = storeOf(rec, name);
+      return JSON.stringify([s.keyPath, s.autoIncrement, Array.from(s.indexNames)]);
+    } catch (e) {
+      return fail(e);
+    }
+  },
+
+  indexInfo(txId, store, name) {
+    const rec = txs.get(txId);
+    if (rec === undefined) return ERR + "InvalidStateError\nthe transaction has finished";
+    try {
+      const i = sourceOf(rec, store, name);
+      return JSON.stringify([i.keyPath, i.unique, i.multiEntry]);
+    } catch (e) {
+      return fail(e);
+    }
+  },
+
+  createIndex(txId, store, name, keyPathJson, unique, multiEntry) {
+    const rec = txs.get(txId);
+    if (rec === undefined) return ERR + "InvalidStateError\nthe transaction has finished";
+    try {
+      storeOf(rec, store).createIndex(name, JSON.parse(keyPathJson), { unique, multiEntry });
+      return "";
+    } catch (e) {
+      return fail(e);
+    }
+  },
+
+  deleteIndex(txId, store, name) {
+    const rec = txs.get(txId);
+    if (rec === undefined) return ERR + "InvalidStateError\nthe transaction has finished";
+    try {
+      storeOf(rec, store).deleteIndex(name);
+      return "";
+    } catch (e) {
+      return fail(e);
+    }
+  },
+
+  /** The checks a request makes before it looks at its arguments (deleted source, inactive
+   * transaction, read-only), without placing one: a key range `{}` fails them all with DataError
+   * if they pass. Python calls it when its own argument check failed, so that the browser's
+   * earlier checks win as in JS. Returns "" if they pass, else the error. */
+  probe(txId, store, index, write) {
+    const rec = txs.get(txId);
+    if (rec === undefined) return ERR + "TransactionInactiveError\nthe transaction has finished";
+    try {
+      const src = sourceOf(rec, store, index);
+      if (write) src.delete({});
+      else src.get({});
+    } catch (e) {
+      return e.name === "DataError" ? "" : fail(e);
+    }
+    return "";
+  },
+
+  /** Like probe, for a cursor: "move" (continue) or "update". */
+  cursorProbe(id, what) {
+    const entry = cursors.get(id);
+    if (entry === undefined) return ERR + "TransactionInactiveError\nthe transaction has finished";
+    const c = entry.cursor || entry.last;
+    if (c === null) return ERR + "InvalidStateError\nthe cursor is being iterated";
+    try {
+      if (what === "update") c.update(Symbol("not clonable"));
+      else c.continue({});
+    } catch (e) {
+      return e.name === "DataError" || e.name === "DataCloneError" ? "" : fail(e);
+    }
+    return "";
+  },
+
+  /** Place one request `op` on store (or index) with the wire-encoded argument list. */
+  request(txId, id, store, index, op, argsWire) {
+    const rec = txs.get(txId);
+    if (rec === undefined) return ERR + "TransactionInactiveError\nthe transaction has finished";
+    try {
+      const src = sourceOf(rec, store, index);
+      const args = fromWire(argsWire);
+      switch (op) {
+        case "put":
+        case "add":
+          return track(id, args.length > 1 ? src[op](args[0], args[1]) : src[op](args[0]), plain);
+        case "get":
+        case "getKey":
+        case "delete":
+          return track(id, src[op](toQuery(args[0])), plain);
+        case "count":
+          return track(id, src.count(toQuery(args[0])), plain);
+        case "clear":
+          return track(id, src.clear(), plain);
+        case "getAll":
+        case "getAllKeys":
+          return track(id, src[op](toQuery(args[0]), args[1] === null ? undefined : args[1]), plain);
+        case "openCursor":
+        case "openKeyCursor": {
+          const req = src[op](toQuery(args[0]), args[1]);
+          const entry = { req, cursor: null, last: null, withValue: op === "openCursor" };
+          cursors.set(id, entry);
+          rec.cursors.push(id);
+          return track(id, req, () => cursorPayload(entry));
+        }
+        case "putMany":
+        case "addMany": {
+          const [values, keys] = args;
+          const m = op === "putMany" ? "put" : "add";
+          return batch(id, rec, src, values.length, keys === null
+            ? (i) => src[m](values[i])
+            : (i) => src[m](values[i], keys[i]), true);
+        }
+        case "getMany":
+          return batch(id, rec, src, args[0].length, (i) => src.get(args[0][i]), true);
+        case "deleteMany":
+          return batch(id, rec, src, args[0].length, (i) => src.delete(toQuery(args[0][i])), false);
+        default:
+          return ERR + "UnknownError\nunknown shim operation " + op;
+      }
+    } catch (e) {
+      return fail(e);
+    }
+  },
+
+  // -- cursors ------------------------------------------------------------------------------
+  /** continue / continuePrimaryKey / advance on the cursor of request `id`. */
+  cursorMove(id, op, argsWire) {
+    const entry = cursors.get(id);
+    if (entry === undefined) return ERR + "TransactionInactiveError\nthe transaction has finished";
+    const c = entry.cursor || entry.last;
+    if (c === null) return ERR + "InvalidStateError\nthe cursor is being iterated";
+    try {
+      const args = fromWire(argsWire);
+      if (op === "advance") c.advance(args[0]);
+      else if (op === "continuePrimaryKey") c.continuePrimaryKey(args[0], args[1]);
+      else if (args.length > 0) c.continue(args[0]);
+      else c.continue();
+      return "";
+    } catch (e) {
+      return fail(e);
+    }
+  },
+
+  cursorUpdate(id, reqId, argsWire) {
+    const entry = cursors.get(id);
+    if (entry === undefined) return ERR + "TransactionInactiveError\nthe transaction has finished";
+    const c = entry.cursor || entry.last;
+    if (c === null) return ERR + "InvalidStateError\nthe cursor is being iterated";
+    try {
+      const args = fromWire(argsWire);
+      return track(reqId, c.update(args[0]), plain);
+    } catch (e) {
+      return fail(e);
+    }
+  },
+
+  cursorDelete(id, reqId) {
+    const entry = cursors.get(id);
+    if (entry === undefined) return ERR + "TransactionInactiveError\nthe transaction has finished";
+    const c = entry.cursor || entry.last;
+    if (c === null) return ERR + "InvalidStateError\nthe cursor is being iterated";
+    try {
+      return track(reqId, c.delete(), plain);
+    } catch (e) {
+      return fail(e);
+    }
+  },
+};
+
+return shim;

@@ -1,0 +1,147 @@
+"""``BrowserDatabase``: a connection (``IDBDatabase``) held by the shim under an id.
+
+Its ``versionchange`` event calls :attr:`on_versionchange` (unset: the connection stays open, as
+in a browser); a close by the browser (e.g. the database was deleted from devtools) calls
+:attr:`on_close`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from .. import api
+from ..errors import InvalidArgumentError, InvalidStateError
+from . import shim
+from .store import BrowserObjectStore, key_path_json
+from .transaction import BrowserTransaction
+
+_MODES = ("readonly", "readwrite")
+_DURABILITIES = ("default", "strict", "relaxed")
+_background: set[asyncio.Future[Any]] = set()
+
+
+def call_user(callback: Any, *args: Any) -> None:
+    """Call an event callback; a coroutine it returns runs as its own task."""
+    result = callback(*args)
+    if inspect.isawaitable(result):
+        task = asyncio.ensure_future(result)
+        _background.add(task)  # keep a reference until it is done
+        task.add_done_callback(_background.discard)
+
+
+class BrowserDatabase(api.Database):
+    """A connection to a database of the browser's IndexedDB."""
+
+    def __init__(self, db_id: int, name: str) -> None:
+        self._id = db_id
+        self._name = name
+        self._closed = False
+        self._upgrade_tx: BrowserTransaction | None = None
+        self._version = 0
+        self._store_names: list[str] = []
+        self._transactions: set[BrowserTransaction] = set()
+
+    def _refresh(self) -> None:
+        if not self._closed:
+            text = shim.js().dbInfo(self._id)
+            if text and text[0] != shim.ERR:
+                self._version, self._store_names = json.loads(text)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def version(self) -> int:
+        self._refresh()
+        return self._version
+
+    @property
+    def object_store_names(self) -> list[str]:
+        self._refresh()
+        return list(self._store_names)
+
+    # -- events ------------------------------------------------------------------------------
+    def _on_event(self, kind: str, text: str) -> bool:
+        if kind == "v":
+            info = json.loads(text)
+            if self.on_versionchange is not None:
+                call_user(self.on_versionchange, self, info["old"], info["new"])
+        elif kind == "c":
+            self._closed = True
+            shim.handlers.pop(self._id, None)
+            shim.js().dbClose(self._id)
+            if self.on_close is not None:
+                call_user(self.on_close, self)
+        return False
+
+    # -- schema (inside upgrade) -------------------------------------------------------------
+    def _live_upgrade(self, what: str) -> BrowserTransaction:
+        tx = self._upgrade_tx
+        if tx is None or tx._finished:
+            raise InvalidStateError(f"{what} works only inside the upgrade callback of open()")
+        return tx
+
+    def create_object_store(self, name: str, *, key_path: api.KeyPath = None,
+                            auto_increment: bool = False) -> BrowserObjectStore:
+        tx = self._live_upgrade("create_object_store()")
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"an object store name must be a str, not {type(name).__name__}")
+        path = "" if key_path is None else key_path_json(key_path)
+        shim.check(shim.js().createObjectStore(self._id, name, path, bool(auto_increment)))
+        old = tx._stores.pop(name, None)
+        if old is not None:
+            old._deleted = True
+        return tx.object_store(name)
+
+    def delete_object_store(self, name: str) -> None:
+        tx = self._live_upgrade("delete_object_store()")
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"an object store name must be a str, not {type(name).__name__}")
+        shim.check(shim.js().deleteObjectStore(self._id, name))
+        old = tx._stores.pop(name, None)
+        if old is not None:
+            old._deleted = True
+
+    # -- transactions ------------------------------------------------------------------------
+    def transaction(self, store_names: str | Sequence[str], mode: Any = "readonly", *,
+                    durability: Any = "default") -> BrowserTransaction:
+        if isinstance(store_names, str):
+            names = [store_names]
+        else:
+            try:
+                names = list(store_names)
+            except TypeError:
+                raise InvalidArgumentError(
+                    "store_names must be a store name or a list of store names"
+                ) from None
+            if not all(isinstance(n, str) for n in names):
+                raise InvalidArgumentError("store_names must contain only str names")
+        if mode not in _MODES:
+            raise InvalidArgumentError(f"mode must be 'readonly' or 'readwrite', not {mode!r}")
+        if durability not in _DURABILITIES:
+            raise InvalidArgumentError(
+                f"durability must be 'default', 'strict' or 'relaxed', not {durability!r}"
+            )
+        if self._closed:
+            raise InvalidStateError(f"the connection to database {self._name!r} is closed")
+        tx = BrowserTransaction.start(self, names, mode, durability)
+        self._transactions.add(tx)
+        return tx
+
+    def _transaction_finished(self, tx: BrowserTransaction) -> None:
+        self._transactions.discard(tx)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._refresh()
+            self._closed = True
+            shim.handlers.pop(self._id, None)
+            shim.js().dbClose(self._id)
+
+
+__all__ = ["BrowserDatabase"]

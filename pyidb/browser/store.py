@@ -1,0 +1,330 @@
+"""``BrowserObjectStore`` and ``BrowserIndex``: each method places one IndexedDB request.
+
+Arguments are checked and converted on the Python side first (``to_key``, ``values.clone``), so a
+bad key or value raises the same pyidb error as on the engine. Those checks run before anything
+is sent; when one fails, the shim's ``probe`` first runs the checks the browser makes *before* it
+looks at arguments (deleted store, inactive transaction, read-only), so their errors win as in JS.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import api, values
+from ..errors import Error, InvalidArgumentError, InvalidStateError
+from ..key_path import INVALID_KEY, NO_KEY, check_key_injectable, extract_key
+from ..sync_future import SyncFuture
+from . import shim
+from .cursor import open_cursor
+
+if TYPE_CHECKING:
+    from .transaction import BrowserTransaction
+
+_DIRECTIONS = ("next", "nextunique", "prev", "prevunique")
+_MAX_COUNT = 2**32 - 1
+
+
+def check_count(count: Any) -> int | None:
+    """getAll's ``count`` (a WebIDL unsigned long): None or 0 mean no limit."""
+    if count is None:
+        return None
+    if type(count) is not int or not 0 <= count <= _MAX_COUNT:
+        raise InvalidArgumentError(f"count must be an int from 0 to 2**32-1, not {count!r}")
+    return count or None
+
+
+def check_direction(direction: Any) -> str:
+    if direction not in _DIRECTIONS:
+        raise InvalidArgumentError(
+            f"direction must be one of {', '.join(_DIRECTIONS)}, not {direction!r}"
+        )
+    return direction  # type: ignore[no-any-return]
+
+
+def key_path_json(key_path: Any) -> str:
+    """A key path as the shim's JSON (a str or list of str; the browser checks the syntax)."""
+    if isinstance(key_path, str):
+        return json.dumps(str.__str__(key_path))
+    if isinstance(key_path, list | tuple) and all(isinstance(p, str) for p in key_path):
+        return json.dumps([str.__str__(p) for p in key_path])
+    from ..key_path import validate_key_path
+
+    validate_key_path(key_path)  # raises the engine's KeyPathSyntaxError
+    raise InvalidArgumentError(f"a key path must be a str or a list of str, not {key_path!r}")
+
+
+class _Source(api._Readable):
+    """What object stores and indexes share: placing a request on the shim."""
+
+    _tx: BrowserTransaction
+    _store_name: str
+    _index_name: str
+
+    def _request(self, op: str, build: Callable[[], tuple[list[Any], bool]],
+                 decode: Callable[[str], Any], write: bool = False) -> SyncFuture[Any]:
+        """Check and encode the arguments (``build``), then place request ``op``."""
+        self._check_alive()
+        try:
+            args, tags = build()
+        except Error:
+            self._probe(write)  # the browser's earlier checks win
+            raise
+        rid, fut = shim.new_request(decode, self._tx._abort_quietly)
+        result = shim.js().request(self._tx._id, rid, self._store_name, self._index_name, op,
+                                   shim.encode_args(args, tags))
+        if result:
+            shim.forget(rid)
+            shim.check(result)
+        return fut
+
+    def _check_alive(self) -> None:
+        # In an upgrade a store can be deleted and re-created under its name: the shim finds
+        # stores by name, so a handle of the deleted one must refuse here (as the browser does).
+        if self._is_deleted():
+            raise InvalidStateError(f"{self!r} has been deleted")
+
+    def _is_deleted(self) -> bool:
+        return False
+
+    def _probe(self, write: bool) -> None:
+        shim.check(shim.js().probe(self._tx._id, self._store_name, self._index_name, write))
+
+    def _query_op(self, op: str, query: Any, null_allowed: bool,
+                  decode: Callable[[str], Any] = values.loads, write: bool = False) -> SyncFuture[Any]:
+        def build() -> tuple[list[Any], bool]:
+            q, tags = shim.encode_query(query, null_allowed)
+            return [q], tags
+
+        return self._request(op, build, decode, write)
+
+    # -- reads -------------------------------------------------------------------------------
+    def get(self, query: Any) -> SyncFuture[Any]:
+        return self._query_op("get", query, False)
+
+    def get_key(self, query: Any) -> SyncFuture[Any]:
+        return self._query_op("getKey", query, False)
+
+    def count(self, query: Any = None) -> SyncFuture[int]:
+        return self._query_op("count", query, True)
+
+    def _get_all(self, op: str, query: Any, count: Any) -> SyncFuture[list[Any]]:
+        limit = check_count(count)
+
+        def build() -> tuple[list[Any], bool]:
+            q, tags = shim.encode_query(query, True)
+            return [q, limit], tags
+
+        return self._request(op, build, values.loads)
+
+    def get_all(self, query: Any = None, count: int | None = None) -> SyncFuture[list[Any]]:
+        return self._get_all("getAll", query, count)
+
+    def get_all_keys(self, query: Any = None, count: int | None = None) -> SyncFuture[list[Any]]:
+        return self._get_all("getAllKeys", query, count)
+
+    def open_cursor(self, query: Any = None, direction: Any = "next") -> api.CursorRequest[Any]:
+        return open_cursor(self, query, check_direction(direction), True)
+
+    def open_key_cursor(self, query: Any = None, direction: Any = "next") -> api.CursorRequest[Any]:
+        return open_cursor(self, query, check_direction(direction), False)
+
+
+class BrowserObjectStore(_Source, api.ObjectStore):
+    """An object store of the browser's IndexedDB, within a transaction."""
+
+    def __init__(self, tx: BrowserTransaction, name: str, key_path: Any, auto_increment: bool,
+                 index_names: list[str]) -> None:
+        self._tx = tx
+        self._store_name = name
+        self._index_name = ""
+        self._key_path = key_path
+        self._auto_increment = auto_increment
+        self._index_names = index_names
+        self._indexes: dict[str, BrowserIndex] = {}
+        self._deleted = False
+
+    @classmethod
+    def open(cls, tx: BrowserTransaction, name: str) -> BrowserObjectStore:
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"a store name must be a str, not {type(name).__name__}")
+        key_path, auto_increment, index_names = json.loads(
+            shim.check(shim.js().storeInfo(tx._id, name))
+        )
+        return cls(tx, name, key_path, auto_increment, index_names)
+
+    def _is_deleted(self) -> bool:
+        return self._deleted
+
+    name = property(lambda self: self._store_name)
+    key_path = property(lambda self: self._key_path)
+    auto_increment = property(lambda self: self._auto_increment)
+    transaction = property(lambda self: self._tx)
+
+    @property
+    def index_names(self) -> list[str]:
+        if self._tx.mode == "versionchange" and not self._tx._finished:
+            text = shim.js().storeInfo(self._tx._id, self._store_name)
+            if text and text[0] != shim.ERR:
+                self._index_names = json.loads(text)[2]
+        return list(self._index_names)
+
+    # -- writes ------------------------------------------------------------------------------
+    def _store_one(self, op: str, value: Any, key: Any) -> SyncFuture[Any]:
+        def build() -> tuple[list[Any], bool]:
+            # spec order: the key is converted before the value is cloned
+            k, ktags = (None, False) if key is None else shim.encode_key(key)
+            v, vtags = values.clone(value)
+            return ([v] if key is None else [v, k]), vtags or ktags
+
+        return self._request(op, build, values.loads, write=True)
+
+    def add(self, value: Any, key: Any = None) -> SyncFuture[Any]:
+        return self._store_one("add", value, key)
+
+    def put(self, value: Any, key: Any = None) -> SyncFuture[Any]:
+        return self._store_one("put", value, key)
+
+    def _store_many(self, op: str, values_in: Iterable[Any],
+                    keys: Iterable[Any] | None) -> SyncFuture[list[Any]]:
+        def build() -> tuple[list[Any], bool]:
+            vals = list(values_in)
+            key_list = None if keys is None else list(keys)
+            if key_list is not None and len(key_list) != len(vals):
+                raise InvalidArgumentError(
+                    f"got {len(vals)} values but {len(key_list)} keys; pass one key per value"
+                )
+            copies, tags = [], False
+            out_keys: list[Any] | None = None if key_list is None else []
+            for i, v in enumerate(vals):
+                k = None if key_list is None else key_list[i]
+                copy, vt, kw, kt = self._prepare(v, k)
+                copies.append(copy)
+                if out_keys is not None:
+                    out_keys.append(kw)
+                tags = tags or vt or kt
+            return [copies, out_keys], tags
+
+        return self._request(op, build, values.loads, write=True)
+
+    def _prepare(self, value: Any, key: Any) -> tuple[Any, bool, Any, bool]:
+        """The engine's checks of one record of a batch, so a bad record raises at call time
+        and nothing is sent (the browser would find it only after placing earlier records)."""
+        from ..errors import DataError
+
+        path, auto = self._key_path, self._auto_increment
+        if path is not None and key is not None:
+            raise DataError(
+                f"object store {self.name!r} uses in-line keys (key path {path!r}); "
+                "do not pass a key, put it in the value"
+            )
+        if path is None and not auto and key is None:
+            raise DataError(f"object store {self.name!r} has no key path and no key generator: pass a key")
+        k, kt = (None, False) if key is None else shim.encode_key(key)
+        copy, vt = values.clone(value)
+        if path is not None:
+            extracted = extract_key(copy, path)
+            if extracted is INVALID_KEY:
+                raise DataError(f"the value's key path {path!r} does not give a valid key")
+            if extracted is NO_KEY:
+                if not auto:
+                    raise DataError(
+                        f"the value has no key at key path {path!r} of object store {self.name!r}"
+                    )
+                if not check_key_injectable(copy, path):
+                    raise DataError(f"a generated key cannot be put into the value at {path!r}")
+        return copy, vt, k, kt
+
+    def add_many(self, values: Iterable[Any], keys: Iterable[Any] | None = None) -> SyncFuture[list[Any]]:
+        return self._store_many("addMany", values, keys)
+
+    def put_many(self, values: Iterable[Any], keys: Iterable[Any] | None = None) -> SyncFuture[list[Any]]:
+        return self._store_many("putMany", values, keys)
+
+    def get_many(self, keys: Iterable[Any]) -> SyncFuture[list[Any]]:
+        def build() -> tuple[list[Any], bool]:
+            out, tags = [], False
+            for k in keys:
+                kw, kt = shim.encode_key(k)
+                out.append(kw)
+                tags = tags or kt
+            return [out], tags
+
+        return self._request("getMany", build, values.loads)
+
+    def delete_many(self, keys: Iterable[Any]) -> SyncFuture[None]:
+        def build() -> tuple[list[Any], bool]:
+            out, tags = [], False
+            for k in keys:
+                q, qt = shim.encode_query(k, False)
+                out.append(q)
+                tags = tags or qt
+            return [out], tags
+
+        return self._request("deleteMany", build, shim.decode_none, write=True)
+
+    def delete(self, query: Any) -> SyncFuture[None]:
+        return self._query_op("delete", query, False, shim.decode_none, write=True)
+
+    def clear(self) -> SyncFuture[None]:
+        return self._request("clear", lambda: ([], False), shim.decode_none, write=True)
+
+    # -- indexes -----------------------------------------------------------------------------
+    def index(self, name: str) -> BrowserIndex:
+        if self._deleted:
+            raise InvalidStateError(f"{self!r} has been deleted")
+        handle = self._indexes.get(name)
+        if handle is not None:
+            return handle
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"an index name must be a str, not {type(name).__name__}")
+        key_path, unique, multi_entry = json.loads(
+            shim.check(shim.js().indexInfo(self._tx._id, self._store_name, name))
+        )
+        handle = self._indexes[name] = BrowserIndex(self, name, key_path, unique, multi_entry)
+        return handle
+
+    def create_index(self, name: str, key_path: str | Sequence[str], *, unique: bool = False,
+                     multi_entry: bool = False) -> BrowserIndex:
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"an index name must be a str, not {type(name).__name__}")
+        shim.check(shim.js().createIndex(self._tx._id, self._store_name, name,
+                                         key_path_json(key_path), bool(unique), bool(multi_entry)))
+        self._indexes.pop(name, None)
+        return self.index(name)
+
+    def delete_index(self, name: str) -> None:
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"an index name must be a str, not {type(name).__name__}")
+        shim.check(shim.js().deleteIndex(self._tx._id, self._store_name, name))
+        handle = self._indexes.pop(name, None)
+        if handle is not None:
+            handle._deleted = True
+
+
+class BrowserIndex(_Source, api.Index):
+    """An index of the browser's IndexedDB."""
+
+    def __init__(self, store: BrowserObjectStore, name: str, key_path: Any, unique: bool,
+                 multi_entry: bool) -> None:
+        self._parent = store
+        self._tx = store._tx
+        self._store_name = store._store_name
+        self._index_name = name
+        self._key_path = key_path
+        self._unique = unique
+        self._multi_entry = multi_entry
+        self._deleted = False
+
+    def _is_deleted(self) -> bool:
+        return self._deleted or self._parent._deleted
+
+    name = property(lambda self: self._index_name)
+    key_path = property(lambda self: self._key_path)
+    unique = property(lambda self: self._unique)
+    multi_entry = property(lambda self: self._multi_entry)
+    object_store = property(lambda self: self._parent)
+
+
+__all__ = ["BrowserIndex", "BrowserObjectStore"]

@@ -1,0 +1,139 @@
+"""``BrowserTransaction``: an ``IDBTransaction`` held by the shim, driven from Python.
+
+``done`` is a :class:`~pyidb.sync_future.SyncFuture` completed inside the transaction's
+``complete`` event, or failed inside ``abort`` with the transaction's error (AbortError when the
+browser gives none: an explicit abort, or ``tx.error`` is null).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from .. import api
+from ..errors import AbortError, InvalidStateError
+from ..sync_future import SyncFuture
+from . import shim
+
+if TYPE_CHECKING:
+    from .database import BrowserDatabase
+    from .store import BrowserObjectStore
+
+
+class BrowserTransaction(api.Transaction):
+    """A transaction of the browser's IndexedDB.
+
+    >>> async with db.transaction("notes", "readwrite") as tx:
+    ...     await tx.object_store("notes").put({"id": 1})
+    """
+
+    def __init__(self, db: BrowserDatabase, tx_id: int, mode: str, durability: str) -> None:
+        self._db = db
+        self._id = tx_id
+        self._mode: Any = mode
+        self._durability: Any = durability
+        self._loop = shim.running_loop()
+        self._done: SyncFuture[None] = SyncFuture(self._loop)
+        self._error: BaseException | None = None
+        self._finished = False
+        self._user_abort = False
+        self._stores: dict[str, BrowserObjectStore] = {}
+        self._cursor_ids: list[int] = []
+        self._names: list[str] | None = None
+        shim.handlers[tx_id] = self._on_event
+
+    @classmethod
+    def start(cls, db: BrowserDatabase, names: list[str], mode: str,
+              durability: str) -> BrowserTransaction:
+        """``db.transaction(names, mode, {durability})`` in the browser (errors raised here)."""
+        shim.running_loop()
+        tx_id = shim.new_id()
+        shim.check(shim.js().transaction(db._id, tx_id, json.dumps(names), mode, durability))
+        return cls(db, tx_id, mode, durability)
+
+    # -- events ------------------------------------------------------------------------------
+    def _on_event(self, kind: str, text: str) -> bool:
+        self._finished = True
+        shim.handlers.pop(self._id, None)
+        for cid in self._cursor_ids:  # cursors end with their transaction
+            shim.handlers.pop(cid, None)
+        self._cursor_ids.clear()
+        self._db._transaction_finished(self)
+        if kind == "C":
+            self._done.set_result(None)
+        else:
+            err = shim.error_from_text(text) if text else None
+            self._error = err
+            self._done.set_exception(err or AbortError("the transaction was aborted"))
+        return False
+
+    # -- public API ---------------------------------------------------------------------------
+    @property
+    def db(self) -> BrowserDatabase:
+        return self._db
+
+    @property
+    def mode(self) -> Any:
+        return self._mode
+
+    @property
+    def durability(self) -> Any:
+        return self._durability
+
+    @property
+    def object_store_names(self) -> list[str]:
+        if self._finished and self._names is not None:
+            return list(self._names)
+        text = shim.js().txNames(self._id)
+        if text and text[0] == shim.ERR:  # finished: the names it had
+            return list(self._names or [])
+        self._names = json.loads(text)
+        return list(self._names)
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._error
+
+    @property
+    def done(self) -> SyncFuture[None]:
+        return self._done
+
+    def object_store(self, name: str) -> BrowserObjectStore:
+        from .store import BrowserObjectStore
+
+        if self._finished:
+            raise InvalidStateError(
+                f"cannot open object store {name!r}: the transaction has already finished"
+            )
+        handle = self._stores.get(name)
+        if handle is not None and (self.mode != "versionchange" or not handle._deleted):
+            return handle
+        handle = self._stores[name] = BrowserObjectStore.open(self, name)
+        return handle
+
+    def commit(self) -> None:
+        shim.check(shim.js().commit(self._id))
+
+    def abort(self) -> None:
+        if self._finished:
+            raise InvalidStateError("cannot abort: the transaction has already committed or aborted")
+        shim.check(shim.js().abort(self._id))
+        self._user_abort = True
+
+    def _is_active(self) -> bool:
+        return not self._finished and bool(shim.js().txActive(self._id))
+
+    def _is_finished(self) -> bool:
+        return self._finished
+
+    def _aborted_by_user(self) -> bool:
+        return self._user_abort
+
+    # -- for stores and cursors --------------------------------------------------------------
+    def _abort_quietly(self) -> None:
+        """Abort after an error Python did not handle (a Python exception does not reach JS)."""
+        if not self._finished:
+            shim.js().abort(self._id)
+
+
+__all__ = ["BrowserTransaction"]
