@@ -11,7 +11,7 @@ from typing import Any
 
 from .errors import DataError
 from .key_encoding import encode_key
-from .keys import Key, compare_keys, to_key
+from .keys import Key, compare_keys, key_to_python, to_key
 
 __all__ = ["KeyRange", "key_range_to_bytes", "to_key_range"]
 
@@ -20,12 +20,12 @@ class KeyRange:
     """An interval of keys; build one with :meth:`only`, :meth:`lower_bound`,
     :meth:`upper_bound` or :meth:`bound`. ``None`` as ``lower``/``upper`` means unbounded."""
 
-    __slots__ = ("lower", "lower_open", "upper", "upper_open")
+    __slots__ = ("_lower", "_lower_open", "_upper", "_upper_open")
 
-    lower: Key | None
-    upper: Key | None
-    lower_open: bool
-    upper_open: bool
+    _lower: Key | None
+    _upper: Key | None
+    _lower_open: bool
+    _upper_open: bool
 
     def __init__(
         self,
@@ -51,10 +51,32 @@ class KeyRange:
                     "empty; use KeyRange.only(key) or close both ends"
                 )
         set_ = object.__setattr__
-        set_(self, "lower", lo)
-        set_(self, "upper", hi)
-        set_(self, "lower_open", lower_open if lo is not None else True)
-        set_(self, "upper_open", upper_open if hi is not None else True)
+        set_(self, "_lower", lo)
+        set_(self, "_upper", hi)
+        set_(self, "_lower_open", lower_open if lo is not None else True)
+        set_(self, "_upper_open", upper_open if hi is not None else True)
+
+    # -- attributes named as in IDBKeyRange (list bounds are returned as fresh copies, as JS
+    # returns a new array each time, so no caller can mutate the range) ----------------------
+    @property
+    def lower(self) -> Key | None:
+        """The lower bound, or None if unbounded below."""
+        return key_to_python(self._lower)
+
+    @property
+    def upper(self) -> Key | None:
+        """The upper bound, or None if unbounded above."""
+        return key_to_python(self._upper)
+
+    @property
+    def lower_open(self) -> bool:
+        """True if the lower bound itself is excluded (always True when unbounded)."""
+        return self._lower_open
+
+    @property
+    def upper_open(self) -> bool:
+        """True if the upper bound itself is excluded (always True when unbounded)."""
+        return self._upper_open
 
     # -- constructors named as in IDBKeyRange ------------------------------------------------
     @classmethod
@@ -87,13 +109,13 @@ class KeyRange:
 
     def _includes(self, key: Key) -> bool:
         """:meth:`includes` for a normalized key."""
-        if self.lower is not None:
-            c = compare_keys(self.lower, key)
-            if c > 0 or (c == 0 and self.lower_open):
+        if self._lower is not None:
+            c = compare_keys(self._lower, key)
+            if c > 0 or (c == 0 and self._lower_open):
                 return False
-        if self.upper is not None:
-            c = compare_keys(key, self.upper)
-            if c > 0 or (c == 0 and self.upper_open):
+        if self._upper is not None:
+            c = compare_keys(key, self._upper)
+            if c > 0 or (c == 0 and self._upper_open):
                 return False
         return True
 
@@ -103,11 +125,11 @@ class KeyRange:
     def is_only(self) -> bool:
         """True if the range holds exactly one key."""
         return (
-            self.lower is not None
-            and self.upper is not None
-            and not self.lower_open
-            and not self.upper_open
-            and compare_keys(self.lower, self.upper) == 0
+            self._lower is not None
+            and self._upper is not None
+            and not self._lower_open
+            and not self._upper_open
+            and compare_keys(self._lower, self._upper) == 0
         )
 
     # -- value semantics -----------------------------------------------------------------------
@@ -118,9 +140,9 @@ class KeyRange:
         raise AttributeError("KeyRange is immutable")
 
     def _identity(self) -> tuple[bytes | None, bytes | None, bool, bool]:
-        lo = None if self.lower is None else encode_key(self.lower)
-        hi = None if self.upper is None else encode_key(self.upper)
-        return lo, hi, self.lower_open, self.upper_open
+        lo = None if self._lower is None else encode_key(self._lower)
+        hi = None if self._upper is None else encode_key(self._upper)
+        return lo, hi, self._lower_open, self._upper_open
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, KeyRange):
@@ -137,17 +159,17 @@ class KeyRange:
         return self
 
     def __repr__(self) -> str:
-        lo, hi = self.lower, self.upper
+        lo, hi = self._lower, self._upper
         if lo is None and hi is None:
             return "KeyRange()"
         if self.is_only:
             return f"KeyRange.only({lo!r})"
         if hi is None:
-            return f"KeyRange.lower_bound({lo!r}{', open=True' if self.lower_open else ''})"
+            return f"KeyRange.lower_bound({lo!r}{', open=True' if self._lower_open else ''})"
         if lo is None:
-            return f"KeyRange.upper_bound({hi!r}{', open=True' if self.upper_open else ''})"
-        flags = (", lower_open=True" if self.lower_open else "") + (
-            ", upper_open=True" if self.upper_open else ""
+            return f"KeyRange.upper_bound({hi!r}{', open=True' if self._upper_open else ''})"
+        flags = (", lower_open=True" if self._lower_open else "") + (
+            ", upper_open=True" if self._upper_open else ""
         )
         return f"KeyRange.bound({lo!r}, {hi!r}{flags})"
 
@@ -185,12 +207,12 @@ def key_range_to_bytes(key_range: KeyRange | None) -> tuple[bytes | None, bytes 
     if key_range is None:
         return None, None
     lo = hi = None
-    if key_range.lower is not None:
-        lo = encode_key(key_range.lower)
-        if key_range.lower_open:
+    if key_range._lower is not None:
+        lo = encode_key(key_range._lower)
+        if key_range._lower_open:
             lo += b"\xff"
-    if key_range.upper is not None:
-        hi = encode_key(key_range.upper)
-        if not key_range.upper_open:
+    if key_range._upper is not None:
+        hi = encode_key(key_range._upper)
+        if not key_range._upper_open:
             hi += b"\xff"
     return lo, hi

@@ -33,6 +33,7 @@ __all__ = [
     "compare_keys",
     "is_valid_key",
     "key_to_python",
+    "normalize_string",
     "to_key",
 ]
 

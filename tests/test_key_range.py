@@ -104,6 +104,13 @@ def test_immutable_and_value_semantics() -> None:
     assert len({r, KeyRange.bound([1], [2]), KeyRange.only(1)}) == 2
 
 
+def test_list_bounds_are_copies() -> None:
+    r = KeyRange.bound([1], [2])
+    r.lower.append(99)  # a fresh copy each time, as JS returns a new array
+    assert r.lower == [1]
+    assert r.includes([1, 5])
+
+
 def test_exported_from_package() -> None:
     assert pyidb.KeyRange is KeyRange
 
