@@ -10,6 +10,7 @@
 #   ./build.sh all        setup + wheel + site
 #   ./build.sh test       all, then .venv/bin/python -m pytest -q tests/ (extra args go to pytest)
 #   ./build.sh demo       all, then serve site/ on 127.0.0.1:${PYIDB_PORT:-8000}
+#   ./build.sh wheel site several steps in order (what the test fixtures run when the wheel is stale)
 #
 # Environment: PYIDB_CHROMIUM = browser executable for the Chromium runner (default
 # /usr/bin/chromium); PYIDB_PORT = demo port.
@@ -110,12 +111,18 @@ step_wheel() {
   [ -x "$PY" ] || die "no $VENV: run ./build.sh setup first"
   lock
   log "building the pyidb wheel into dist/"
-  rm -f dist/pyidb-*.whl
+  # Build aside, then rename into place: a runner reading dist/ never sees half a wheel.
+  rm -rf dist/.wheel.tmp
   # --no-isolation: setup installed setuptools+wheel in the venv, so this needs no network.
-  "$PY" -m build --wheel --no-isolation --outdir dist . >dist/build.log 2>&1 \
+  "$PY" -m build --wheel --no-isolation --outdir dist/.wheel.tmp . >dist/build.log 2>&1 \
     || { cat dist/build.log >&2; die "wheel build failed (log above)"; }
   rm -rf build pyidb.egg-info
-  ls dist/pyidb-*.whl >/dev/null 2>&1 || die "no wheel in dist/"
+  local built
+  built="$(ls dist/.wheel.tmp/pyidb-*.whl 2>/dev/null | head -n1)" || true
+  [ -n "$built" ] || die "the build made no wheel (see dist/build.log)"
+  find dist -maxdepth 1 -name 'pyidb-*.whl' ! -name "$(basename "$built")" -delete
+  mv -f "$built" dist/
+  rm -rf dist/.wheel.tmp
   if ! ls dist/deps/sortedcontainers-"$SORTEDCONTAINERS_VERSION"-*.whl >/dev/null 2>&1; then
     log "downloading sortedcontainers==$SORTEDCONTAINERS_VERSION wheel (Pyodide installs offline)"
     "$PY" -m pip download -q "sortedcontainers==$SORTEDCONTAINERS_VERSION" --no-deps \
@@ -196,18 +203,23 @@ step_demo() {
   step_all
   local port="${PYIDB_PORT:-8000}"
   log "serving site/ — open http://127.0.0.1:$port/web_demo/index.html (Ctrl-C stops)"
-  exec "$PY" -m http.server "$port" --bind 127.0.0.1 --directory site
+  # Our server, not plain http.server: it sends the .mjs/.wasm MIME types module loading needs.
+  exec "$PY" tests/runners/serve.py site --port "$port"
 }
 
-cmd="${1:-all}"
-[ $# -gt 0 ] && shift
-case "$cmd" in
-  setup) step_setup ;;
-  wheel) step_wheel ;;
-  site) step_site ;;
-  all) step_all ;;
-  test) step_test "$@" ;;
-  demo) step_demo ;;
-  -h|--help|help) sed -n '2,15p' "$0" ;;
-  *) die "unknown command '$cmd' (setup, wheel, site, all, test, demo)" ;;
+# Steps run in the order given (./build.sh wheel site); test and demo take the rest as arguments.
+[ $# -gt 0 ] || set -- all
+case "$1" in
+  test) shift; step_test "$@"; exit ;;
+  demo) step_demo; exit ;;
 esac
+for cmd in "$@"; do
+  case "$cmd" in
+    setup) step_setup ;;
+    wheel) step_wheel ;;
+    site) step_site ;;
+    all) step_all ;;
+    -h|--help|help) sed -n '2,16p' "$0" ;;
+    *) die "unknown command '$cmd' (setup, wheel, site, all, test, demo)" ;;
+  esac
+done

@@ -1,0 +1,1 @@
+"""Runners of the conformance suite in Pyodide (Node, Chromium) and their shared pytest fixtures."""
