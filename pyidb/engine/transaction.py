@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .object_store import EngineObjectStore
 
 ACTIVE, INACTIVE, COMMITTING, FINISHED = range(4)
-_BATCH = 512  # requests per loop callback before yielding to other tasks
+_BATCH = 1  # requests per loop callback: one, so transactions interleave as in browsers
 
 
 def running_loop() -> asyncio.AbstractEventLoop:
