@@ -319,7 +319,7 @@ const shim = {
     try {
       rec.tx.objectStore(names[0]).get(undefined);
     } catch (e) {
-      return e.name !== "TransactionInactiveError";
+      return e.name === "DataError"; // finished: objectStore() throws InvalidStateError
     }
     return true;
   },

@@ -63,7 +63,7 @@ class BrowserCursor(api.CursorWithValue):
         if record is None:
             fut.set_result(None)
             return False
-        self._key, self._primary_key = record[0], record[1]
+        self._key, self._primary_key = shim.fix_key(record[0]), shim.fix_key(record[1])
         if self._with_value:
             self._value = record[2]
         fut.set_result(self)
@@ -83,32 +83,30 @@ class BrowserCursor(api.CursorWithValue):
                     raise InvalidArgumentError(
                         f"advance() needs an int from 1 to 2**32-1, not {count!r}"
                     )
-                op, args, tags = "advance", [count], False
+                op, args = "advance", f"[{count}]"
             elif primary_key is not None:
-                k, kt = shim.encode_key(key)
-                p, pt = shim.encode_key(primary_key)
-                op, args, tags = "continuePrimaryKey", [k, p], kt or pt
+                op = "continuePrimaryKey"
+                args = shim.encode_args(shim.encode_key(key), shim.encode_key(primary_key))
             elif key is None:
-                op, args, tags = "continue", [], False
+                op, args = "continue", "[]"
             else:
-                k, kt = shim.encode_key(key)
-                op, args, tags = "continue", [k], kt
+                op, args = "continue", shim.encode_args(shim.encode_key(key))
         except InvalidArgumentError:
             raise
         except Error:
             shim.check(shim.js().cursorProbe(self._id, "move"))
             raise
-        shim.check(shim.js().cursorMove(self._id, op, shim.encode_args(args, tags)))
+        shim.check(shim.js().cursorMove(self._id, op, args))
         return self._expect()
 
     def update(self, value: Any) -> SyncFuture[Any]:
         try:
-            copy, tags = values.clone(value)
+            args = shim.encode_args(shim.encode_value(value))
         except Error:
             shim.check(shim.js().cursorProbe(self._id, "update"))
             raise
-        rid, fut = shim.new_request(values.loads, self._tx._abort_quietly)
-        result = shim.js().cursorUpdate(self._id, rid, shim.encode_args([copy], tags))
+        rid, fut = shim.new_request(shim.loads_key, self._tx._abort_quietly)
+        result = shim.js().cursorUpdate(self._id, rid, args)
         if result:
             shim.forget(rid)
             shim.check(result)
@@ -129,7 +127,7 @@ def open_cursor(source: _Source, query: Any, direction: str,
     tx = source._tx
     source._check_alive()
     try:
-        q, tags = shim.encode_query(query, True)
+        q = shim.encode_query(query, True)
     except Error:
         source._probe(False)
         raise
@@ -139,7 +137,7 @@ def open_cursor(source: _Source, query: Any, direction: str,
     shim.handlers[rid] = cursor._on_event
     op = "openCursor" if with_value else "openKeyCursor"
     result = shim.js().request(tx._id, rid, source._store_name, source._index_name, op,
-                               shim.encode_args([q, direction], tags))
+                               shim.encode_args(q, f'"{direction}"'))
     if result:
         shim.handlers.pop(rid, None)
         shim.check(result)

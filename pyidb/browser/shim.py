@@ -8,17 +8,19 @@ IndexedDB event; the handler registered for the id completes a :class:`~pyidb.sy
 there, which resumes the awaiting task while the transaction is still active.
 
 >>> rid, fut = new_request(values.loads)
->>> check(js().request(tx_id, rid, "notes", "", "get", encode_args([1])))
+>>> check(js().request(tx_id, rid, "notes", "", "get", encode_args(encode_key(1))))
 >>> value = await fut
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
@@ -177,29 +179,93 @@ def decode_none(_text: str) -> None:
 
 
 # -- arguments on the wire -----------------------------------------------------------------------
-def encode_key(key: Any) -> tuple[Any, bool]:
-    """A key in its wire form and whether it needs tags; DataError if it is no key."""
-    return values.clone(to_key(key))
+# Each argument becomes one JSON text in the values.py wire format; a request's arguments are the
+# JSON array of them, decoded by the shim with codec.js fromWire in one pass. Keys are encoded
+# here, not by values.dumps: a key is a JS number up to 2**53 (values, following Pyodide, make
+# ints beyond 2**53-1 BigInts, which are no keys).
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+_INF = float("inf")
+_dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode
 
 
-def encode_query(query: Any, null_allowed: bool = True) -> tuple[Any, bool]:
+def _tag_key(k: Any) -> Any:
+    t = type(k)
+    if t is int or t is str:
+        return k
+    if t is float:
+        if k == _INF or k == -_INF:
+            return {"$t": "num", "v": "Infinity" if k > 0 else "-Infinity"}
+        return k
+    if t is list:
+        return [_tag_key(x) for x in k]
+    if t is bytes:
+        return {"$t": "bytes", "v": base64.b64encode(k).decode("ascii")}
+    return {"$t": "date", "v": (k - _EPOCH) // _MS}  # a normalized key's last kind: datetime
+
+
+def encode_key(key: Any) -> str:
+    """A key as wire text; DataError if it is no key.
+
+    >>> encode_key(b"hi"), encode_key([1, 2.5])
+    ('{"$t":"bytes","v":"aGk="}', '[1,2.5]')
+    """
+    k = to_key(key)
+    if type(k) is int or (type(k) is str and k.isascii()):
+        return _dumps(k)
+    return _dumps(_tag_key(k))
+
+
+def encode_query(query: Any, null_allowed: bool = True) -> str:
     """A key, a KeyRange or None as the shim reads it: key, ``{l, u, lo, uo}`` or null."""
     r = to_key_range(query, null_allowed=null_allowed)
     if r is None:
-        return None, False
+        return "null"
     if not isinstance(query, KeyRange):
-        return values.clone(r.lower)
-    lo, lt = values.clone(r.lower) if r.lower is not None else (None, False)
-    hi, ht = values.clone(r.upper) if r.upper is not None else (None, False)
-    return {"l": lo, "u": hi, "lo": r.lower_open, "uo": r.upper_open}, lt or ht
+        return _dumps(_tag_key(r.lower))
+    lo = None if r.lower is None else _tag_key(r.lower)
+    hi = None if r.upper is None else _tag_key(r.upper)
+    return _dumps({"l": lo, "u": hi, "lo": r.lower_open, "uo": r.upper_open})
 
 
-def encode_args(args: list[Any], tags: bool = True) -> str:
-    """One wire text for a request's argument list (ASCII: lone surrogates cross the FFI)."""
-    return values.dumps(args, tags, ensure_ascii=True)
+def encode_value(value: Any) -> str:
+    """A value as wire text (values.clone's checks: DataCloneError for what cannot be stored)."""
+    copy, tags = values.clone(value)
+    return values.dumps(copy, tags, ensure_ascii=True)
+
+
+def encode_values(items: list[Any]) -> str:
+    """Many values as one wire text (a JSON array), one pass of the JSON encoder."""
+    copies, tags = values.clone(items)
+    return values.dumps(copies, tags, ensure_ascii=True)
+
+
+def encode_args(*texts: str) -> str:
+    """The JSON array of already-encoded arguments."""
+    return "[" + ",".join(texts) + "]"
+
+
+def fix_key(k: Any) -> Any:
+    """A key read back from JS, normalized as pyidb.keys does: an integral number up to 2**53 is
+    an int (the codec reads numbers beyond 2**53-1 as floats)."""
+    t = type(k)
+    if t is float and k.is_integer() and -_SAFE_KEY <= k <= _SAFE_KEY:
+        return int(k)
+    if t is list:
+        return [fix_key(x) for x in k]
+    return k
+
+
+_SAFE_KEY = 2**53
+
+
+def loads_key(text: str) -> Any:
+    return fix_key(values.loads(text))
+
+
+def loads_keys(text: str) -> Any:
+    return [fix_key(k) for k in values.loads(text)]
 
 
 def json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=True)
-
-

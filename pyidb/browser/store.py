@@ -62,18 +62,18 @@ class _Source(api._Readable):
     _store_name: str
     _index_name: str
 
-    def _request(self, op: str, build: Callable[[], tuple[list[Any], bool]],
+    def _request(self, op: str, build: Callable[[], str],
                  decode: Callable[[str], Any], write: bool = False) -> SyncFuture[Any]:
-        """Check and encode the arguments (``build``), then place request ``op``."""
+        """Check and encode the arguments (``build`` gives their wire text), then place ``op``."""
         self._check_alive()
         try:
-            args, tags = build()
+            args = build()
         except Error:
             self._probe(write)  # the browser's earlier checks win
             raise
         rid, fut = shim.new_request(decode, self._tx._abort_quietly)
         result = shim.js().request(self._tx._id, rid, self._store_name, self._index_name, op,
-                                   shim.encode_args(args, tags))
+                                   args)
         if result:
             shim.forget(rid)
             shim.check(result)
@@ -93,36 +93,29 @@ class _Source(api._Readable):
 
     def _query_op(self, op: str, query: Any, null_allowed: bool,
                   decode: Callable[[str], Any] = values.loads, write: bool = False) -> SyncFuture[Any]:
-        def build() -> tuple[list[Any], bool]:
-            q, tags = shim.encode_query(query, null_allowed)
-            return [q], tags
-
-        return self._request(op, build, decode, write)
+        return self._request(op, lambda: shim.encode_args(shim.encode_query(query, null_allowed)),
+                             decode, write)
 
     # -- reads -------------------------------------------------------------------------------
     def get(self, query: Any) -> SyncFuture[Any]:
         return self._query_op("get", query, False)
 
     def get_key(self, query: Any) -> SyncFuture[Any]:
-        return self._query_op("getKey", query, False)
+        return self._query_op("getKey", query, False, shim.loads_key)
 
     def count(self, query: Any = None) -> SyncFuture[int]:
         return self._query_op("count", query, True)
 
-    def _get_all(self, op: str, query: Any, count: Any) -> SyncFuture[list[Any]]:
-        limit = check_count(count)
-
-        def build() -> tuple[list[Any], bool]:
-            q, tags = shim.encode_query(query, True)
-            return [q, limit], tags
-
-        return self._request(op, build, values.loads)
+    def _get_all(self, op: str, query: Any, count: Any,
+                 decode: Callable[[str], Any]) -> SyncFuture[list[Any]]:
+        limit = "null" if check_count(count) is None else str(count)
+        return self._request(op, lambda: shim.encode_args(shim.encode_query(query), limit), decode)
 
     def get_all(self, query: Any = None, count: int | None = None) -> SyncFuture[list[Any]]:
-        return self._get_all("getAll", query, count)
+        return self._get_all("getAll", query, count, values.loads)
 
     def get_all_keys(self, query: Any = None, count: int | None = None) -> SyncFuture[list[Any]]:
-        return self._get_all("getAllKeys", query, count)
+        return self._get_all("getAllKeys", query, count, shim.loads_keys)
 
     def open_cursor(self, query: Any = None, direction: Any = "next") -> api.CursorRequest[Any]:
         return open_cursor(self, query, check_direction(direction), True)
@@ -172,13 +165,14 @@ class BrowserObjectStore(_Source, api.ObjectStore):
 
     # -- writes ------------------------------------------------------------------------------
     def _store_one(self, op: str, value: Any, key: Any) -> SyncFuture[Any]:
-        def build() -> tuple[list[Any], bool]:
+        def build() -> str:
             # spec order: the key is converted before the value is cloned
-            k, ktags = (None, False) if key is None else shim.encode_key(key)
-            v, vtags = values.clone(value)
-            return ([v] if key is None else [v, k]), vtags or ktags
+            if key is None:
+                return shim.encode_args(shim.encode_value(value))
+            k = shim.encode_key(key)
+            return shim.encode_args(shim.encode_value(value), k)
 
-        return self._request(op, build, values.loads, write=True)
+        return self._request(op, build, shim.loads_key, write=True)
 
     def add(self, value: Any, key: Any = None) -> SyncFuture[Any]:
         return self._store_one("add", value, key)
@@ -188,7 +182,7 @@ class BrowserObjectStore(_Source, api.ObjectStore):
 
     def _store_many(self, op: str, values_in: Iterable[Any],
                     keys: Iterable[Any] | None) -> SyncFuture[list[Any]]:
-        def build() -> tuple[list[Any], bool]:
+        def build() -> str:
             vals = list(values_in)
             key_list = None if keys is None else list(keys)
             if key_list is not None and len(key_list) != len(vals):
@@ -196,19 +190,20 @@ class BrowserObjectStore(_Source, api.ObjectStore):
                     f"got {len(vals)} values but {len(key_list)} keys; pass one key per value"
                 )
             copies, tags = [], False
-            out_keys: list[Any] | None = None if key_list is None else []
+            key_texts: list[str] = []
             for i, v in enumerate(vals):
                 k = None if key_list is None else key_list[i]
-                copy, vt, kw, kt = self._prepare(v, k)
+                copy, vt, kw = self._prepare(v, k)
                 copies.append(copy)
-                if out_keys is not None:
-                    out_keys.append(kw)
-                tags = tags or vt or kt
-            return [copies, out_keys], tags
+                if kw is not None:
+                    key_texts.append(kw)
+                tags = tags or vt
+            keys_text = "null" if key_list is None else shim.encode_args(*key_texts)
+            return shim.encode_args(values.dumps(copies, tags, ensure_ascii=True), keys_text)
 
-        return self._request(op, build, values.loads, write=True)
+        return self._request(op, build, shim.loads_keys, write=True)
 
-    def _prepare(self, value: Any, key: Any) -> tuple[Any, bool, Any, bool]:
+    def _prepare(self, value: Any, key: Any) -> tuple[Any, bool, str | None]:
         """The engine's checks of one record of a batch, so a bad record raises at call time
         and nothing is sent (the browser would find it only after placing earlier records)."""
         from ..errors import DataError
@@ -221,7 +216,7 @@ class BrowserObjectStore(_Source, api.ObjectStore):
             )
         if path is None and not auto and key is None:
             raise DataError(f"object store {self.name!r} has no key path and no key generator: pass a key")
-        k, kt = (None, False) if key is None else shim.encode_key(key)
+        k = None if key is None else shim.encode_key(key)
         copy, vt = values.clone(value)
         if path is not None:
             extracted = extract_key(copy, path)
@@ -234,7 +229,7 @@ class BrowserObjectStore(_Source, api.ObjectStore):
                     )
                 if not check_key_injectable(copy, path):
                     raise DataError(f"a generated key cannot be put into the value at {path!r}")
-        return copy, vt, k, kt
+        return copy, vt, k
 
     def add_many(self, values: Iterable[Any], keys: Iterable[Any] | None = None) -> SyncFuture[list[Any]]:
         return self._store_many("addMany", values, keys)
@@ -243,24 +238,14 @@ class BrowserObjectStore(_Source, api.ObjectStore):
         return self._store_many("putMany", values, keys)
 
     def get_many(self, keys: Iterable[Any]) -> SyncFuture[list[Any]]:
-        def build() -> tuple[list[Any], bool]:
-            out, tags = [], False
-            for k in keys:
-                kw, kt = shim.encode_key(k)
-                out.append(kw)
-                tags = tags or kt
-            return [out], tags
+        def build() -> str:
+            return shim.encode_args(shim.encode_args(*[shim.encode_key(k) for k in keys]))
 
         return self._request("getMany", build, values.loads)
 
     def delete_many(self, keys: Iterable[Any]) -> SyncFuture[None]:
-        def build() -> tuple[list[Any], bool]:
-            out, tags = [], False
-            for k in keys:
-                q, qt = shim.encode_query(k, False)
-                out.append(q)
-                tags = tags or qt
-            return [out], tags
+        def build() -> str:
+            return shim.encode_args(shim.encode_args(*[shim.encode_query(k, False) for k in keys]))
 
         return self._request("deleteMany", build, shim.decode_none, write=True)
 
@@ -268,7 +253,7 @@ class BrowserObjectStore(_Source, api.ObjectStore):
         return self._query_op("delete", query, False, shim.decode_none, write=True)
 
     def clear(self) -> SyncFuture[None]:
-        return self._request("clear", lambda: ([], False), shim.decode_none, write=True)
+        return self._request("clear", lambda: "[]", shim.decode_none, write=True)
 
     # -- indexes -----------------------------------------------------------------------------
     def index(self, name: str) -> BrowserIndex:
