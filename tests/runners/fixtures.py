@@ -13,8 +13,11 @@ Fixtures (session = started once per pytest run):
   source file is newer than the wheel.
 * ``site_server`` (session) -> :class:`serve.SiteServer` on 127.0.0.1 serving site/, with tests/ and
   web_demo/ overlaid live from the repo. ``site_server.url("web_demo/index.html")``.
-* ``chromium`` (session) -> a Playwright ``Browser`` (Debian's chromium or $PYIDB_CHROMIUM, headless,
-  the project's flags, a throwaway profile).
+* ``chromium`` (module) -> a Playwright ``Browser`` (Debian's chromium or $PYIDB_CHROMIUM, headless,
+  the project's flags, a throwaway profile). Module scope on purpose: while Playwright's sync API
+  is started it marks an asyncio loop as running in the main thread, so ``asyncio.run`` (the
+  ``async def`` tests of tests/conftest.py) fails until it stops. Keep async tests out of modules
+  that use the browser fixtures.
 * ``browser_context`` -> a fresh Playwright ``BrowserContext`` (fresh, empty IndexedDB), with every
   page's console and errors logged to test-artifacts/browser/<test>.log.
 * ``pyodide_page`` -> a ``Page`` in its own context at tests/runners/browser_runner.html with
@@ -23,7 +26,7 @@ Fixtures (session = started once per pytest run):
       def test_x(pyodide_page):
           assert run_python(pyodide_page, "import pyidb; pyidb.__version__") == "0.1.0"
 
-* ``shared_pyodide_page`` (session) -> one such page reused by every test that asks (saves the
+* ``shared_pyodide_page`` (module) -> one such page reused by the module's tests (saves the
   load; tests must then use unique database names, e.g. ``conformance._support.db_name``).
 
 Helpers: :func:`run_python`, :func:`conformance_ids`, :func:`assert_result`, :func:`unreported_ids`.
@@ -203,7 +206,7 @@ def chromium_executable() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium(built_site: Built) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
@@ -264,9 +267,11 @@ def pyodide_page(browser_context: Any, site_server: SiteServer) -> Any:
     return open_pyodide_page(browser_context, site_server)
 
 
-@pytest.fixture(scope="session")
-def shared_pyodide_page(chromium: Any, site_server: SiteServer) -> Iterator[Any]:
-    context = open_logged_context(chromium, ARTIFACTS / "browser" / "shared_pyodide_page.log")
+@pytest.fixture(scope="module")
+def shared_pyodide_page(chromium: Any, site_server: SiteServer,
+                        request: pytest.FixtureRequest) -> Iterator[Any]:
+    name = _log_name(request.node.nodeid)
+    context = open_logged_context(chromium, ARTIFACTS / "browser" / f"{name}.shared_page.log")
     yield open_pyodide_page(context, site_server)
     context.close()
 
