@@ -58,7 +58,7 @@ step_setup() {
   local chromium="${PYIDB_CHROMIUM:-/usr/bin/chromium}"
   if [ ! -x "$chromium" ]; then
     if [ -n "${PYIDB_CHROMIUM:-}" ]; then die "PYIDB_CHROMIUM=$chromium is not an executable"; fi
-    apt_install chromium
+    apt_install chromium fonts-liberation  # fonts: pages and screenshots show real text
   else
     log "browser: $chromium"
   fi
