@@ -278,8 +278,16 @@ class Transaction(ABC):
                     raise
             return False
         if not self._is_finished():
-            self.abort()
+            self._abort_for_exception(exc)  # type: ignore[arg-type]
         return False
+
+    def _abort_for_exception(self, exc: BaseException) -> None:
+        """Abort because ``exc`` escaped the ``async with`` block.
+
+        Backends override this to keep a failed request's own error as ``tx.error`` when that
+        error is what escaped (the browser's default action for an unhandled error event).
+        """
+        self.abort()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.mode} {self.object_store_names}>"

@@ -40,8 +40,8 @@ def _min(a: bytes | None, b: bytes) -> bytes:
     return b if a is None or b < a else a
 
 
-class EngineCursor(api.CursorWithValue):
-    """A cursor of the pure-Python engine (a key cursor when ``key_only``)."""
+class EngineCursor(api.Cursor):
+    """A key cursor of the pure-Python engine; :class:`EngineCursorWithValue` adds the value."""
 
     def __init__(self, source: Any, tx: EngineTransaction, store: StoreSchema,
                  index: IndexSchema | None, bounds: tuple[bytes | None, bytes | None],
@@ -65,14 +65,6 @@ class EngineCursor(api.CursorWithValue):
     direction = property(lambda self: self._direction)
     key = property(lambda self: self._key)
     primary_key = property(lambda self: self._primary_key)
-
-    @property
-    def value(self) -> Any:
-        if self._key_only:
-            raise AttributeError("a key cursor (open_key_cursor) has no value")
-        if self._value is _UNSET:
-            self._value = None if self._raw is None else decode(self._raw)
-        return self._value
 
     def _deleted(self) -> bool:
         return self._store.deleted or (self._index is not None and self._index.deleted)
@@ -231,8 +223,19 @@ class EngineCursor(api.CursorWithValue):
         return self._tx.request(lambda: record_store.delete_records(storage, store, bounds))
 
 
+class EngineCursorWithValue(EngineCursor, api.CursorWithValue):
+    """A cursor of the pure-Python engine that also has the record's value."""
+
+    @property
+    def value(self) -> Any:
+        if self._value is _UNSET:
+            self._value = None if self._raw is None else decode(self._raw)
+        return self._value
+
+
 def open_cursor(source: Any, tx: EngineTransaction, store: StoreSchema,
                 index: IndexSchema | None, bounds: tuple[bytes | None, bytes | None],
                 direction: str, *, key_only: bool) -> api.CursorRequest[Any]:
-    cursor = EngineCursor(source, tx, store, index, bounds, direction, key_only)
+    cls = EngineCursor if key_only else EngineCursorWithValue
+    cursor = cls(source, tx, store, index, bounds, direction, key_only)
     return api.CursorRequest(tx.request(lambda: cursor._iterate(1)))

@@ -71,6 +71,7 @@ class EngineTransaction(api.Transaction):
         self._handles: dict[str, EngineObjectStore] = {}
         self.on_start: Callable[[], None] | None = None
         self._doomed: Error | None = None
+        self._failing: BaseException | None = None  # a request error being delivered
         self._loop.call_soon(self._end_of_task)
         connection._transactions.add(self)
         self.db_state.factory.scheduler.add(self)
@@ -135,6 +136,12 @@ class EngineTransaction(api.Transaction):
             raise InvalidStateError("cannot abort: the transaction has already committed or aborted")
         self._user_abort = True
         self._abort(None)
+
+    def _abort_for_exception(self, exc: BaseException) -> None:
+        if exc is self._failing:  # the request's error was not handled: abort with it
+            self._abort(exc)
+        else:
+            self.abort()
 
     def _is_active(self) -> bool:
         return self._state == ACTIVE
@@ -227,7 +234,11 @@ class EngineTransaction(api.Transaction):
             try:
                 result = operation()
             except Error as exc:
-                handled = fut.set_exception(exc)
+                self._failing = exc
+                try:
+                    handled = fut.set_exception(exc)
+                finally:
+                    self._failing = None
                 if not handled and self._state != FINISHED:
                     self._abort(exc)
             except Exception as exc:  # a bug or an unexpected storage failure
