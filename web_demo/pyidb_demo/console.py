@@ -1,0 +1,162 @@
+"""A small Python console over the open database: top-level ``await``, output or traceback.
+
+>>> ns = namespace(db)
+>>> result = await run("await db.count('tasks')", ns)
+>>> result.ok, result.output
+(True, '3')
+
+In Pyodide the code runs through Pyodide's own ``pyodide.code.eval_code_async`` (what
+``runPythonAsync`` uses); on CPython (the unit tests) through :func:`eval_code_async`, which
+does the same: compile with ``ast.PyCF_ALLOW_TOP_LEVEL_AWAIT`` and return the last expression.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import inspect
+import io
+import pprint
+import traceback
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import pyidb
+
+__all__ = ["FILENAME", "SNIPPETS", "ConsoleResult", "eval_code_async", "namespace", "run"]
+
+FILENAME = "<console>"
+MAX_OUTPUT = 20_000  # characters shown; a huge repr would freeze the page
+
+SNIPPETS: list[tuple[str, str]] = [
+    ("Count by tag", '''\
+# Tasks per tag: a key cursor over the multiEntry index "by_tag"
+tx = db.transaction("tasks")
+by_tag = tx.object_store("tasks").index("by_tag")
+counts = {}
+async for cursor in by_tag.open_key_cursor(direction="nextunique"):
+    counts[cursor.key] = await by_tag.count(cursor.key)
+counts
+'''),
+    ("KeyRange query", '''\
+# Open tasks due in the next 7 days: a KeyRange on the "by_due" index
+from datetime import date, timedelta
+today = date.today()
+week = pyidb.KeyRange.bound(today.isoformat(), (today + timedelta(days=7)).isoformat())
+[(t["due"], t["title"]) for t in await db.get_all_from_index("tasks", "by_due", week)
+ if not t["done"]]
+'''),
+    ("Cursor loop", '''\
+# Newest first: a cursor walking the "by_created" index backwards
+tx = db.transaction("tasks")
+async for cursor in tx.object_store("tasks").index("by_created").open_cursor(direction="prev"):
+    task = cursor.value
+    print(f"{task['created']:%Y-%m-%d %H:%M}  {'[x]' if task['done'] else '[ ]'}  {task['title']}")
+'''),
+    ("Transaction", '''\
+# Complete every open task tagged "work" in one readwrite transaction
+completed = 0
+async with db.transaction("tasks", "readwrite") as tx:
+    async for cursor in tx.object_store("tasks").index("by_tag").open_cursor("work"):
+        if not cursor.value["done"]:
+            await cursor.update({**cursor.value, "done": 1})
+            completed += 1
+f"completed {completed} task(s)"
+'''),
+    ("Schema", '''\
+# The schema: stores, key paths and indexes
+tx = db.transaction(db.object_store_names)
+{name: {"key_path": store.key_path, "auto_increment": store.auto_increment,
+        "indexes": {i: store.index(i).key_path for i in store.index_names}}
+ for name in db.object_store_names for store in [tx.object_store(name)]}
+'''),
+    ("An error", '''\
+# IndexedDB errors are Python exceptions named as in JS: id 1 exists, so add() fails
+try:
+    await db.add("tasks", {"id": 1, "title": "duplicate", "tags": [], "done": 0})
+except pyidb.ConstraintError as e:
+    print(type(e).__name__, "-", e)
+await db.count("tasks")
+'''),
+]
+"""(button label, code) pairs the console offers a click away."""
+
+
+@dataclass
+class ConsoleResult:
+    """What one run printed and returned (``ok``), or its traceback (not ``ok``)."""
+
+    ok: bool
+    output: str
+
+
+def namespace(db: pyidb.Database) -> dict[str, Any]:
+    """A fresh namespace for the console: ``db``, ``pyidb`` and ``KeyRange``."""
+    return {"__name__": "__console__", "db": db, "pyidb": pyidb, "KeyRange": pyidb.KeyRange}
+
+
+async def eval_code_async(source: str, globals: dict[str, Any]) -> Any:
+    """Run ``source`` in ``globals`` with top-level ``await``; the last expression's value.
+
+    >>> await eval_code_async("x = await request\\nx + 1", ns)
+    """
+    tree = ast.parse(source, FILENAME, "exec")
+    last: ast.expr | None = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr) and not source.rstrip().endswith(";"):
+        last = tree.body.pop().value
+    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    parts: list[Any] = [compile(tree, FILENAME, "exec", flags=flags)]
+    if last is not None:
+        parts.append(compile(ast.Expression(last), FILENAME, "eval", flags=flags))
+    result = None
+    for code in parts:
+        result = eval(code, globals)
+        if code.co_flags & inspect.CO_COROUTINE:  # it awaits: eval made a coroutine
+            result = await result
+    return result
+
+
+def _evaluator() -> Callable[[str, dict[str, Any]], Coroutine[Any, Any, Any]]:
+    try:
+        from pyodide.code import eval_code_async as pyodide_eval
+    except ImportError:
+        return eval_code_async
+
+    async def run_in_pyodide(source: str, globals: dict[str, Any]) -> Any:
+        return await pyodide_eval(source, globals, filename=FILENAME)
+
+    return run_in_pyodide
+
+
+def _traceback(error: BaseException) -> str:
+    """The traceback from the user's code down: the console's own frames are noise."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != FILENAME:
+        tb = tb.tb_next
+    if isinstance(error, SyntaxError) or tb is None:
+        return "".join(traceback.format_exception_only(type(error), error))
+    return "".join(traceback.format_exception(type(error), error, tb))
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_OUTPUT:
+        return text
+    return text[:MAX_OUTPUT] + f"\n… ({len(text) - MAX_OUTPUT} more characters not shown)"
+
+
+async def run(source: str, globals: dict[str, Any]) -> ConsoleResult:
+    """Run console input; printed text, then the result's pretty repr (``_`` holds the result)."""
+    out = io.StringIO()
+    evaluate = _evaluator()
+    try:
+        # One run at a time (the page disables Run meanwhile), so redirecting stdout is safe.
+        with contextlib.redirect_stdout(out):
+            result = await evaluate(source, globals)
+    except Exception as e:
+        return ConsoleResult(False, _clip(out.getvalue() + _traceback(e)))
+    text = out.getvalue()
+    if result is not None:
+        globals["_"] = result
+        text += pprint.pformat(result, width=88, sort_dicts=False)
+    return ConsoleResult(True, _clip(text.rstrip("\n")))
