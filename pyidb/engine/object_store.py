@@ -19,8 +19,9 @@ from ..errors import (
     InvalidStateError,
     NotFoundError,
 )
+from ..key_encoding import encode_key
 from ..key_path import INVALID_KEY, NO_KEY, check_key_injectable, extract_key, validate_key_path
-from ..key_range import key_range_to_bytes, to_key_range
+from ..key_range import KeyRange, key_range_to_bytes, to_key_range
 from ..keys import to_key
 from ..values import clone
 from . import catalog, record_store
@@ -104,6 +105,9 @@ class _Source(api._Readable):
         return self._store.deleted
 
     def _bounds(self, query: Any, null_allowed: bool = True) -> record_store.Bounds:
+        if query is not None and not isinstance(query, KeyRange):  # a key: skip the KeyRange
+            point = encode_key(to_key(query))
+            return point, point + b"\xff"
         return key_range_to_bytes(to_key_range(query, null_allowed=null_allowed))
 
 
@@ -186,8 +190,11 @@ class EngineObjectStore(_Source, api.ObjectStore):
     # -- reads -------------------------------------------------------------------------------
     def get(self, query: Any) -> SyncFuture[Any]:
         self._check()
-        bounds = self._bounds(query, null_allowed=False)
         storage, schema = self._tx.storage, self._schema
+        if query is not None and not isinstance(query, KeyRange):  # the common case: one key
+            pk = encode_key(to_key(query))
+            return self._tx.request(lambda: record_store.get_value_at(storage, schema, pk))
+        bounds = self._bounds(query, null_allowed=False)
         return self._tx.request(lambda: record_store.get_value(storage, schema, bounds))
 
     def get_key(self, query: Any) -> SyncFuture[Any]:

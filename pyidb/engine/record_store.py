@@ -187,6 +187,12 @@ def get_value(storage: Storage, store: StoreSchema, bounds: Bounds) -> Any:
     return None if hit is None else decode(hit[1])
 
 
+def get_value_at(storage: Storage, store: StoreSchema, pk: bytes) -> Any:
+    """The value of the record whose encoded key is ``pk`` (a point lookup), or None."""
+    raw = storage.get(store.tree, pk)
+    return None if raw is None else decode(raw)
+
+
 def get_key(storage: Storage, store: StoreSchema, bounds: Bounds) -> Any:
     hit = _first(storage.scan(store.tree, *bounds, limit=1))
     return None if hit is None else decode_key(hit[0])
