@@ -101,17 +101,12 @@ function cursorPayload(entry) {
 function batch(id, rec, store, count, issue, collect) {
   const results = collect ? new Array(count) : null;
   let failed = false;
-  const onError = (req) => (ev) => {
-    ev.preventDefault(); // we abort ourselves below, once
+  // No preventDefault, whatever Python says: the browser's default action aborts the
+  // transaction with this error as tx.error. The requests after it then fail with AbortError.
+  const onError = (req) => () => {
     if (failed) return;
     failed = true;
-    const err = req.error;
-    dispatch(id, "e", errText(err));
-    try {
-      rec.tx.abort();
-    } catch {
-      // already finished
-    }
+    dispatch(id, "e", errText(req.error));
   };
   if (count === 0) {
     // An empty batch is still a request: complete it in order with the transaction's others.

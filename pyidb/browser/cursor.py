@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 _NO_VALUE = object()
 
 
-class BrowserCursor(api.CursorWithValue):
-    """A cursor over the browser's IndexedDB (a key cursor unless ``with_value``)."""
+class BrowserCursor(api.Cursor):
+    """A key cursor over the browser's IndexedDB (``open_key_cursor``)."""
 
     def __init__(self, source: _Source, tx: BrowserTransaction, rid: int, direction: str,
                  with_value: bool) -> None:
@@ -40,12 +40,6 @@ class BrowserCursor(api.CursorWithValue):
     direction = property(lambda self: self._direction)
     key = property(lambda self: self._key)
     primary_key = property(lambda self: self._primary_key)
-
-    @property
-    def value(self) -> Any:
-        if not self._with_value:
-            raise AttributeError("a key cursor (open_key_cursor) has no value")
-        return self._value
 
     # -- events ------------------------------------------------------------------------------
     def _on_event(self, kind: str, text: str) -> bool:
@@ -105,7 +99,7 @@ class BrowserCursor(api.CursorWithValue):
         except Error:
             shim.check(shim.js().cursorProbe(self._id, "update"))
             raise
-        rid, fut = shim.new_request(shim.loads_key, self._tx._abort_quietly)
+        rid, fut = shim.new_request(shim.loads_key, self._tx)
         result = shim.js().cursorUpdate(self._id, rid, args)
         if result:
             shim.forget(rid)
@@ -113,12 +107,20 @@ class BrowserCursor(api.CursorWithValue):
         return fut
 
     def delete(self) -> SyncFuture[None]:
-        rid, fut = shim.new_request(shim.decode_none, self._tx._abort_quietly)
+        rid, fut = shim.new_request(shim.decode_none, self._tx)
         result = shim.js().cursorDelete(self._id, rid)
         if result:
             shim.forget(rid)
             shim.check(result)
         return fut
+
+
+class BrowserCursorWithValue(BrowserCursor, api.CursorWithValue):
+    """A cursor with the record's value (``open_cursor``)."""
+
+    @property
+    def value(self) -> Any:
+        return self._value
 
 
 def open_cursor(source: _Source, query: Any, direction: str,
@@ -132,7 +134,8 @@ def open_cursor(source: _Source, query: Any, direction: str,
         source._probe(False)
         raise
     rid = shim.new_id()
-    cursor = BrowserCursor(source, tx, rid, direction, with_value)
+    cls = BrowserCursorWithValue if with_value else BrowserCursor
+    cursor = cls(source, tx, rid, direction, with_value)
     first = cursor._expect()
     shim.handlers[rid] = cursor._on_event
     op = "openCursor" if with_value else "openKeyCursor"
@@ -145,4 +148,4 @@ def open_cursor(source: _Source, query: Any, direction: str,
     return api.CursorRequest(first)
 
 
-__all__ = ["BrowserCursor", "open_cursor"]
+__all__ = ["BrowserCursor", "BrowserCursorWithValue", "open_cursor"]

@@ -143,12 +143,12 @@ def check(result: str) -> str:
 
 
 # -- requests ----------------------------------------------------------------------------------
-def new_request(decode: Callable[[str], Any],
-                on_unhandled: Callable[[Error], None] | None = None) -> tuple[int, SyncFuture[Any]]:
+def new_request(decode: Callable[[str], Any], tx: Any) -> tuple[int, SyncFuture[Any]]:
     """An id whose success/error event completes the returned future (inside the event).
 
     On error the future fails with the pyidb error; the shim calls ``preventDefault()`` only if
-    the awaiting code handled it, so an unhandled error aborts the transaction as in JS.
+    the awaiting code handled it, so an unhandled error aborts the transaction as in JS. While
+    the error is delivered, ``tx._failing_error`` is it (see BrowserTransaction.__aexit__).
     """
     fut: SyncFuture[Any] = SyncFuture(running_loop())
     rid = next(_ids)
@@ -159,12 +159,19 @@ def new_request(decode: Callable[[str], Any],
             try:
                 result = decode(text)
             except Error as exc:  # e.g. a value other JS code stored that Python cannot hold
-                if not fut.set_exception(exc) and on_unhandled is not None:
-                    on_unhandled(exc)
+                if not fut.set_exception(exc):
+                    tx._abort_quietly()
                 return False
             fut.set_result(result)
             return False
-        return fut.set_exception(error_from_text(text))
+        err = error_from_text(text)
+        tx._failing_error = err
+        try:
+            handled = fut.set_exception(err)
+        finally:
+            tx._failing_error = None
+        # doomed: the error escaped an ``async with`` block, even if code outside caught it
+        return handled and tx._doomed is None
 
     handlers[rid] = handle
     return rid, fut

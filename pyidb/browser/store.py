@@ -71,7 +71,7 @@ class _Source(api._Readable):
         except Error:
             self._probe(write)  # the browser's earlier checks win
             raise
-        rid, fut = shim.new_request(decode, self._tx._abort_quietly)
+        rid, fut = shim.new_request(decode, self._tx)
         result = shim.js().request(self._tx._id, rid, self._store_name, self._index_name, op,
                                    args)
         if result:

@@ -40,6 +40,8 @@ class BrowserTransaction(api.Transaction):
         self._stores: dict[str, BrowserObjectStore] = {}
         self._cursor_ids: list[int] = []
         self._names: list[str] | None = None
+        self._failing_error: BaseException | None = None
+        self._doomed: BaseException | None = None
         shim.handlers[tx_id] = self._on_event
 
     @classmethod
@@ -63,6 +65,8 @@ class BrowserTransaction(api.Transaction):
             self._done.set_result(None)
         else:
             err = shim.error_from_text(text) if text else None
+            if self._doomed is not None and err is not None and err.name == self._doomed.name:
+                err = self._doomed  # type: ignore[assignment]  # the very error that escaped
             self._error = err
             self._done.set_exception(err or AbortError("the transaction was aborted"))
         return False
@@ -119,6 +123,15 @@ class BrowserTransaction(api.Transaction):
             raise InvalidStateError("cannot abort: the transaction has already committed or aborted")
         shim.check(shim.js().abort(self._id))
         self._user_abort = True
+
+    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> bool:
+        if exc is not None and exc is self._failing_error and not self._finished:
+            # A request's own error escaped the block while its error event is being
+            # delivered: instead of an explicit abort (tx.error None), let the browser's default
+            # action abort with that error (no preventDefault), so tx.error and ``done`` say it.
+            self._doomed = self._error = exc  # type: ignore[assignment]
+            return False
+        return await super().__aexit__(exc_type, exc, tb)
 
     def _is_active(self) -> bool:
         return not self._finished and bool(shim.js().txActive(self._id))

@@ -148,9 +148,8 @@ except pyidb.ConstraintError as e:
     escaped = e.name
 [handled, escaped, await db.get("s", "lost"), type(tx.error).__name__]
 """)
-    # The error escaped the block, whose exit aborted the transaction explicitly (so tx.error is
-    # None, as on the engine): "lost" is gone either way.
-    assert got == [3, "ConstraintError", None, "NoneType"]
+    # The request's error escaped the block: the browser aborts with it, so tx.error says why.
+    assert got == [3, "ConstraintError", None, "ConstraintError"]
 
 
 def test_batches_cross_once_and_fail_as_a_whole(shared_pyodide_page: Any) -> None:
