@@ -231,24 +231,26 @@ class EngineTransaction(api.Transaction):
             operation, fut = queue.popleft()
             committing = self._state == COMMITTING
             self._state = COMMITTING if committing else ACTIVE
+            error: Error | None = None
             try:
                 result = operation()
             except Error as exc:
-                self._failing = exc
+                error = exc
+            except Exception as exc:  # a bug or an unexpected storage failure
+                error = UnknownError(f"internal error while running a request: {exc!r}")
+                error.__cause__ = exc
+            # Complete outside the except blocks: the woken task must not run "during handling"
+            # of the error (it would chain onto every later exception of that task).
+            if error is None:
+                fut.set_result(result)
+            else:
+                self._failing = error
                 try:
-                    handled = fut.set_exception(exc)
+                    handled = fut.set_exception(error)
                 finally:
                     self._failing = None
                 if not handled and self._state != FINISHED:
-                    self._abort(exc)
-            except Exception as exc:  # a bug or an unexpected storage failure
-                err = UnknownError(f"internal error while running a request: {exc!r}")
-                err.__cause__ = exc
-                fut.set_exception(err)
-                if self._state != FINISHED:
-                    self._abort(err)
-            else:
-                fut.set_result(result)
+                    self._abort(error)
             if self._state == ACTIVE:
                 self._state = INACTIVE
             if self._doomed is not None:
