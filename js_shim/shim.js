@@ -14,6 +14,7 @@
 // The file is evaluated by pyidb/browser/shim.py as the body of `(codec) => { ... }` and returns
 // the shim object. Event kinds given to dispatch:
 //   "s" success (wire text)           "e" error ("Name\nmessage"; returns true if Python handled it)
+//   "x" success whose result cannot be sent to Python ("Name\nmessage")
 //   "u" upgradeneeded (JSON)          "b" blocked (JSON {old, new})
 //   "v" versionchange (JSON)          "c" connection closed by the browser
 //   "C" transaction complete          "A" transaction abort ("Name\nmessage", or "" if no error)
@@ -77,9 +78,22 @@ function sourceOf(rec, store, index) {
   return i;
 }
 
+// dispatch(id, "s", encode(result)), or "x" if the result cannot go to Python (e.g. a Map that
+// other JS code stored: codec.js throws DataCloneError); Python then fails the request.
+function succeed(id, encode, result) {
+  let text;
+  try {
+    text = encode(result);
+  } catch (e) {
+    dispatch(id, "x", errText(e));
+    return;
+  }
+  dispatch(id, "s", text);
+}
+
 // Wire a request's success and error events to dispatch(id, ...).
 function track(id, req, encode) {
-  req.onsuccess = () => dispatch(id, "s", encode(req.result));
+  req.onsuccess = () => succeed(id, encode, req.result);
   req.onerror = (ev) => {
     if (dispatch(id, "e", errText(req.error))) ev.preventDefault();
   };
@@ -140,7 +154,7 @@ function batch(id, rec, store, count, issue, collect) {
   }
   last.onsuccess = () => {
     if (results !== null) results[count - 1] = last.result;
-    dispatch(id, "s", results === null ? "null" : toWire(results));
+    succeed(id, toWire, results);
   };
   return "";
 }

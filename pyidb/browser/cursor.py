@@ -49,6 +49,8 @@ class BrowserCursor(api.Cursor):
         if kind == "e":
             return fut.set_exception(shim.error_from_text(text))
         try:
+            if kind == "x":  # the shim could not encode the record
+                raise shim.error_from_text(text)
             record = values.loads(text)
         except Error as exc:
             if not fut.set_exception(exc):

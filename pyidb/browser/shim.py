@@ -155,8 +155,10 @@ def new_request(decode: Callable[[str], Any], tx: Any) -> tuple[int, SyncFuture[
 
     def handle(kind: str, text: str) -> bool:
         del handlers[rid]
-        if kind == "s":
+        if kind == "s" or kind == "x":
             try:
+                if kind == "x":  # the shim could not encode the result
+                    raise error_from_text(text)
                 result = decode(text)
             except Error as exc:  # e.g. a value other JS code stored that Python cannot hold
                 if not fut.set_exception(exc):

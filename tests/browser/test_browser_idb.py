@@ -294,3 +294,33 @@ async with db.transaction("s", "readwrite") as tx:
 [err, await db.get("s", "k"), await db.get("s", "k2")]
 """)
     assert got == ["DataCloneError", None, "ok"]
+
+
+def test_values_python_cannot_hold_fail_the_request_only(shared_pyodide_page: Any) -> None:
+    """A Map stored by other JS code: reading it raises DataCloneError; caught, the tx goes on."""
+    got = py(shared_pyodide_page, """
+import pyodide.code
+db.close()
+put_map = pyodide.code.run_js('''(name) => new Promise((resolve, reject) => {
+  const r = indexedDB.open(name);
+  r.onerror = () => reject(r.error);
+  r.onsuccess = () => {
+    const conn = r.result, tx = conn.transaction("s", "readwrite");
+    tx.objectStore("s").put(new Map([[1, 2]]), "map");
+    tx.objectStore("s").put(new Uint8Array([7, 8]), "typed");
+    tx.oncomplete = () => { conn.close(); resolve("ok"); };
+  };
+})''')
+await put_map(name)
+db = await f.open(name)
+async with db.transaction("s") as tx:
+    store = tx.object_store("s")
+    try:
+        await store.get("map")
+        err = None
+    except pyidb.DataCloneError as e:
+        err = e.name
+    typed = await store.get("typed")
+[err, typed == b"\\x07\\x08", await db.count("s")]
+""")
+    assert got == ["DataCloneError", True, 2]
