@@ -33,6 +33,7 @@ class FallbackWarning(UserWarning):
 
 _sqlite_factories: weakref.WeakValueDictionary[str, Factory] = weakref.WeakValueDictionary()
 _default: Factory | None = None
+_URL_FORMS = "use 'memory:', 'sqlite:///path/to/file.db' or 'browser'"
 
 
 def factory(url: str) -> Factory:
@@ -42,7 +43,9 @@ def factory(url: str) -> Factory:
     >>> db = await f.open("notes", 1, upgrade=...)
     """
     if not isinstance(url, str):
-        raise InvalidArgumentError(f"a factory URL must be a str, not {type(url).__name__}")
+        raise InvalidArgumentError(
+            f"a factory URL must be a str, not {type(url).__name__}: {_URL_FORMS}"
+        )
     if url == "memory:" or url == "memory://":
         from .engine.factory import EngineFactory
         from .engine.storage.memory import MemoryStorage
@@ -66,9 +69,7 @@ def factory(url: str) -> Factory:
         from .browser import BrowserFactory
 
         return BrowserFactory()
-    raise InvalidArgumentError(
-        f"unknown factory URL {url!r}: use 'memory:', 'sqlite:///path/to/file.db' or 'browser'"
-    )
+    raise InvalidArgumentError(f"unknown factory URL {url!r}: {_URL_FORMS}")
 
 
 def _browser_available() -> bool:
@@ -107,4 +108,9 @@ def default_factory() -> Factory:
 def set_default_factory(f: Factory | str | None) -> None:
     """Use ``f`` (a Factory or URL) for module-level calls; None goes back to the automatic choice."""
     global _default
+    if f is not None and not isinstance(f, (str, Factory)):
+        raise InvalidArgumentError(
+            f"set_default_factory() takes a Factory, a URL or None, not {type(f).__name__}: "
+            f"{_URL_FORMS}"
+        )
     _default = factory(f) if isinstance(f, str) else f

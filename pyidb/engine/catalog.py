@@ -145,6 +145,28 @@ def reload_generators(storage: Storage, schema: DatabaseSchema) -> None:
             store.generator_dirty = False
 
 
+def refresh_for_writer(storage: Storage, schema: DatabaseSchema, scope: frozenset[str]) -> bool:
+    """Under the write lock of a durable storage, re-read what another process may have changed.
+
+    Key generators are per store, not per process: reload those in ``scope``. Returns False if
+    another process changed the database's version meanwhile (the cached schema is stale).
+    """
+    raw = storage.get(CATALOG_TREE, b"D" + _name_bytes(schema.name))
+    try:
+        version = int(json.loads(raw)["version"]) if raw is not None else 0
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UnknownError(f"the catalog entry of database {schema.name!r} is corrupt") from exc
+    if version != schema.version:
+        return False
+    for name in scope:
+        store = schema.stores.get(name)
+        if store is not None:
+            gen = storage.get(CATALOG_TREE, _gen_key(store.tree))
+            store.generator = int(gen) if gen is not None else 1
+            store.generator_dirty = False
+    return True
+
+
 def allocate_tree(storage: Storage) -> int:
     raw = storage.get(CATALOG_TREE, _NEXT_TREE)
     tree = int(raw) if raw is not None else 1

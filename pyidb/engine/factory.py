@@ -34,7 +34,7 @@ class EngineFactory(api.Factory):
         self.url = url
         self.scheduler = Scheduler()
         self._states: dict[str, DatabaseState] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = {}
 
     def _state(self, name: str) -> DatabaseState:
         state = self._states.get(name)
@@ -44,10 +44,13 @@ class EngineFactory(api.Factory):
         return state
 
     def _lock(self, name: str) -> asyncio.Lock:
-        lock = self._locks.get(name)
-        if lock is None:
-            lock = self._locks[name] = asyncio.Lock()
-        return lock
+        # One lock per name and event loop: a factory outlives asyncio.run() calls, and an
+        # asyncio.Lock cannot be used from another loop (nor held by a finished one).
+        loop = asyncio.get_running_loop()
+        entry = self._locks.get(name)
+        if entry is None or entry[0] is not loop:
+            entry = self._locks[name] = (loop, asyncio.Lock())
+        return entry[1]
 
     async def open(
         self,

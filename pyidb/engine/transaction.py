@@ -199,12 +199,26 @@ class EngineTransaction(api.Transaction):
         """Called by the scheduler when the transaction may run."""
         self.started = True
         if self.mode != "readonly":
+            storage = self.storage
             try:
-                self.storage.begin_write(self._durability)
+                storage.begin_write(self._durability)
             except Error as exc:
                 self.started = False  # nothing to roll back
                 self._loop.call_soon(self._abort_if_unfinished, exc)
                 return
+            if storage.durable and self.mode == "readwrite":
+                try:
+                    fresh = catalog.refresh_for_writer(storage, self.db_state.schema, self.scope_set)
+                except Error as exc:
+                    fresh, error = False, exc
+                else:
+                    error = InvalidStateError(
+                        f"database {self.db_state.name!r} was upgraded or deleted by another "
+                        "process; close this connection and open the database again"
+                    )
+                if not fresh:
+                    self._loop.call_soon(self._abort_if_unfinished, error)
+                    return
         if self.on_start is not None:
             self.on_start()
         self._schedule()
