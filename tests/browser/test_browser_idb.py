@@ -324,3 +324,23 @@ async with db.transaction("s") as tx:
 [err, typed == b"\\x07\\x08", await db.count("s")]
 """)
     assert got == ["DataCloneError", True, 2]
+
+
+def test_shim_not_available_in_a_sandboxed_iframe(browser_context: Any, site_server: Any) -> None:
+    """is_available() asks the shim; an opaque-origin iframe has no usable IndexedDB."""
+    from pathlib import Path
+
+    shim = (Path(__file__).resolve().parents[2] / "pyidb" / "browser" / "shim.js").read_text()
+    make = "(function (codec) {\n" + shim + "\n})({})"
+    page = browser_context.new_page()
+    page.goto(site_server.url("tests/runners/browser_runner.html"))
+    top = page.evaluate(f"(() => {make})().available()")
+    script = f"<script>parent.postMessage(({make}).available(), '*')</script>"
+    sandboxed = page.evaluate("""src => new Promise((resolve) => {
+        window.addEventListener("message", (e) => resolve(e.data), { once: true });
+        const frame = document.createElement("iframe");
+        frame.sandbox = "allow-scripts";
+        frame.srcdoc = src;
+        document.body.append(frame);
+    })""", script)
+    assert (top, sandboxed) == (True, False)
