@@ -270,7 +270,7 @@ async def test_every_snippet_runs_on_the_task_database() -> None:
         assert result.ok, f"{label}: {result.output}"
     assert outputs["Count by tag"] == "{'home': 2, 'urgent': 1, 'work': 4}"
     assert outputs["KeyRange query"] == f"[('{(today + timedelta(days=2)).isoformat()}', 'due soon')]"
-    assert "[x]  archive mail" in outputs["Cursor loop"]
+    assert "[x] archive mail" in outputs["Cursor loop"]
     assert outputs["Cursor loop"].splitlines()[0].endswith("due soon")  # newest first
     assert outputs["Transaction"] == "'completed 3 task(s)'"
     assert (await tl.counts()).open == 1  # only "Buy milk" (home) is left open
@@ -291,6 +291,12 @@ def test_render_task_escapes_user_text_and_marks_state() -> None:
     assert 'class="task done"' in done and " checked" in done and "Due Sun 2 Mar" in done
     form = views.render_task(task, today=date(2025, 3, 5), editing=True)
     assert 'class="edit-form"' in form and 'value="2025-03-02"' in form
+
+
+def test_records_written_by_hand_still_render() -> None:
+    html = views.render_tasks([{"id": 9, "title": "raw"}, {"id": 10, "tags": "x", "due": "soon"}],
+                              today=date(2025, 3, 5))
+    assert "raw" in html and "(untitled)" in html and 'data-id="10"' in html
 
 
 def test_counts_and_empty_texts() -> None:

@@ -31,34 +31,43 @@ MAX_OUTPUT = 20_000  # characters shown; a huge repr would freeze the page
 
 SNIPPETS: list[tuple[str, str]] = [
     ("Count by tag", '''\
-# Tasks per tag: a key cursor over the multiEntry index "by_tag"
+# Tasks per tag: a key cursor over the multiEntry
+# index "by_tag", and a count request per tag
 tx = db.transaction("tasks")
 by_tag = tx.object_store("tasks").index("by_tag")
 counts = {}
-async for cursor in by_tag.open_key_cursor(direction="nextunique"):
+cursors = by_tag.open_key_cursor(direction="nextunique")
+async for cursor in cursors:
     counts[cursor.key] = await by_tag.count(cursor.key)
 counts
 '''),
     ("KeyRange query", '''\
-# Open tasks due in the next 7 days: a KeyRange on the "by_due" index
+# Open tasks due in the next 7 days:
+# a KeyRange over the "by_due" index
 from datetime import date, timedelta
-today = date.today()
-week = pyidb.KeyRange.bound(today.isoformat(), (today + timedelta(days=7)).isoformat())
-[(t["due"], t["title"]) for t in await db.get_all_from_index("tasks", "by_due", week)
- if not t["done"]]
+today = date.today().isoformat()
+week = (date.today() + timedelta(days=7)).isoformat()
+due = await db.get_all_from_index(
+    "tasks", "by_due", pyidb.KeyRange.bound(today, week))
+[(t["due"], t["title"]) for t in due if not t["done"]]
 '''),
     ("Cursor loop", '''\
-# Newest first: a cursor walking the "by_created" index backwards
+# Newest first: a cursor walking the "by_created"
+# index backwards
 tx = db.transaction("tasks")
-async for cursor in tx.object_store("tasks").index("by_created").open_cursor(direction="prev"):
-    task = cursor.value
-    print(f"{task['created']:%Y-%m-%d %H:%M}  {'[x]' if task['done'] else '[ ]'}  {task['title']}")
+by_created = tx.object_store("tasks").index("by_created")
+async for cursor in by_created.open_cursor(direction="prev"):
+    t = cursor.value
+    mark = "[x]" if t["done"] else "[ ]"
+    print(f"{t['created']:%b %d %H:%M} {mark} {t['title']}")
 '''),
     ("Transaction", '''\
-# Complete every open task tagged "work" in one readwrite transaction
+# Complete every open task tagged "work",
+# all in one readwrite transaction
 completed = 0
 async with db.transaction("tasks", "readwrite") as tx:
-    async for cursor in tx.object_store("tasks").index("by_tag").open_cursor("work"):
+    work = tx.object_store("tasks").index("by_tag")
+    async for cursor in work.open_cursor("work"):
         if not cursor.value["done"]:
             await cursor.update({**cursor.value, "done": 1})
             completed += 1
@@ -67,14 +76,22 @@ f"completed {completed} task(s)"
     ("Schema", '''\
 # The schema: stores, key paths and indexes
 tx = db.transaction(db.object_store_names)
-{name: {"key_path": store.key_path, "auto_increment": store.auto_increment,
-        "indexes": {i: store.index(i).key_path for i in store.index_names}}
- for name in db.object_store_names for store in [tx.object_store(name)]}
+schema = {}
+for name in db.object_store_names:
+    store = tx.object_store(name)
+    schema[name] = {
+        "key_path": store.key_path,
+        "auto_increment": store.auto_increment,
+        "indexes": {i: store.index(i).key_path
+                    for i in store.index_names}}
+schema
 '''),
     ("An error", '''\
-# IndexedDB errors are Python exceptions named as in JS: id 1 exists, so add() fails
+# IndexedDB errors are Python exceptions named as
+# in JS: adding a record whose key exists fails
+first = (await db.get_all("tasks", count=1))[0]
 try:
-    await db.add("tasks", {"id": 1, "title": "duplicate", "tags": [], "done": 0})
+    await db.add("tasks", first)
 except pyidb.ConstraintError as e:
     print(type(e).__name__, "-", e)
 await db.count("tasks")

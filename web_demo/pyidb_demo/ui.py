@@ -117,8 +117,8 @@ class App:
 
     async def add(self, title: str, tags: str, due: str) -> None:
         task = await self.tasks.add(title, tags, due or None)
-        el("new-title").value = ""
-        el("new-due").value = ""
+        for field in ("new-title", "new-tags", "new-due"):
+            el(field).value = ""
         el("new-title").focus()
         await self.refresh()
         self.toast(f"Added \u201c{task['title']}\u201d")
@@ -284,8 +284,11 @@ class App:
     def on_snippet(self, event: Any) -> None:
         index = event.target.dataset.snippet
         if index:
-            el("code").value = console.SNIPPETS[int(index)][1]
-            el("code").focus()
+            code = el("code")
+            code.value = console.SNIPPETS[int(index)][1]
+            code.rows = max(9, code.value.count("\n") + 1)  # the whole snippet in view
+            code.scrollTop = 0
+            code.focus()
 
     # -- start ---------------------------------------------------------------------------------
     def bind(self) -> None:

@@ -34,8 +34,26 @@ def _attr(text: Any) -> str:
     return escape(str(text), quote=True)
 
 
-def render_task(task: dict[str, Any], *, today: date, editing: bool = False) -> str:
+def _shape(task: Any) -> dict[str, Any]:
+    """The fields the list shows, tolerating records written by hand in the console."""
+    if not isinstance(task, dict):
+        task = {"title": repr(task)}
+    tags = task.get("tags")
+    due = task.get("due")
+    try:
+        due_date = date.fromisoformat(due) if isinstance(due, str) else None
+    except ValueError:
+        due_date = None
+    created = task.get("created")
+    return {"id": task.get("id"), "title": str(task.get("title") or "(untitled)"),
+            "tags": [str(t) for t in tags] if isinstance(tags, list) else [],
+            "done": bool(task.get("done")), "due": due if due_date else "", "due_date": due_date,
+            "created": created if isinstance(created, datetime) else None}
+
+
+def render_task(record: dict[str, Any], *, today: date, editing: bool = False) -> str:
     """One ``<li>``: checkbox, title, tag chips, dates and actions (or the edit form)."""
+    task = _shape(record)
     tid = _attr(task["id"])
     title = escape(task["title"])
     if editing:
@@ -46,7 +64,7 @@ def render_task(task: dict[str, Any], *, today: date, editing: bool = False) -> 
             f'aria-label="Title" required maxlength="200">'
             f'<input name="tags" class="edit-tags" value="{_attr(", ".join(task["tags"]))}" '
             f'aria-label="Tags, separated by commas" placeholder="tags">'
-            f'<input name="due" class="edit-due" type="date" value="{_attr(task.get("due", ""))}" '
+            f'<input name="due" class="edit-due" type="date" value="{_attr(task["due"])}" '
             f'aria-label="Due date">'
             f'<div class="edit-actions"><button type="submit" class="btn primary">Save</button>'
             f'<button type="button" class="btn" data-action="cancel">Cancel</button></div>'
@@ -61,17 +79,18 @@ def render_task(task: dict[str, Any], *, today: date, editing: bool = False) -> 
         for t in task["tags"]
     )
     meta = [chips] if chips else []
-    due = task.get("due")
-    if due:
-        d = date.fromisoformat(due)
+    d = task["due_date"]
+    if d is not None:
         overdue = d < today and not task["done"]
         if overdue:
             classes.append("overdue")
         label = "Overdue" if overdue else "Due"
-        meta.append(f'<span class="due" title="Due {_attr(due)}">{label} {escape(_day(d, today))}</span>')
-    created: datetime = task["created"]
-    meta.append(f'<time class="created" datetime="{_attr(created.isoformat())}">'
-                f"Added {escape(_day(created.date(), today))}</time>")
+        meta.append(f'<span class="due" title="Due {_attr(task["due"])}">'
+                    f"{label} {escape(_day(d, today))}</span>")
+    created = task["created"]
+    if created is not None:
+        meta.append(f'<time class="created" datetime="{_attr(created.isoformat())}">'
+                    f"Added {escape(_day(created.date(), today))}</time>")
     checked = " checked" if task["done"] else ""
     verb = "Reopen" if task["done"] else "Complete"
     return (
@@ -90,7 +109,7 @@ def render_task(task: dict[str, Any], *, today: date, editing: bool = False) -> 
 
 
 def render_tasks(tasks: list[dict[str, Any]], *, today: date, editing: Any = None) -> str:
-    return "".join(render_task(t, today=today, editing=t["id"] == editing) for t in tasks)
+    return "".join(render_task(t, today=today, editing=t.get("id") == editing) for t in tasks)
 
 
 def render_tag_options(counts: Counts, selected: str | None) -> str:
