@@ -7,7 +7,7 @@ one dispatcher (the only PyProxy pyidb creates, made once per page) that the shi
 IndexedDB event; the handler registered for the id completes a :class:`~pyidb.sync_future.SyncFuture`
 there, which resumes the awaiting task while the transaction is still active.
 
->>> rid, fut = new_request(values.loads)
+>>> rid, fut = new_request(values.loads, tx)
 >>> check(js().request(tx_id, rid, "notes", "", "get", encode_args(encode_key(1))))
 >>> value = await fut
 """
@@ -275,6 +275,3 @@ def loads_key(text: str) -> Any:
 def loads_keys(text: str) -> Any:
     return [fix_key(k) for k in values.loads(text)]
 
-
-def json_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=True)

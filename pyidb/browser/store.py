@@ -257,6 +257,8 @@ class BrowserObjectStore(_Source, api.ObjectStore):
 
     # -- indexes -----------------------------------------------------------------------------
     def index(self, name: str) -> BrowserIndex:
+        if self._tx._finished:
+            raise InvalidStateError(f"cannot open index {name!r}: the transaction has finished")
         if self._deleted:
             raise InvalidStateError(f"{self!r} has been deleted")
         handle = self._indexes.get(name)
