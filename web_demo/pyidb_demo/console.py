@@ -55,11 +55,11 @@ due = await db.get_all_from_index(
 # Newest first: a cursor walking the "by_created"
 # index backwards
 tx = db.transaction("tasks")
-by_created = tx.object_store("tasks").index("by_created")
-async for cursor in by_created.open_cursor(direction="prev"):
+index = tx.object_store("tasks").index("by_created")
+async for cursor in index.open_cursor(direction="prev"):
     t = cursor.value
-    mark = "[x]" if t["done"] else "[ ]"
-    print(f"{t['created']:%b %d %H:%M} {mark} {t['title']}")
+    when = f"{t['created']:%b %d %H:%M}"
+    print(when, "[x]" if t["done"] else "[ ]", t["title"])
 '''),
     ("Transaction", '''\
 # Complete every open task tagged "work",
