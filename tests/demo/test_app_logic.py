@@ -148,6 +148,15 @@ async def test_data_survives_reopening_a_sqlite_database(tmp_path) -> None:
     again.close()
 
 
+async def test_a_delete_from_another_connection_closes_ours_instead_of_blocking() -> None:
+    f = pyidb.factory("memory:")
+    tl = await TaskList.open(f)
+    await f.delete_database("pyidb-demo-tasks")  # would wait forever if tl kept it open
+    assert tl.closed_elsewhere
+    with pytest.raises(pyidb.InvalidStateError):
+        await tl.add("too late")
+
+
 async def test_a_database_without_the_tasks_store_is_refused() -> None:
     f = pyidb.factory("memory:")
     db = await f.open("other", 1, upgrade=lambda db, o, n, tx: db.create_object_store("notes"))

@@ -207,6 +207,27 @@ def test_export_then_import_into_a_fresh_database(browser_context: Any, chromium
         fresh.close()
 
 
+def test_import_with_the_app_open_in_another_tab(browser_context: Any, site_server: Any,
+                                                  tmp_path: Path) -> None:
+    first = open_demo(browser_context, site_server)
+    add_task(first, "From the export", "kept")
+    export_file(first, tmp_path / "one.json")
+    second = open_demo(browser_context, site_server)
+    add_task(second, "Replaced by the import")
+    # The delete+upgrade of the import must not wait for the first tab's connection.
+    second.set_input_files("#import-file", str(tmp_path / "one.json"))
+    second.click("#import-replace")
+    expect(second.locator("#counts")).to_have_text("1 task · 1 open · 0 done")
+    assert titles(second) == ["From the export"]
+    add_task_attempt = first.locator("#new-title")
+    add_task_attempt.fill("Typed in the stale tab")
+    first.click("#add-form button[type=submit]")
+    expect(first.locator("#idb-warning")).to_contain_text("Reload the page to continue")
+    first.reload()
+    wait_ready(first)
+    assert titles(first) == ["From the export"]
+
+
 def test_a_bad_import_file_is_refused_and_nothing_changes(browser_context: Any, site_server: Any,
                                                           tmp_path: Path) -> None:
     page = open_demo(browser_context, site_server)

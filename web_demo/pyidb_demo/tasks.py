@@ -131,6 +131,7 @@ class TaskList:
 
     def __init__(self, db: pyidb.Database) -> None:
         self.db = db
+        self.closed_elsewhere = False  # another connection upgraded or deleted the database
 
     @classmethod
     async def open(cls, factory: pyidb.Factory, name: str = DB_NAME) -> TaskList:
@@ -144,13 +145,16 @@ class TaskList:
             db.close()
             raise TaskError(f"database {db.name!r} has no {STORE!r} store: it is not a task list")
 
+        task_list = cls(db)
+
         # Another tab upgrading or deleting the database (an import there) must not be
         # blocked by us: close, and let the page say so on the next action.
         def on_versionchange(conn: pyidb.Database, old: int, new: int | None) -> None:
+            task_list.closed_elsewhere = True
             conn.close()
 
         db.on_versionchange = on_versionchange
-        return cls(db)
+        return task_list
 
     def close(self) -> None:
         self.db.close()

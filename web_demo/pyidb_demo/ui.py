@@ -8,6 +8,7 @@ the handler returns), then run the async work as a task, one action at a time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Coroutine
 from datetime import date
 from typing import Any
@@ -61,8 +62,13 @@ class App:
                 except (TaskError, transfer.TransferError) as e:
                     self.toast(str(e), error=True)
                 except pyidb.Error as e:
+                    if self.tasks.closed_elsewhere:
+                        _warn("Another tab replaced or upgraded this database, so this page "
+                              "closed its connection. Reload the page to continue.")
+                        return
                     self.toast(f"{e.name}: {e}", error=True)
-                    await self.refresh()
+                    with contextlib.suppress(pyidb.Error):
+                        await self.refresh()  # show what the database holds after the failure
                 except Exception as e:  # a bug: say so rather than leave the page stuck
                     self.toast(f"Unexpected error: {type(e).__name__}: {e}", error=True)
                     js.console.error(f"{type(e).__name__}: {e}")
