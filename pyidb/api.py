@@ -366,11 +366,12 @@ class ObjectStore(_Readable):
 
     @abstractmethod
     def add_many(self, values: Iterable[Any], keys: Iterable[Key] | None = None) -> Request[list[Key]]:
-        """Add many records as one request: all of them, or (on error) none."""
+        """Add many records as one request. A failing record aborts the transaction (even if
+        the error is caught: a browser cannot take back the records stored before it)."""
 
     @abstractmethod
     def put_many(self, values: Iterable[Any], keys: Iterable[Key] | None = None) -> Request[list[Key]]:
-        """Put many records as one request: all of them, or (on error) none."""
+        """Put many records as one request; a failing record aborts the transaction."""
 
     @abstractmethod
     def get_many(self, keys: Iterable[Key]) -> Request[list[Any]]:

@@ -14,6 +14,7 @@ from .. import api
 from ..errors import (
     ConstraintError,
     DataError,
+    Error,
     InvalidAccessError,
     InvalidArgumentError,
     InvalidStateError,
@@ -154,10 +155,18 @@ class EngineObjectStore(_Source, api.ObjectStore):
             )
         schema = self._schema
         records = [prepare_record(schema, v, k) for v, k in zip(values, key_list, strict=True)]
-        storage = self._tx.storage
-        return self._tx.request(
-            lambda: record_store.store_many(storage, schema, records, no_overwrite)
-        )
+        storage, tx = self._tx.storage, self._tx
+
+        def run() -> list[Any]:
+            try:
+                return record_store.store_many(storage, schema, records, no_overwrite)
+            except Error as exc:
+                # A browser cannot take back the records of the batch stored before the failing
+                # one, so it aborts the transaction even if the error is caught: so do we.
+                tx.abort_later(exc)
+                raise
+
+        return tx.request(run)
 
     def add_many(self, values: Iterable[Any], keys: Iterable[Any] | None = None) -> SyncFuture[list[Any]]:
         return self._store_many(values, keys, True)

@@ -39,3 +39,22 @@ async def test_error_of_request_escaping_async_with_is_the_transaction_error(fac
     assert isinstance(tx.error, pyidb.ConstraintError)
     assert await db.get("s", "other") is None  # the put before the failure was rolled back
     db.close()
+
+
+async def test_failed_batch_aborts_the_transaction_even_if_caught(factory):
+    db = await _open(factory)
+    await db.add("s", 1, "k")
+    tx = db.transaction("s", "readwrite")
+    store = tx.object_store("s")
+    await store.put("before", "a")
+    try:
+        await store.add_many(["x", "dup"], ["b", "k"])
+    except pyidb.ConstraintError:
+        pass
+    try:
+        await tx.done
+    except pyidb.ConstraintError:
+        pass
+    assert isinstance(tx.error, pyidb.ConstraintError)
+    assert await db.get_all_keys("s") == ["k"]  # nothing of the batch, nor the put before it
+    db.close()
