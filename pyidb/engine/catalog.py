@@ -146,10 +146,11 @@ def reload_generators(storage: Storage, schema: DatabaseSchema) -> None:
 
 
 def refresh_for_writer(storage: Storage, schema: DatabaseSchema, scope: frozenset[str]) -> bool:
-    """Under the write lock of a durable storage, re-read what another process may have changed.
+    """On a durable storage, re-read what another process may have changed.
 
-    Key generators are per store, not per process: reload those in ``scope``. Returns False if
-    another process changed the database's version meanwhile (the cached schema is stale).
+    Returns False if another process changed the database's version meanwhile (the cached schema
+    is stale). Key generators are per store, not per process: under the write lock, reload those
+    in ``scope`` (readers pass an empty scope).
     """
     raw = storage.get(CATALOG_TREE, b"D" + _name_bytes(schema.name))
     try:

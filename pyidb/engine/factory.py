@@ -94,6 +94,8 @@ class EngineFactory(api.Factory):
             await self._wait_for_others(state, state.schema.version, None, blocked)
             conn = EngineDatabase(state)
             tx = await self._exclusive(conn)
+            if self.storage.durable:
+                self._reload(state)  # delete what is stored, not what we cached
             catalog.delete_schema(self.storage, state.schema)
             tx.commit()
             await tx.done
@@ -136,6 +138,19 @@ class EngineFactory(api.Factory):
     async def _upgrade(self, state: DatabaseState, conn: EngineDatabase, old: int, new: int,
                        upgrade: api.UpgradeCallback | None) -> None:
         tx = await self._exclusive(conn)
+        if self.storage.durable:
+            # Under the write lock: another process may have upgraded the file since we looked.
+            self._reload(state)
+            old = state.schema.version
+            if new <= old:
+                tx.commit()
+                await tx.done
+                if new < old:
+                    raise VersionError(
+                        f"database {state.name!r} is at version {old} (another process upgraded "
+                        f"it); it cannot be opened at the lower version {new}"
+                    )
+                return
         conn._upgrade_tx = tx
         state.schema.version = new
         catalog.save_schema(self.storage, state.schema)
@@ -162,6 +177,14 @@ class EngineFactory(api.Factory):
             raise
         finally:
             conn._upgrade_tx = None
+
+    def _reload(self, state: DatabaseState) -> None:
+        fresh = catalog.load_schema(self.storage, state.name)
+        for store in state.schema.stores.values():
+            current = fresh.stores.get(store.name)
+            if current is None or current.tree != store.tree:
+                store.deleted = True
+        state.schema = fresh
 
     @staticmethod
     def _dead(conn: EngineDatabase) -> None:

@@ -206,22 +206,27 @@ class EngineTransaction(api.Transaction):
                 self.started = False  # nothing to roll back
                 self._loop.call_soon(self._abort_if_unfinished, exc)
                 return
-            if storage.durable and self.mode == "readwrite":
-                try:
-                    fresh = catalog.refresh_for_writer(storage, self.db_state.schema, self.scope_set)
-                except Error as exc:
-                    fresh, error = False, exc
-                else:
-                    error = InvalidStateError(
-                        f"database {self.db_state.name!r} was upgraded or deleted by another "
-                        "process; close this connection and open the database again"
-                    )
-                if not fresh:
-                    self._loop.call_soon(self._abort_if_unfinished, error)
-                    return
+        if self.mode != "versionchange" and self.storage.durable and not self._schema_is_current():
+            return
         if self.on_start is not None:
             self.on_start()
         self._schedule()
+
+    def _schema_is_current(self) -> bool:
+        """Another process may have upgraded or deleted the database of a durable storage: check
+        (a writer also re-reads its stores' key generators under the lock); abort if stale."""
+        scope = self.scope_set if self.mode == "readwrite" else frozenset()
+        try:
+            if catalog.refresh_for_writer(self.storage, self.db_state.schema, scope):
+                return True
+            error: Error = InvalidStateError(
+                f"database {self.db_state.name!r} was upgraded or deleted by another process; "
+                "close this connection and open the database again"
+            )
+        except Error as exc:
+            error = exc
+        self._loop.call_soon(self._abort_if_unfinished, error)
+        return False
 
     def _schedule(self) -> None:
         if not self._scheduled:
@@ -311,8 +316,9 @@ class EngineTransaction(api.Transaction):
 
     def _deliver_abort(self, pending: list[tuple[Any, SyncFuture[Any]]],
                        error: BaseException | None) -> None:
+        why = f": {error}" if error is not None else ""
         for _, fut in pending:
-            fut.set_exception(AbortError("the transaction was aborted before this request ran"))
+            fut.set_exception(AbortError(f"the transaction was aborted before this request ran{why}"))
         self._done.set_exception(error or AbortError("the transaction was aborted"))
 
     def _finish(self) -> None:
