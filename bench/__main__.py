@@ -35,24 +35,27 @@ def log(message: str) -> None:
 
 
 def wheels() -> list[Path]:
-    """sortedcontainers then pyidb from dist/, rebuilt (with site/) when pyidb/ is newer."""
-    def found() -> list[Path]:
-        deps = sorted((REPO / "dist" / "deps").glob("sortedcontainers-*.whl"))
-        own = sorted((REPO / "dist").glob("pyidb-*.whl"))
-        return [deps[-1], own[-1]] if deps and own else []
+    """sortedcontainers then pyidb from dist/, after :func:`ensure_built`."""
+    ensure_built()
+    deps = sorted((REPO / "dist" / "deps").glob("sortedcontainers-*.whl"))
+    own = sorted((REPO / "dist").glob("pyidb-*.whl"))
+    if not deps or not own:
+        raise RuntimeError("no wheels in dist/: run ./build.sh first")
+    return [deps[-1], own[-1]]
 
-    built = found()
+
+def ensure_built() -> None:
+    """Rebuild the wheel and site/ (``./build.sh wheel site``) when pyidb/ or js_shim/ is newer
+    than the wheel in dist/ or in site/wheels/: the Pyodide benches must run the current code."""
     sources = [p for root in ("pyidb", "js_shim") for p in (REPO / root).rglob("*")
                if p.suffix in {".py", ".js", ".mjs"}]
     newest = max((p.stat().st_mtime for p in sources), default=0)
-    if not built or built[-1].stat().st_mtime < newest:
-        log("bench: the wheel is missing or older than pyidb/: ./build.sh wheel site")
+    built = [*(REPO / "dist").glob("pyidb-*.whl"), *(REPO / "site" / "wheels").glob("pyidb-*.whl")]
+    if len(built) < 2 or min(p.stat().st_mtime for p in built) < newest:
+        log("bench: the wheel in dist/ or site/ is missing or older than pyidb/: "
+            "./build.sh wheel site")
         subprocess.run([str(REPO / "build.sh"), "wheel", "site"], cwd=REPO, check=True,
                        stdout=sys.stderr)
-        built = found()
-    if not built:
-        raise RuntimeError("no wheels in dist/: run ./build.sh first")
-    return built
 
 
 def run_node_impl(impl: str, n: int, runs: int) -> dict[str, list[float]]:
@@ -94,6 +97,7 @@ def bench_cpython(results: Results, sizes: list[int], runs: int, growth: tuple[i
 def bench_chromium(results: Results, sizes: list[int], runs: int) -> None:
     from bench.chromium_bench import run_chromium
 
+    ensure_built()
     times, errors = run_chromium(sizes, runs + 1, log=log)
     for (impl, n), by_workload in times.items():
         for w, values in by_workload.items():

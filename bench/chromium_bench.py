@@ -99,31 +99,41 @@ def run_chromium(sizes: list[int], runs: int, log: Any = print
     return times, errors
 
 
-def profile_chromium(n: int, impl: str = "pyidb", out: Path | None = None) -> dict[str, Any]:
-    """One run of ``impl`` under Chromium's CPU profiler (CDP ``Profiler.start/stop``).
+def profile_chromium(n: int, impl: str = "pyidb", out_dir: Path | None = None
+                     ) -> dict[str, dict[str, Any]]:
+    """One run of ``impl`` ("pyidb" or "raw JS") under Chromium's CPU profiler, cut per workload.
 
-    Returns the ``.cpuprofile`` (also written to ``out``); :func:`top_self_time` reads it.
+    The page wraps each workload in ``console.profile(name)``/``profileEnd``; CDP reports each as
+    ``Profiler.consoleProfileFinished``. Returns ``{workload: cpuprofile}`` (also written to
+    ``out_dir/chromium-<impl>-<workload>.cpuprofile``); :func:`top_self_time` summarises one.
     """
     import json
 
+    fn = IMPLS[impl]
+    profiles: dict[str, dict[str, Any]] = {}
     with bench_page() as page:
         page.evaluate("bench.pyidbReady")
-        page.evaluate(f"bench.{IMPLS[impl]}({n}, 'bench-warmup')")  # compile/JIT outside the profile
+        page.evaluate(f"bench.{fn}({n}, 'bench-warmup')")  # compile/JIT outside the profile
         cdp = page.context.new_cdp_session(page)
+        cdp.on("Profiler.consoleProfileFinished",
+               lambda event: profiles.__setitem__(event["title"], event["profile"]))
         cdp.send("Profiler.enable")
         cdp.send("Profiler.setSamplingInterval", {"interval": 100})
-        cdp.send("Profiler.start")
-        times = page.evaluate(f"bench.{IMPLS[impl]}({n}, 'bench-profiled')")
-        profile = cdp.send("Profiler.stop")["profile"]
-    profile["benchTimes"] = times
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(profile))
-    return profile
+        times = page.evaluate(f"bench.{fn}({n}, 'bench-profiled', true)")
+        page.wait_for_timeout(500)  # let the last consoleProfileFinished arrive
+        cdp.send("Profiler.disable")
+    for workload, profile in profiles.items():
+        profile["benchMs"] = times.get(workload)
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            slug = impl.replace(" ", "-")
+            (out_dir / f"chromium-{slug}-{workload}.cpuprofile").write_text(json.dumps(profile))
+    return profiles
 
 
 def top_self_time(profile: dict[str, Any], top: int = 25) -> list[tuple[float, str]]:
-    """``[(percent of samples, "function url:line"), ...]`` by self time."""
+    """``[(percent of samples, "function file:line"), ...]`` by self time (wasm frames are
+    Pyodide's interpreter: Python code; "(program)" is the browser's own native work)."""
     nodes = {node["id"]: node for node in profile["nodes"]}
     counts: dict[int, int] = {}
     for sample in profile.get("samples", []):
@@ -137,3 +147,45 @@ def top_self_time(profile: dict[str, Any], top: int = 25) -> list[tuple[float, s
         by_name[label] = by_name.get(label, 0) + count
     ranked = sorted(by_name.items(), key=lambda kv: -kv[1])[:top]
     return [(100.0 * c / total, label) for label, c in ranked]
+
+
+def categories(profile: dict[str, Any]) -> dict[str, float]:
+    """Milliseconds of samples by kind: idle, the browser's native IndexedDB/clone work, GC, the
+    page's JS, the pyidb shim's JS, Pyodide's JS glue, and wasm (the Python interpreter)."""
+    nodes = {node["id"]: node for node in profile["nodes"]}
+    deltas = profile.get("timeDeltas", [])
+    out: dict[str, float] = {}
+    for i, sample in enumerate(profile.get("samples", [])):
+        frame = nodes[sample]["callFrame"]
+        name, url = frame.get("functionName", ""), frame.get("url", "")
+        if name == "(idle)":
+            kind = "idle (waiting for IndexedDB)"
+        elif name == "(garbage collector)":
+            kind = "JS garbage collector"
+        elif name == "(program)" or (not url and frame.get("lineNumber", -1) < 0):
+            kind = "browser native (IDB calls, clone, (program))"
+        elif "wasm-function" in name or url.endswith(".wasm") or name == "wasm-to-js":
+            kind = "wasm: Python interpreter (pyidb + stdlib)"
+        elif "pyodide.asm" in url or "pyodide.mjs" in url:
+            kind = "Pyodide JS glue (FFI, proxies)"
+        elif not url:
+            kind = "pyidb JS shim"
+        else:
+            kind = "page JS (benchmark, Dexie)"
+        dt = deltas[i + 1] if i + 1 < len(deltas) else 0
+        out[kind] = out.get(kind, 0.0) + dt / 1000.0
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+if __name__ == "__main__":
+    # .venv/bin/python -m bench.chromium_bench [n]: per-workload profiles of pyidb and raw JS.
+    size = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    out = REPO / "bench" / "results"
+    for who in ("raw JS", "pyidb"):
+        for workload, prof in profile_chromium(size, who, out).items():
+            print(f"===== {who} {workload}: {prof.get('benchMs', 0):.1f} ms =====")
+            for kind, ms in categories(prof).items():
+                print(f"  {ms:8.1f} ms  {kind}")
+            print("  top self time:")
+            for pct, label in top_self_time(prof, 12):
+                print(f"  {pct:5.1f}%  {label}")

@@ -64,19 +64,23 @@ export function deleteDb(indexedDB, name) {
 }
 
 /** Raw IndexedDB: puts in one tx, awaited get+put loop, getAll, a cursor walk, index getAll. */
-export async function rawRunOnce(indexedDB, IDBKeyRange, name, n, data = records(n)) {
+// mark(workload, starting), if given, is called around each workload (profiling cuts).
+export async function rawRunOnce(indexedDB, IDBKeyRange, name, n, data = records(n), mark = () => {}) {
   const keys = loopKeys(n);
   const [lo, hi] = rangeBounds(n);
   const out = {};
   const db = await openDb(indexedDB, name);
   try {
+    mark("write", true);
     let t = performance.now();
     let tx = db.transaction(STORE, "readwrite");
     let store = tx.objectStore(STORE);
     for (const r of data) store.put(r);
     await done(tx);
     out.write = performance.now() - t;
+    mark("write", false);
 
+    mark("get_put", true);
     t = performance.now();
     tx = db.transaction(STORE, "readwrite");
     store = tx.objectStore(STORE);
@@ -88,14 +92,18 @@ export async function rawRunOnce(indexedDB, IDBKeyRange, name, n, data = records
     }
     await finished;
     out.get_put = performance.now() - t;
+    mark("get_put", false);
 
+    mark("get_all", true);
     t = performance.now();
     tx = db.transaction(STORE);
     const all = await req(tx.objectStore(STORE).getAll());
     await done(tx);
     out.get_all = performance.now() - t;
+    mark("get_all", false);
     check(all.length === n, `getAll gave ${all.length}`);
 
+    mark("cursor", true);
     t = performance.now();
     tx = db.transaction(STORE);
     let seen = 0;
@@ -111,13 +119,16 @@ export async function rawRunOnce(indexedDB, IDBKeyRange, name, n, data = records
     });
     await done(tx);
     out.cursor = performance.now() - t;
+    mark("cursor", false);
     check(seen === n, `cursor saw ${seen}`);
 
+    mark("index_range", true);
     t = performance.now();
     tx = db.transaction(STORE);
     const ranged = await req(tx.objectStore(STORE).index(INDEX).getAll(IDBKeyRange.bound(lo, hi)));
     await done(tx);
     out.index_range = performance.now() - t;
+    mark("index_range", false);
     check(ranged.length === Math.min(RANGE, n), `index range gave ${ranged.length}`);
   } finally {
     db.close();
