@@ -158,6 +158,46 @@ class Model:
             hits = list(firsts.values())
         return hits[::-1] if direction.startswith("prev") else hits
 
+    def _walk_list(self, index: str | None, direction: str) -> list[tuple[Any, Any]]:
+        if index is None:
+            hits = [(k, k) for k, _ in self.rows()]
+            return hits[::-1] if direction.startswith("prev") else hits
+        return self.index_cursor(index, None, direction)
+
+    def seek(self, index: str | None, direction: str, target: Any, target_pk: Any, steps: int) -> Any:
+        """Open a cursor, continue_(target) / continue_primary_key(target, target_pk), advance."""
+        walk = self._walk_list(index, direction)
+        if not walk:
+            return None
+        out: list[Any] = [walk[0]]
+        forward = direction.startswith("next")
+        sign = 1 if forward else -1
+        pos = 0
+        if target is not None:
+            cur_key, cur_pk = walk[0]
+            cmp_key = (order(target) > order(cur_key)) - (order(target) < order(cur_key))
+            if target_pk is None:
+                if cmp_key * sign <= 0:
+                    return [*out, "DataError"]
+
+                def ok(e: tuple) -> bool:
+                    return (order(e[0]) >= order(target)) if forward else (order(e[0]) <= order(target))
+            else:
+                cmp_pk = (order(target_pk) > order(cur_pk)) - (order(target_pk) < order(cur_pk))
+                if cmp_key * sign < 0 or (cmp_key == 0 and cmp_pk * sign <= 0):
+                    return [*out, "DataError"]
+
+                def ok(e: tuple) -> bool:
+                    a, b = (order(e[0]), order(e[1])), (order(target), order(target_pk))
+                    return a >= b if forward else a <= b
+            pos = next((i for i in range(1, len(walk)) if ok(walk[i])), len(walk))
+            out.append(walk[pos] if pos < len(walk) else None)
+            if pos >= len(walk):
+                return out
+        pos += steps
+        out.append(walk[pos] if pos < len(walk) else None)
+        return out
+
     def cursor_bump(self, query: Any) -> list:
         done = []
         for k, v in self.matching(query):
@@ -256,6 +296,28 @@ async def _engine_op(store: pyidb.ObjectStore, kind: str, args: tuple) -> Any:
             return out
         method = getattr(index, kind[len("index_"):])
         return await method(to_query(args[1]), *args[2:])
+    if kind == "seek":
+        index_name, direction, target, target_pk, steps = args
+        source = store if index_name is None else store.index(index_name)
+        cursor = await source.open_cursor(None, direction)
+        if cursor is None:
+            return None
+        out: list[Any] = [(cursor.key, cursor.primary_key)]
+        if target is not None:
+            try:
+                if target_pk is None:
+                    request = cursor.continue_(target)
+                else:
+                    request = cursor.continue_primary_key(target, target_pk)
+            except pyidb.DataError:
+                return [*out, "DataError"]
+            cursor = await request
+            out.append(None if cursor is None else (cursor.key, cursor.primary_key))
+            if cursor is None:
+                return out
+        cursor = await cursor.advance(steps)
+        out.append(None if cursor is None else (cursor.key, cursor.primary_key))
+        return out
     if kind == "cursor_bump":
         done = []
         async for cursor in store.open_cursor(to_query(args[0])):
@@ -345,6 +407,21 @@ def index_ops() -> st.SearchStrategy:
     return st.one_of(*per_index)
 
 
+@st.composite
+def seeks(draw: st.DrawFn) -> tuple:
+    """A cursor jump: on the store or an index, continue_(key) or continue_primary_key, advance."""
+    index = draw(st.sampled_from([None, "by_u", "by_tags"]))
+    keys = {None: primary_keys, "by_u": u_keys, "by_tags": tag_keys}[index]
+    target_pk = None
+    if index is not None and draw(st.booleans()):
+        direction = draw(st.sampled_from(["next", "prev"]))
+        target, target_pk = draw(keys), draw(primary_keys)
+    else:
+        direction = draw(directions)
+        target = draw(st.one_of(st.none(), keys))
+    return ("seek", index, direction, target, target_pk, draw(st.integers(1, 2)))
+
+
 _OPS: dict[str, st.SearchStrategy] = {
     "put": st.tuples(st.just("put"), values(), primary_keys),
     "add": st.tuples(st.just("add"), values(), primary_keys),
@@ -355,6 +432,7 @@ _OPS: dict[str, st.SearchStrategy] = {
     "count": st.tuples(st.just("count"), queries(primary_keys)),
     "index": index_ops(),
     "cursor_bump": st.tuples(st.just("cursor_bump"), queries(primary_keys)),
+    "seek": seeks(),
     "cursor_delete_odd": st.tuples(st.just("cursor_delete_odd"), queries(primary_keys)),
     "clear": st.just(("clear",)),
     "commit": st.just(("commit",)),
@@ -362,7 +440,8 @@ _OPS: dict[str, st.SearchStrategy] = {
 }
 # Weights (st.one_of would weight each of the many index variants like a whole operation kind).
 _WEIGHTS = {"put": 24, "add": 6, "delete": 2, "get": 4, "get_all": 4, "get_all_keys": 2, "count": 2,
-            "index": 20, "cursor_bump": 2, "cursor_delete_odd": 2, "clear": 1, "commit": 6, "abort": 3}
+            "index": 20, "seek": 16, "cursor_bump": 2, "cursor_delete_odd": 2, "clear": 1, "commit": 6,
+            "abort": 3}
 operations = st.sampled_from([k for k, w in _WEIGHTS.items() for _ in range(w)]).flatmap(_OPS.__getitem__)
 sequences = st.lists(operations, min_size=20, max_size=50)
 
