@@ -83,6 +83,7 @@ CASES: dict[str, tuple[Callable[[str], Awaitable[Callable[[], Awaitable[None]]]]
     "get_put": (get_put, "memory:"),
     "cursor": (cursor, "memory:"),
     "point_get_sqlite": (point_get, "sqlite"),
+    "write_sqlite": (write, "sqlite"),
 }
 
 
