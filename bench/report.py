@@ -102,8 +102,9 @@ class Results:
             ratio = None
             if small != large:
                 ratio = self.growth[large][op] / self.growth[small][op]
-            rows.append({"target": f"CPython memory per-op {op} growth {large:,} vs {small:,} "
-                                   f"<= {GROWTH_LIMIT}x", "n": large, "ratio": ratio,
+            sizes = f" {large:,} vs {small:,}" if small != large else ""
+            rows.append({"target": f"CPython memory per-op {op} growth{sizes} <= {GROWTH_LIMIT}x",
+                         "n": large or None, "ratio": ratio,
                          "limit": GROWTH_LIMIT, "status": "n/a" if ratio is None else
                          ("met" if ratio <= GROWTH_LIMIT else "missed")})
         return rows
