@@ -452,3 +452,47 @@ async def test_reads_after_another_process_deleted_the_database_fail(path):
         with pytest.raises(pyidb.Error):
             await db.get("kv", "k")
     f.close()
+
+
+TRANSFER_CHILD = """
+import asyncio, json, sys, pyidb
+async def main(path, n):
+    db = await pyidb.factory("sqlite:///" + path).open("app")
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for _ in range(n):
+        async with db.transaction("kv", "readwrite") as tx:
+            store = tx.object_store("kv")
+            a, b = await store.get("a"), await store.get("b")
+            await store.put(a - 1, "a")
+            await store.put(b + 1, "b")
+    db.close()
+    return {"done": n}
+print(json.dumps(asyncio.run(main(sys.argv[1], int(sys.argv[2])))))
+"""
+
+
+async def test_readonly_transactions_are_isolated_from_other_processes_commits(path):
+    """Another process moves 1 from "a" to "b" in each readwrite transaction (the sum stays
+    2000). A readonly transaction here that reads "a" then "b" must see both before or both
+    after such a transfer (spec 2.7.2: a read-only transaction never sees part of a read/write
+    transaction), never one torn in between."""
+    f = await _create(path)
+    async with await f.open("app") as db:
+        await db.put("kv", 1000, "a")
+        await db.put("kv", 1000, "b")
+        child = start_gated(TRANSFER_CHILD, path, "300")
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        reads = torn = 0
+        while child.poll() is None or reads < 10:
+            async with db.transaction("kv") as tx:
+                store = tx.object_store("kv")
+                a = await store.get("a")
+                b = await store.get("b")
+            reads += 1
+            torn += a + b != 2000
+        assert child.wait(timeout=60) == 0
+        assert (await db.get("kv", "a"), await db.get("kv", "b")) == (700, 1300)
+    f.close()
+    assert torn == 0, f"{torn} of {reads} readonly transactions saw half of another process's commit"
