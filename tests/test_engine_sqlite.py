@@ -496,3 +496,45 @@ async def test_readonly_transactions_are_isolated_from_other_processes_commits(p
         assert (await db.get("kv", "a"), await db.get("kv", "b")) == (700, 1300)
     f.close()
     assert torn == 0, f"{torn} of {reads} readonly transactions saw half of another process's commit"
+
+
+LOCK_HOLDER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")   # another program writing to the file for a while
+print("ready", flush=True)
+sys.stdin.readline()
+time.sleep(float(sys.argv[2]))
+conn.execute("COMMIT")
+print("{}")
+"""
+
+
+async def test_waiting_for_another_process_write_lock_keeps_the_event_loop_running(path):
+    """While another process holds the file's write lock (for less than the busy timeout), a
+    readwrite transaction waits for it — but other asyncio tasks must keep running meanwhile
+    (a blocking wait freezes every task of the program)."""
+    import asyncio
+
+    f = await _create(path)
+    async with await f.open("app") as db:
+        holder = start_gated(LOCK_HOLDER, path, "1.5")
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.05)
+                ticks += 1
+
+        task = asyncio.create_task(ticker())
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        try:
+            assert await db.put("kv", "written", "after-lock") == "after-lock"
+        finally:
+            task.cancel()
+        assert holder.wait(timeout=30) == 0
+        assert await db.get("kv", "after-lock") == "written"
+    f.close()
+    assert ticks >= 10, f"the event loop was blocked while waiting for the lock ({ticks} ticks in ~1.5 s)"
