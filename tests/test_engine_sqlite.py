@@ -538,3 +538,28 @@ async def test_waiting_for_another_process_write_lock_keeps_the_event_loop_runni
         assert await db.get("kv", "after-lock") == "written"
     f.close()
     assert ticks >= 10, f"the event loop was blocked while waiting for the lock ({ticks} ticks in ~1.5 s)"
+
+
+async def test_closing_the_factory_under_a_running_transaction_says_so(path):
+    """factory.close() with a transaction open: every later failure names the closed storage
+    (not "a bug in pyidb's engine"), the transaction's writes are gone, opening again on the
+    closed factory is refused, and a new factory for the file works."""
+    f = await _create(path)
+    db = await f.open("app")
+    tx = db.transaction("kv", "readwrite")
+    store = tx.object_store("kv")
+    await store.put("uncommitted", "x")
+    f.close()
+    with pytest.raises(pyidb.InvalidStateError, match="closed"):
+        await store.put("more", "y")  # caught: the transaction tries to commit afterwards
+    with pytest.raises(pyidb.Error) as caught:
+        await tx.done
+    assert "closed" in str(caught.value) and "bug" not in str(caught.value), caught.value
+    with pytest.raises(pyidb.InvalidStateError, match="closed"):
+        await f.open("app")
+    g = pyidb.factory(f"sqlite:///{path}")
+    assert g is not f
+    async with await g.open("app") as again:
+        assert await again.get("kv", "x") is None
+        assert await again.get("kv", "counter") == 0
+    g.close()
