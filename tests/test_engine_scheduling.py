@@ -311,3 +311,16 @@ async def test_ten_thousand_transactions_leave_nothing_behind(factory):
     assert len(alive) <= 1, f"{len(alive)} of {len(refs)} sampled transactions are still referenced"
     assert await db.count("s") == 10 and await db.get("s", "aborted") is None
     db.close()
+
+
+async def test_many_databases_opened_and_deleted_leave_nothing_behind(factory):
+    """White-box: per-name bookkeeping (schema cache, open/delete locks) goes away with the
+    database, so a program that creates and deletes many databases does not grow."""
+    for i in range(300):
+        name = f"tmp-{i}"
+        async with await factory.open(name, 1, upgrade=_two_stores) as db:
+            await db.put("s", i, i)
+        await factory.delete_database(name)
+    assert await factory.databases() == []
+    assert len(factory._states) <= 1
+    assert len(factory._locks) <= 1, f"{len(factory._locks)} per-name locks kept after deleting"
