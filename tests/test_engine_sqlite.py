@@ -563,3 +563,46 @@ async def test_closing_the_factory_under_a_running_transaction_says_so(path):
         assert await again.get("kv", "x") is None
         assert await again.get("kv", "counter") == 0
     g.close()
+
+
+RELAXED_WRITER = """
+import asyncio, sys, pyidb
+async def main(path):
+    db = await pyidb.factory("sqlite:///" + path).open("app")
+    i = 0
+    while True:
+        i += 1
+        async with db.transaction(["kv", "notes"], "readwrite", durability="relaxed") as tx:
+            await tx.object_store("kv").put(i, "counter")
+            await tx.object_store("notes").add({"slug": f"n{i}", "tags": ["t"]})
+        print(i, flush=True)  # only after the commit returned
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+async def test_relaxed_commits_survive_the_process_being_killed(path):
+    """durability="relaxed" skips the fsync, which risks only an OS crash or power loss: a killed
+    process keeps every transaction whose commit returned, and nothing of the one cut off."""
+    import signal
+
+    (await _create(path)).close()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(RELAXED_WRITER), path],
+        env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    last = 0
+    for line in proc.stdout:
+        last = int(line)
+        if last >= 60:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert last >= 60, proc.stderr.read() if proc.stderr else ""
+    f = pyidb.factory(f"sqlite:///{path}")
+    async with await f.open("app") as db:
+        counter = await db.get("kv", "counter")
+        assert counter >= last  # every reported commit is there (and maybe one more)
+        assert await db.count("notes") == counter  # the two stores agree: all or nothing
+        assert await db.count_from_index("notes", "by_tag", "t") == counter
+    f.close()
