@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .transaction import EngineTransaction
 
 _UNSET = object()
+_PAGE = 32  # rows a readonly cursor reads ahead
 
 
 def _max(a: bytes | None, b: bytes) -> bytes:
@@ -60,6 +61,10 @@ class EngineCursor(api.Cursor):
         self._raw: bytes | None = None
         self._value: Any = _UNSET
         self._got_value = False
+        # Rows read ahead (reversed, so pop() is the next one). Only in readonly transactions:
+        # nothing can change the records under the cursor there, so a page read once stays true.
+        self._ahead: list[tuple[bytes, bytes]] = []
+        self._read_ahead = tx.mode == "readonly"
 
     source = property(lambda self: self._source)
     direction = property(lambda self: self._direction)
@@ -123,19 +128,26 @@ class EngineCursor(api.Cursor):
         if direction in ("next", "prev") or self._index is None:
             lo, hi = self._lo, self._hi
             cur = None if self._pos is None else self._pos + (self._opos or b"")
+            if count == 1 and key_b is None and self._ahead:
+                hit = self._ahead.pop()
+                return self._land(storage, hit)
+            self._ahead.clear()
+            fetch = _PAGE if self._read_ahead and key_b is None and count == 1 else count
             if direction.startswith("next"):
                 if cur is not None:
                     lo = _max(lo, cur + b"\x00")
                 if key_b is not None:
                     lo = _max(lo, key_b + (pk_b or b""))
-                rows = list(storage.scan(tree, lo, hi, limit=count))
+                rows = list(storage.scan(tree, lo, hi, limit=fetch))
             else:
                 if cur is not None:
                     hi = _min(hi, cur)
                 if key_b is not None:
                     hi = _min(hi, key_b + pk_b + b"\x00" if pk_b is not None else key_b + b"\xff")
-                rows = list(storage.scan(tree, lo, hi, reverse=True, limit=count))
+                rows = list(storage.scan(tree, lo, hi, reverse=True, limit=fetch))
             hit = rows[count - 1] if len(rows) >= count else None
+            if fetch > count and len(rows) > 1:
+                self._ahead = rows[:0:-1]
         else:
             for _ in range(count):
                 hit = self._unique_step(storage, tree, key_b)
@@ -143,6 +155,10 @@ class EngineCursor(api.Cursor):
                     break
                 key_b = None
                 self._set_index_position(hit)
+        return self._land(storage, hit)
+
+    def _land(self, storage: Any, hit: tuple[bytes, bytes] | None) -> EngineCursor | None:
+        """Put the cursor on ``hit`` (an entry of its tree), or past the end if None."""
         if hit is None:
             self._pos = self._opos = None
             self._key = self._primary_key = None

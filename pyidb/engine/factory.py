@@ -33,6 +33,7 @@ class EngineFactory(api.Factory):
         self.storage = storage
         self.url = url
         self.scheduler = Scheduler()
+        self.scheduled: set[EngineTransaction] = set()  # transactions with requests to run
         self._states: dict[str, DatabaseState] = {}
         self._locks: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = {}
 

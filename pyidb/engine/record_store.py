@@ -104,16 +104,21 @@ def store_record(
             "use put() to replace it"
         )
     new_entries: list[tuple[IndexSchema, bytes]] = []
+    stale: list[tuple[IndexSchema, bytes]] = []
+    old_value = decode(old) if old is not None and store.indexes else None
     for index in store.indexes.values():
-        for entry in _index_entries(index, value, pk):
+        entries = _index_entries(index, value, pk)
+        if old_value is not None:
+            # Overwrite: touch only the entries that change (most updates keep their index keys).
+            before = _index_entries(index, old_value, pk)
+            stale.extend((index, e) for e in before if e not in entries)
+            entries = [e for e in entries if e not in before]
+        for entry in entries:
             if index.unique:
                 _check_unique(storage, store, index, entry, pk)
             new_entries.append((index, entry))
-    if old is not None and store.indexes:
-        old_value = decode(old)
-        for index in store.indexes.values():
-            for entry in _index_entries(index, old_value, pk):
-                journal.delete(index.tree, entry, pk)
+    for index, entry in stale:
+        journal.delete(index.tree, entry, pk)
     journal.put(store.tree, pk, encode(value, needs_tags), old)
     for index, entry in new_entries:
         journal.put(index.tree, entry, pk, None)
