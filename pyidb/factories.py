@@ -55,6 +55,8 @@ def factory(url: str) -> Factory:
         path = url[len("sqlite:///"):]
         if not path:
             raise InvalidArgumentError("a sqlite URL needs a file: 'sqlite:///path/to/file.db'")
+        if path == ":memory:":
+            raise InvalidArgumentError("for a database in memory use 'memory:', not 'sqlite:///:memory:'")
         path = os.path.abspath(path)
         found = _sqlite_factories.get(path)
         if found is not None and not getattr(found.storage, "closed", False):  # type: ignore[attr-defined]

@@ -8,11 +8,13 @@ upgrade in an exclusive versionchange transaction.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
+from collections.abc import AsyncIterator
 from typing import Any
 
 from .. import api
-from ..errors import AbortError, InvalidArgumentError, VersionError
+from ..errors import AbortError, InvalidArgumentError, InvalidStateError, VersionError
 from . import catalog
 from .connection import DatabaseState, EngineDatabase, call_user
 from .scheduler import Scheduler
@@ -35,7 +37,7 @@ class EngineFactory(api.Factory):
         self.scheduler = Scheduler()
         self.scheduled: set[EngineTransaction] = set()  # transactions with requests to run
         self._states: dict[str, DatabaseState] = {}
-        self._locks: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = {}
+        self._locks: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Lock, list[int]]] = {}
 
     def _state(self, name: str) -> DatabaseState:
         state = self._states.get(name)
@@ -44,14 +46,26 @@ class EngineFactory(api.Factory):
             state = self._states[name] = DatabaseState(self, name)
         return state
 
-    def _lock(self, name: str) -> asyncio.Lock:
+    @contextlib.asynccontextmanager
+    async def _queue(self, name: str) -> AsyncIterator[None]:
+        """Open and delete requests for ``name`` run one at a time, in order (spec 2.4)."""
+        if getattr(self.storage, "closed", False):
+            raise InvalidStateError(f"the factory for {self.url} is closed; make a new one")
         # One lock per name and event loop: a factory outlives asyncio.run() calls, and an
-        # asyncio.Lock cannot be used from another loop (nor held by a finished one).
+        # asyncio.Lock cannot be used from another loop. Dropped when nobody waits for it.
         loop = asyncio.get_running_loop()
         entry = self._locks.get(name)
         if entry is None or entry[0] is not loop:
-            entry = self._locks[name] = (loop, asyncio.Lock())
-        return entry[1]
+            entry = self._locks[name] = (loop, asyncio.Lock(), [0])
+        _, lock, users = entry
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0 and self._locks.get(name) is entry:
+                del self._locks[name]
 
     async def open(
         self,
@@ -67,7 +81,7 @@ class EngineFactory(api.Factory):
             raise InvalidArgumentError(
                 f"version must be a positive int (1 or more), not {version!r}"
             )
-        async with self._lock(name):
+        async with self._queue(name):
             state = self._state(name)
             current = state.schema.version
             if version is None:
@@ -88,7 +102,7 @@ class EngineFactory(api.Factory):
 
     async def delete_database(self, name: str, *, blocked: api.BlockedCallback | None = None) -> None:
         _check_name(name)
-        async with self._lock(name):
+        async with self._queue(name):
             state = self._state(name)
             if state.schema.version == 0:
                 return
@@ -103,6 +117,8 @@ class EngineFactory(api.Factory):
             del self._states[name]
 
     async def databases(self) -> list[dict[str, Any]]:
+        if getattr(self.storage, "closed", False):
+            raise InvalidStateError(f"the factory for {self.url} is closed; make a new one")
         return [{"name": n, "version": v} for n, v in catalog.database_names(self.storage)]
 
     def close(self) -> None:

@@ -292,6 +292,8 @@ class SQLiteStorage(Storage):
         return self._in_write or self._lost is not None
 
     def _refuse_write(self, op: str) -> Error:
+        if self.closed:  # the factory was closed under a running transaction: say that
+            return _map_error(sqlite3.ProgrammingError(), self.path, closed=True)
         lost = self._lost
         if lost is None:
             return _not_in_write(op)
