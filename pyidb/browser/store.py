@@ -9,6 +9,7 @@ looks at arguments (deleted store, inactive transaction, read-only), so their er
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,69 @@ if TYPE_CHECKING:
 
 _DIRECTIONS = ("next", "nextunique", "prev", "prevunique")
 _MAX_COUNT = 2**32 - 1
+_SAFE = 2**53 - 1  # Number.MAX_SAFE_INTEGER, where values.clone starts tagging ints
+_PLAIN_DEPTH = 100  # deeper values take values.clone (which also finds cycles)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def is_plain(v: Any, depth: int = 0) -> bool:
+    """True when ``values.clone(v)`` would give back an equal value of the very same types and
+    need no tags, so ``v`` itself can be dumped as the wire text (no copy is built).
+
+    Plain: dict (exact type) with str keys other than "$t", list (exact), str without
+    surrogates, int within 2**53-1, bool, None, and the floats clone keeps as they are (finite,
+    not integral within 2**53-1). Anything else (tuples,
+    subclasses, bytes, datetimes, NaN, 2.0, big ints, deep nesting) says False: take clone.
+
+    >>> is_plain({"id": 1, "n": 0.5, "tags": ["a"]}), is_plain({"n": 2.0}), is_plain((1,))
+    (True, False, False)
+    """
+    t = type(v)
+    if t is dict:
+        if depth >= _PLAIN_DEPTH or "$t" in v:
+            return False
+        for k, x in v.items():
+            if type(k) is not str or not (k.isascii() or _SURROGATE.search(k) is None):
+                return False
+            tx = type(x)
+            if tx is str:
+                if not x.isascii() and _SURROGATE.search(x) is not None:
+                    return False
+            elif tx is int:
+                if not -_SAFE <= x <= _SAFE:
+                    return False
+            elif tx is bool or x is None:
+                pass
+            elif not is_plain(x, depth + 1):
+                return False
+        return True
+    if t is list:
+        if depth >= _PLAIN_DEPTH:
+            return False
+        for x in v:
+            tx = type(x)
+            if tx is str:
+                if not x.isascii() and _SURROGATE.search(x) is not None:
+                    return False
+            elif tx is int:
+                if not -_SAFE <= x <= _SAFE:
+                    return False
+            elif tx is bool or x is None:
+                pass
+            elif not is_plain(x, depth + 1):
+                return False
+        return True
+    if t is str:
+        return v.isascii() or _SURROGATE.search(v) is None
+    if t is int:
+        return -_SAFE <= v <= _SAFE
+    if t is bool or v is None:
+        return True
+    if t is float:
+        if v.is_integer():  # clone makes 2.0 an int; beyond 2**53 it stays a float
+            return not -_SAFE <= v <= _SAFE
+        return v - v == 0.0  # False for NaN and the infinities (they need tags)
+    return False
 
 
 def check_count(count: Any) -> int | None:
@@ -217,7 +281,9 @@ class BrowserObjectStore(_Source, api.ObjectStore):
         if path is None and not auto and key is None:
             raise DataError(f"object store {self.name!r} has no key path and no key generator: pass a key")
         k = None if key is None else shim.encode_key(key)
-        copy, vt = values.clone(value)
+        # The wire text is the browser's copy: a plain value is dumped as it is (same text,
+        # same key extraction as its clone would give), only the others are cloned first.
+        copy, vt = (value, False) if is_plain(value) else values.clone(value)
         if path is not None:
             extracted = extract_key(copy, path)
             if extracted is INVALID_KEY:
