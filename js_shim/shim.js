@@ -102,12 +102,64 @@ function track(id, req, encode) {
 
 const plain = (r) => toWire(r);
 
-function cursorPayload(entry) {
-  const c = entry.req.result;
-  entry.cursor = c;
-  if (c !== null) entry.last = c;
-  if (c === null) return "null";
-  return entry.withValue ? toWire([c.key, c.primaryKey, c.value]) : toWire([c.key, c.primaryKey]);
+// Cursor pages. Each success event of a cursor request is one record; the shim sends records to
+// Python in pages: one wire text "[flag, record, ...]", record = [key, primaryKey(, value)].
+// flag 0: the IDBCursor stands on the page's last record; 1: it went past the end after the
+// last record; a string (an error text): the last record is one Python cannot hold (sent as
+// [key, primaryKey] only), and the IDBCursor stands on it. In a readonly transaction nothing
+// can change the records under a cursor, so the shim continues the cursor itself until the page
+// is full (pages grow from PAGE_FIRST to PAGE_MAX records) and Python serves its continue()
+// calls from the page; elsewhere a page is one record, so the cursor sees the transaction's writes.
+const PAGE_FIRST = 16;
+const PAGE_MAX = 512;
+
+function flushPage(id, entry, flag) {
+  const parts = entry.parts;
+  entry.parts = [];
+  dispatch(id, "s", parts.length === 0 ? "[" + flag + "]" : "[" + flag + "," + parts.join(",") + "]");
+}
+
+function trackCursor(id, entry) {
+  const req = entry.req;
+  req.onsuccess = () => {
+    const c = req.result;
+    entry.cursor = c;
+    if (c === null) {
+      flushPage(id, entry, "1");
+      return;
+    }
+    entry.last = c;
+    let text;
+    try {
+      text = entry.withValue ? toWire([c.key, c.primaryKey, c.value]) : toWire([c.key, c.primaryKey]);
+    } catch (e) {
+      if (entry.parts.length === 0) {
+        dispatch(id, "x", errText(e));
+        return;
+      }
+      entry.bad = errText(e);
+      entry.parts.push(toWire([c.key, c.primaryKey]));
+      flushPage(id, entry, JSON.stringify(entry.bad));
+      return;
+    }
+    entry.parts.push(text);
+    if (entry.parts.length < entry.size) {
+      try {
+        c.continue();
+        return;
+      } catch {
+        // cannot go on (e.g. the transaction is finishing): send what there is
+      }
+    } else if (entry.size > 1 && entry.size < PAGE_MAX) {
+      entry.size *= 2;
+    }
+    flushPage(id, entry, "0");
+  };
+  req.onerror = (ev) => {
+    entry.parts = [];
+    if (dispatch(id, "e", errText(req.error))) ev.preventDefault();
+  };
+  return "";
 }
 
 // Batches: issue every request now, answer once (after the last succeeds). A failing record
@@ -457,10 +509,11 @@ const shim = {
         case "openCursor":
         case "openKeyCursor": {
           const req = src[op](toQuery(args[0]), args[1]);
-          const entry = { req, cursor: null, last: null, withValue: op === "openCursor" };
+          const size = rec.tx.mode === "readonly" ? PAGE_FIRST : 1;
+          const entry = { req, cursor: null, last: null, withValue: op === "openCursor", size, parts: [], bad: "" };
           cursors.set(id, entry);
           rec.cursors.push(id);
-          return track(id, req, () => cursorPayload(entry));
+          return trackCursor(id, entry);
         }
         case "putMany":
         case "addMany": {
@@ -483,13 +536,23 @@ const shim = {
   },
 
   // -- cursors ------------------------------------------------------------------------------
-  /** continue / continuePrimaryKey / advance on the cursor of request `id`. */
+  /** continue / continuePrimaryKey / advance on the cursor of request `id`; "fail": Python
+   * reached a page's last record, one it cannot hold, and the IDBCursor stands on it: a request
+   * that changes nothing gives the event in which Python's move fails ("x"). */
   cursorMove(id, op, argsWire) {
     const entry = cursors.get(id);
     if (entry === undefined) return ERR + "TransactionInactiveError\nthe transaction has finished";
     const c = entry.cursor || entry.last;
     if (c === null) return ERR + "InvalidStateError\nthe cursor is being iterated";
     try {
+      if (op === "fail") {
+        const req = c.source.count(IDBKeyRange.only(0));
+        req.onsuccess = () => dispatch(id, "x", entry.bad);
+        req.onerror = (ev) => {
+          if (dispatch(id, "e", errText(req.error))) ev.preventDefault();
+        };
+        return "";
+      }
       const args = fromWire(argsWire);
       if (op === "advance") c.advance(args[0]);
       else if (op === "continuePrimaryKey") c.continuePrimaryKey(args[0], args[1]);

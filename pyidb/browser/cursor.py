@@ -1,8 +1,15 @@
 """Browser cursors: one ``IDBRequest`` whose success event fires again after every move.
 
-The shim keeps the ``IDBCursor`` under the request's id and sends ``[key, primary_key, value]``
-(or ``null`` at the end) as one wire text per move; each move's SyncFuture resolves, inside that
-event, with this same Python cursor object or None.
+The shim sends records in pages (see ``trackCursor`` in shim.js): ``[flag, [key, primary_key,
+value], ...]``. In a readwrite or versionchange transaction a page is one record, so every move
+is a real ``IDBCursor`` move and sees the transaction's own writes. In a readonly transaction
+nothing can change the records in the cursor's range, so the shim reads ahead and a move that
+lands inside the page is served here, without crossing to JS: its SyncFuture is already done
+(awaiting it does not yield, so the transaction stays active), and the cursor takes the record
+when the move is awaited, as it would in the browser's success event. The checks a move makes
+(transaction active, cursor not being iterated, keys valid and past the position) are made here
+in the browser's order; moves past the page go to the ``IDBCursor``, which stands on the page's
+last record.
 """
 
 from __future__ import annotations
@@ -10,15 +17,47 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import api, values
-from ..errors import Error, InvalidArgumentError
+from ..errors import (
+    DataError,
+    Error,
+    InvalidAccessError,
+    InvalidArgumentError,
+    InvalidStateError,
+    TransactionInactiveError,
+)
+from ..keys import compare_keys, to_key
 from ..sync_future import SyncFuture
 from . import shim
 
 if TYPE_CHECKING:
+    import asyncio
+
     from .store import _Source
     from .transaction import BrowserTransaction
 
 _NO_VALUE = object()
+
+
+class _Served(SyncFuture[Any]):
+    """A move served from the page: done at once; the cursor takes the record when the result is
+    read (``await``), because the browser's success event could only come after the caller's
+    synchronous code: until then the cursor keeps its position and is "being iterated"."""
+
+    __slots__ = ("_cursor", "_record")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, cursor: BrowserCursor,
+                 record: list[Any] | None) -> None:
+        super().__init__(loop)
+        self._cursor: BrowserCursor | None = cursor
+        self._record = record
+        self.set_result(None if record is None else cursor)  # nobody is waiting on it yet
+
+    def result(self) -> Any:
+        cursor = self._cursor
+        if cursor is not None:
+            self._cursor = None
+            cursor._take(self, self._record)
+        return super().result()
 
 
 class BrowserCursor(api.Cursor):
@@ -35,6 +74,10 @@ class BrowserCursor(api.Cursor):
         self._primary_key: Any = None
         self._value: Any = _NO_VALUE
         self._pending: SyncFuture[Any] | None = None
+        self._page: list[Any] = [0]  # [flag, record...]; records from index 1
+        self._pos = 0  # the current record's index in the page
+        self._unseen: _Served | None = None  # a served move not awaited yet
+        self._at_end = False  # a move gave None: the cursor cannot move again
 
     source = property(lambda self: self._source)
     direction = property(lambda self: self._direction)
@@ -46,24 +89,44 @@ class BrowserCursor(api.Cursor):
         fut, self._pending = self._pending, None
         if fut is None:  # nobody moved it (cannot happen with the shim): ignore
             return False
-        if kind == "e":
-            return fut.set_exception(shim.error_from_text(text))
+        tx = self._tx
+        tx._events += 1  # the transaction is active while the awaiting task runs here
         try:
-            if kind == "x":  # the shim could not encode the record
-                raise shim.error_from_text(text)
-            record = values.loads(text)
-        except Error as exc:
-            if not fut.set_exception(exc):
-                self._tx._abort_quietly()
+            if kind == "e":
+                return fut.set_exception(shim.error_from_text(text))
+            try:
+                if kind == "x":  # the shim could not encode the record
+                    raise shim.error_from_text(text)
+                page = values.loads(text)
+            except Error as exc:
+                if not fut.set_exception(exc):
+                    tx._abort_quietly()
+                return False
+            self._page = page
+            if len(page) == 1:  # past the end
+                self._pos = 0
+                self._at_end = True
+                fut.set_result(None)
+                return False
+            self._pos = 1
+            self._set(page[1])
+            fut.set_result(self)
             return False
-        if record is None:
-            fut.set_result(None)
-            return False
+        finally:
+            tx._events -= 1
+
+    def _set(self, record: list[Any]) -> None:
         self._key, self._primary_key = shim.fix_key(record[0]), shim.fix_key(record[1])
         if self._with_value:
             self._value = record[2]
-        fut.set_result(self)
-        return False
+
+    def _take(self, served: _Served, record: list[Any] | None) -> None:
+        if self._unseen is served:
+            self._unseen = None
+            if record is None:
+                self._at_end = True
+            else:
+                self._set(record)
 
     def _expect(self) -> SyncFuture[Any]:
         fut: SyncFuture[Any] = SyncFuture(self._tx._loop)
@@ -71,14 +134,31 @@ class BrowserCursor(api.Cursor):
         return fut
 
     # -- moves -------------------------------------------------------------------------------
+    def continue_(self, key: Any = None) -> SyncFuture[Any]:
+        """The common step, kept short: the next record of the page, inside one of the
+        transaction's events (so it is active) while nothing else is moving the cursor."""
+        if key is None:
+            page, pos, tx = self._page, self._pos + 1, self._tx
+            if (pos < len(page) - 1 or (pos == len(page) - 1 and type(page[0]) is not str)) \
+                    and self._unseen is None and tx._events and not tx._ending:
+                self._pos = pos
+                self._last_move = self._unseen = served = _Served(tx._loop, self, page[pos])
+                return served
+        self._last_move = move = self._move(1, key, None)
+        return move
+
     def _move(self, count: int, key: Any, primary_key: Any) -> SyncFuture[Any]:
-        shim.running_loop()
+        loop = shim.running_loop()
+        if count != 1:  # advance(count); advance(1) is continue()
+            if type(count) is not int or not 1 <= count <= 2**32 - 1:
+                raise InvalidArgumentError(
+                    f"advance() needs an int from 1 to 2**32-1, not {count!r}"
+                )
+        page = self._page
+        if self._pos + 1 < len(page) or page[0] == 1 or self._unseen is not None:
+            return self._move_in_page(loop, count, key, primary_key)
         try:
-            if count != 1:  # advance(count); advance(1) is continue()
-                if type(count) is not int or not 1 <= count <= 2**32 - 1:
-                    raise InvalidArgumentError(
-                        f"advance() needs an int from 1 to 2**32-1, not {count!r}"
-                    )
+            if count != 1:
                 op, args = "advance", f"[{count}]"
             elif primary_key is not None:
                 op = "continuePrimaryKey"
@@ -87,13 +167,100 @@ class BrowserCursor(api.Cursor):
                 op, args = "continue", "[]"
             else:
                 op, args = "continue", shim.encode_args(shim.encode_key(key))
-        except InvalidArgumentError:
-            raise
         except Error:
             shim.check(shim.js().cursorProbe(self._id, "move"))
             raise
         shim.check(shim.js().cursorMove(self._id, op, args))
         return self._expect()
+
+    def _move_in_page(self, loop: asyncio.AbstractEventLoop, count: int, key: Any,
+                      primary_key: Any) -> SyncFuture[Any]:
+        """A move in a readonly transaction while the page has records ahead (or its end)."""
+        tx = self._tx
+        if tx._events == 0 or tx._ending:  # not inside one of its events: ask the browser
+            if not shim.js().txActive(tx._id):
+                raise TransactionInactiveError(
+                    "the transaction is not active: move the cursor in the code that awaited "
+                    "its last result, without awaiting anything else in between"
+                )
+        forward = self._direction in ("next", "nextunique")
+        if primary_key is not None:
+            if not self._source._index_name:
+                raise InvalidAccessError("continue_primary_key() needs a cursor on an index")
+            if self._direction not in ("next", "prev"):
+                raise InvalidAccessError(
+                    f"continue_primary_key() needs direction 'next' or 'prev', not "
+                    f"{self._direction!r}"
+                )
+        if self._unseen is not None or self._pending is not None or self._at_end:
+            raise InvalidStateError(
+                "the cursor is being iterated or has iterated past its end: await its last "
+                "move before moving it again"
+            )
+        page, pos, last = self._page, self._pos, len(self._page) - 1
+        if count != 1:
+            target = pos + count
+        elif key is None:
+            target = pos + 1
+        else:
+            k = to_key(key)
+            c = compare_keys(k, self._key)
+            if primary_key is None:
+                if (c <= 0) if forward else (c >= 0):
+                    raise DataError(
+                        f"continue_({key!r}) must move {'past' if forward else 'before'} the "
+                        f"cursor's key {self._key!r}"
+                    )
+            else:
+                pk = to_key(primary_key)
+                if c == 0:
+                    c = compare_keys(pk, self._primary_key)
+                    if (c <= 0) if forward else (c >= 0):
+                        raise DataError(
+                            f"continue_primary_key({key!r}, {primary_key!r}) must move "
+                            f"{'past' if forward else 'before'} the cursor's primary key "
+                            f"{self._primary_key!r}"
+                        )
+                elif (c < 0) if forward else (c > 0):
+                    raise DataError(
+                        f"continue_primary_key({key!r}, ...) must not move "
+                        f"{'before' if forward else 'past'} the cursor's key {self._key!r}"
+                    )
+            target = pos + 1
+            while target <= last:
+                rk = shim.fix_key(page[target][0])
+                c = compare_keys(rk, k)
+                if c == 0 and primary_key is not None:
+                    c = compare_keys(shim.fix_key(page[target][1]), pk)
+                if (c >= 0) if forward else (c <= 0):
+                    break
+                target += 1
+        if target > last:
+            if page[0] == 1:  # the records ran out after the page
+                self._pos = last
+                self._unseen = served = _Served(loop, self, None)
+                return served
+            # the IDBCursor stands on the page's last record, before the target
+            self._page, self._pos = [0], 0
+            if count != 1:
+                op, args = "advance", f"[{target - last}]"
+            elif primary_key is not None:
+                op = "continuePrimaryKey"
+                args = shim.encode_args(shim.encode_key(key), shim.encode_key(primary_key))
+            elif key is None:
+                op, args = "continue", "[]"
+            else:
+                op, args = "continue", shim.encode_args(shim.encode_key(key))
+            shim.check(shim.js().cursorMove(self._id, op, args))
+            return self._expect()
+        self._pos = target
+        if target == last and type(page[0]) is str:  # a record Python cannot hold
+            self._key, self._primary_key = shim.fix_key(page[target][0]), shim.fix_key(page[target][1])
+            self._page, self._pos = [0], 0
+            shim.check(shim.js().cursorMove(self._id, "fail", "[]"))
+            return self._expect()
+        self._unseen = served = _Served(loop, self, page[target])
+        return served
 
     def update(self, value: Any) -> SyncFuture[Any]:
         try:

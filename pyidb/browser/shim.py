@@ -155,6 +155,13 @@ def new_request(decode: Callable[[str], Any], tx: Any) -> tuple[int, SyncFuture[
 
     def handle(kind: str, text: str) -> bool:
         del handlers[rid]
+        tx._events += 1  # the transaction is active while the awaiting task runs in here
+        try:
+            return _complete(kind, text)
+        finally:
+            tx._events -= 1
+
+    def _complete(kind: str, text: str) -> bool:
         if kind == "s" or kind == "x":
             try:
                 if kind == "x":  # the shim could not encode the result

@@ -42,6 +42,10 @@ class BrowserTransaction(api.Transaction):
         self._names: list[str] | None = None
         self._failing_error: BaseException | None = None
         self._doomed: BaseException | None = None
+        # > 0 while one of its request events is being delivered (so it is active), and True
+        # once commit()/abort() ended it early: cursors serving moves from a page read these.
+        self._events = 0
+        self._ending = False
         shim.handlers[tx_id] = self._on_event
 
     @classmethod
@@ -117,12 +121,13 @@ class BrowserTransaction(api.Transaction):
 
     def commit(self) -> None:
         shim.check(shim.js().commit(self._id))
+        self._ending = True
 
     def abort(self) -> None:
         if self._finished:
             raise InvalidStateError("cannot abort: the transaction has already committed or aborted")
         shim.check(shim.js().abort(self._id))
-        self._user_abort = True
+        self._user_abort = self._ending = True
 
     async def __aexit__(self, exc_type: object, exc: object, tb: object) -> bool:
         if exc is not None and exc is self._failing_error and not self._finished:
@@ -146,6 +151,7 @@ class BrowserTransaction(api.Transaction):
     def _abort_quietly(self) -> None:
         """Abort after an error Python did not handle (a Python exception does not reach JS)."""
         if not self._finished:
+            self._ending = True
             shim.js().abort(self._id)
 
 
