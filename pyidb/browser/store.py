@@ -28,6 +28,7 @@ _MAX_COUNT = 2**32 - 1
 _SAFE = 2**53 - 1  # Number.MAX_SAFE_INTEGER, where values.clone starts tagging ints
 _PLAIN_DEPTH = 100  # deeper values take values.clone (which also finds cycles)
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_MISSING = object()
 
 
 def is_plain(v: Any, depth: int = 0) -> bool:
@@ -253,9 +254,20 @@ class BrowserObjectStore(_Source, api.ObjectStore):
                 raise InvalidArgumentError(
                     f"got {len(vals)} values but {len(key_list)} keys; pass one key per value"
                 )
-            copies, tags = [], False
+            copies: list[Any] = []
+            tags = False
             key_texts: list[str] = []
+            path = self._key_path
+            # the common batch: plain dicts whose key is one top-level int/str/float property
+            # ("id"); what this does not settle (no key, other key types) goes to _prepare
+            simple = key_list is None and type(path) is str and path != "" and "." not in path
             for i, v in enumerate(vals):
+                if simple and type(v) is dict and is_plain(v):
+                    found = v.get(path, _MISSING)
+                    tf = type(found)
+                    if tf is int or tf is str or tf is float:  # plain: a valid key as it is
+                        copies.append(v)
+                        continue
                 k = None if key_list is None else key_list[i]
                 copy, vt, kw = self._prepare(v, k)
                 copies.append(copy)
