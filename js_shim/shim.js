@@ -164,36 +164,38 @@ function trackCursor(id, entry) {
 
 // Batches: issue every request now, answer once (after the last succeeds). A failing record
 // aborts the transaction (IndexedDB cannot undo the records before it), so nothing stays.
-function batch(id, rec, store, count, issue, collect) {
-  const results = collect ? new Array(count) : null;
-  let failed = false;
+// A big putMany/addMany comes in chunks (request(), then batchMore() until `count` are issued):
+// the browser starts storing the first records while Python still encodes the next ones.
+const batches = new Map(); // request id -> batch still waiting for chunks
+
+function newBatch(id, rec, count, collect) {
+  return { id, rec, count, results: collect ? new Array(count) : null, failed: false, done: 0, last: null };
+}
+
+// Issue requests b.done .. end-1 with issue(i); the last request of the batch answers Python.
+function addToBatch(b, end, issue) {
   // No preventDefault, whatever Python says: the browser's default action aborts the
   // transaction with this error as tx.error. The requests after it then fail with AbortError.
   const onError = (req) => () => {
-    if (failed) return;
-    failed = true;
-    dispatch(id, "e", errText(req.error));
+    if (b.failed) return;
+    b.failed = true;
+    dispatch(b.id, "e", errText(req.error));
   };
-  if (count === 0) {
-    // An empty batch is still a request: complete it in order with the transaction's others.
-    const req = store.count(IDBKeyRange.only(0));
-    req.onsuccess = () => dispatch(id, "s", "[]");
-    req.onerror = onError(req);
-    return "";
-  }
-  let last = null;
-  for (let i = 0; i < count; i++) {
+  const results = b.results;
+  for (let i = b.done; i < end; i++) {
     let req;
     try {
       req = issue(i);
     } catch (e) {
       if (i > 0) {
         try {
-          rec.tx.abort();
+          b.rec.tx.abort();
         } catch {
           // already finished
         }
       }
+      b.done = b.count;
+      batches.delete(b.id);
       return fail(e);
     }
     if (results !== null) {
@@ -202,13 +204,37 @@ function batch(id, rec, store, count, issue, collect) {
       };
     }
     req.onerror = onError(req);
-    last = req;
+    b.last = req;
   }
-  last.onsuccess = () => {
-    if (results !== null) results[count - 1] = last.result;
-    succeed(id, toWire, results);
-  };
+  b.done = end;
+  if (end === b.count) {
+    batches.delete(b.id);
+    const last = b.last;
+    last.onsuccess = () => {
+      if (results !== null) results[b.count - 1] = last.result;
+      succeed(b.id, toWire, results);
+    };
+  }
   return "";
+}
+
+function batch(id, rec, store, count, issue, collect) {
+  if (count === 0) {
+    // An empty batch is still a request: complete it in order with the transaction's others.
+    const req = store.count(IDBKeyRange.only(0));
+    req.onsuccess = () => dispatch(id, "s", "[]");
+    req.onerror = () => dispatch(id, "e", errText(req.error));
+    return "";
+  }
+  return addToBatch(newBatch(id, rec, count, collect), count, issue);
+}
+
+// One chunk of a putMany/addMany: values[j] (and keys[j]) are records base + j of the batch.
+function storeChunk(b, src, m, values, keys) {
+  const base = b.done;
+  return addToBatch(b, base + values.length, keys === null
+    ? (i) => src[m](values[i - base])
+    : (i) => src[m](values[i - base], keys[i - base]));
 }
 
 const shim = {
@@ -517,11 +543,18 @@ const shim = {
         }
         case "putMany":
         case "addMany": {
-          const [values, keys] = args;
+          const [values, keys, total] = args;
           const m = op === "putMany" ? "put" : "add";
-          return batch(id, rec, src, values.length, keys === null
-            ? (i) => src[m](values[i])
-            : (i) => src[m](values[i], keys[i]), true);
+          if (total === undefined || total === values.length) {
+            return batch(id, rec, src, values.length, keys === null
+              ? (i) => src[m](values[i])
+              : (i) => src[m](values[i], keys[i]), true);
+          }
+          const b = newBatch(id, rec, total, true);
+          b.src = src;
+          b.m = m;
+          batches.set(id, b);
+          return storeChunk(b, src, m, values, keys);
         }
         case "getMany":
           return batch(id, rec, src, args[0].length, (i) => src.get(args[0][i]), true);
@@ -531,6 +564,24 @@ const shim = {
           return ERR + "UnknownError\nunknown shim operation " + op;
       }
     } catch (e) {
+      return fail(e);
+    }
+  },
+
+  /** The next chunk [values, keys] of the chunked putMany/addMany of request `id`. */
+  batchMore(id, argsWire) {
+    const b = batches.get(id);
+    if (b === undefined) return ERR + "InvalidStateError\nthe batch has failed or is complete";
+    try {
+      const [values, keys] = fromWire(argsWire);
+      return storeChunk(b, b.src, b.m, values, keys);
+    } catch (e) {
+      batches.delete(id);
+      try {
+        b.rec.tx.abort();
+      } catch {
+        // already finished
+      }
       return fail(e);
     }
   },

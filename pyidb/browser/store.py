@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import api, values
@@ -29,6 +29,7 @@ _SAFE = 2**53 - 1  # Number.MAX_SAFE_INTEGER, where values.clone starts tagging 
 _PLAIN_DEPTH = 100  # deeper values take values.clone (which also finds cycles)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _MISSING = object()
+_CHUNK = 1000  # records per chunk of a big put_many/add_many (see more() in _store_many)
 
 
 def is_plain(v: Any, depth: int = 0) -> bool:
@@ -128,8 +129,10 @@ class _Source(api._Readable):
     _index_name: str
 
     def _request(self, op: str, build: Callable[[], str],
-                 decode: Callable[[str], Any], write: bool = False) -> SyncFuture[Any]:
-        """Check and encode the arguments (``build`` gives their wire text), then place ``op``."""
+                 decode: Callable[[str], Any], write: bool = False,
+                 more: Callable[[], Iterator[str]] | None = None) -> SyncFuture[Any]:
+        """Check and encode the arguments (``build`` gives their wire text), then place ``op``;
+        ``more`` gives the wire texts of the next chunks of a chunked batch, sent after it."""
         self._check_alive()
         try:
             args = build()
@@ -137,11 +140,17 @@ class _Source(api._Readable):
             self._probe(write)  # the browser's earlier checks win
             raise
         rid, fut = shim.new_request(decode, self._tx)
-        result = shim.js().request(self._tx._id, rid, self._store_name, self._index_name, op,
-                                   args)
+        js = shim.js()
+        result = js.request(self._tx._id, rid, self._store_name, self._index_name, op, args)
         if result:
             shim.forget(rid)
             shim.check(result)
+        if more is not None:
+            for text in more():
+                result = js.batchMore(rid, text)
+                if result:
+                    shim.forget(rid)
+                    shim.check(result)
         return fut
 
     def _check_alive(self) -> None:
@@ -274,10 +283,26 @@ class BrowserObjectStore(_Source, api.ObjectStore):
                 if kw is not None:
                     key_texts.append(kw)
                 tags = tags or vt
-            keys_text = "null" if key_list is None else shim.encode_args(*key_texts)
-            return shim.encode_args(values.dumps(copies, tags, ensure_ascii=True), keys_text)
+            checked[:] = copies, tags, key_texts, key_list is None
+            if len(copies) <= _CHUNK:
+                return chunk(0, len(copies))
+            return chunk(0, _CHUNK)[:-1] + f",{len(copies)}]"  # [values, keys, total]
 
-        return self._request(op, build, shim.loads_keys, write=True)
+        def chunk(start: int, end: int) -> str:
+            copies, tags, key_texts, no_keys = checked
+            keys_text = "null" if no_keys else shim.encode_args(*key_texts[start:end])
+            part = copies if start == 0 and end == len(copies) else copies[start:end]
+            return shim.encode_args(values.dumps(part, tags, ensure_ascii=True), keys_text)
+
+        def more() -> Iterator[str]:
+            # every record was checked before the first chunk went out; now the browser
+            # stores the first records while the next chunks are encoded
+            n = len(checked[0])
+            for start in range(_CHUNK, n, _CHUNK):
+                yield chunk(start, start + _CHUNK)
+
+        checked: list[Any] = []
+        return self._request(op, build, shim.loads_keys, write=True, more=more)
 
     def _prepare(self, value: Any, key: Any) -> tuple[Any, bool, str | None]:
         """The engine's checks of one record of a batch, so a bad record raises at call time
