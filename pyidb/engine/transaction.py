@@ -65,7 +65,11 @@ class EngineTransaction(api.Transaction):
         self._durability = durability
         self._loop = running_loop()
         self._state = ACTIVE
-        self.started = False
+        self.started = False  # the scheduler let it start
+        self._running = False  # ...and it holds what it needs (write lock, read snapshot)
+        self._view: Any = None
+        self._lock_deadline: float | None = None
+        self._lock_delay = 0.005
         self._queue: deque[tuple[Callable[[], Any], SyncFuture[Any]]] = deque()
         self._scheduled = False
         self._error: BaseException | None = None
@@ -158,7 +162,7 @@ class EngineTransaction(api.Transaction):
     # -- for the engine's stores, indexes and cursors -----------------------------------------
     @property
     def storage(self) -> Any:
-        return self.db_state.factory.storage
+        return self._view if self._view is not None else self.db_state.factory.storage
 
     def check_active(self) -> None:
         if self._state != ACTIVE:
@@ -183,7 +187,7 @@ class EngineTransaction(api.Transaction):
         """Queue ``operation`` (run later, in order); its result completes the returned future."""
         fut: SyncFuture[Any] = SyncFuture(self._loop)
         self._queue.append((operation, fut))
-        if self.started:
+        if self._running:
             self._schedule()
         return fut
 
@@ -200,17 +204,50 @@ class EngineTransaction(api.Transaction):
     # -- scheduling -----------------------------------------------------------------------------
     def start(self) -> None:
         """Called by the scheduler when the transaction may run."""
-        self.started = True
-        if self.mode != "readonly":
-            storage = self.storage
-            try:
-                storage.begin_write(self._durability)
-            except Error as exc:
-                self.started = False  # nothing to roll back
-                self._loop.call_soon(self._abort_if_unfinished, exc)
-                return
-        if self.mode != "versionchange" and self.storage.durable and not self._schema_is_current():
+        self.started = True  # the scheduler counts it now, even while it waits for a lock
+        storage = self.db_state.factory.storage
+        if self.mode == "readonly":
+            if storage.durable:
+                try:
+                    self._view = storage.begin_read()  # one snapshot for the whole transaction
+                except Error as exc:
+                    self._loop.call_soon(self._abort_if_unfinished, exc)
+                    return
+            self._ready()
+        elif self._begin_write():
+            self._ready()
+
+    def _begin_write(self) -> bool:
+        """Take the storage's write lock; if another process holds it, retry from the event
+        loop (never block it) until the storage's lock timeout, then abort."""
+        storage = self.db_state.factory.storage
+        try:
+            if storage.try_begin_write(self._durability):
+                return True
+        except Error as exc:
+            self._loop.call_soon(self._abort_if_unfinished, exc)
+            return False
+        now = self._loop.time()
+        if self._lock_deadline is None:
+            self._lock_deadline = now + storage.lock_timeout
+        if now >= self._lock_deadline:
+            self._loop.call_soon(self._abort_if_unfinished, UnknownError(
+                "the database file is locked by another process that is writing; try again later"
+            ))
+            return False
+        self._loop.call_later(self._lock_delay, self._retry_write)
+        self._lock_delay = min(self._lock_delay * 2, 0.1)
+        return False
+
+    def _retry_write(self) -> None:
+        if self._state != FINISHED and self._begin_write():
+            self._ready()
+
+    def _ready(self) -> None:
+        durable = self.db_state.factory.storage.durable
+        if self.mode != "versionchange" and durable and not self._schema_is_current():
             return
+        self._running = True
         if self.on_start is not None:
             self.on_start()
         self._schedule()
@@ -248,7 +285,7 @@ class EngineTransaction(api.Transaction):
         waiting.discard(self)
         budget = _BATCH
         queue = self._queue
-        while queue and self._state != FINISHED and self.started:
+        while queue and self._state != FINISHED and self._running:
             if not budget or (budget < _BATCH and waiting):
                 self._schedule()
                 return
@@ -288,7 +325,7 @@ class EngineTransaction(api.Transaction):
         if self._doomed is not None and self._state != FINISHED:
             self._abort(self._doomed)
             return
-        if self._state in (INACTIVE, COMMITTING) and not self._queue and self.started:
+        if self._state in (INACTIVE, COMMITTING) and not self._queue and self._running:
             self._commit_now()
 
     def _commit_now(self) -> None:
@@ -330,5 +367,11 @@ class EngineTransaction(api.Transaction):
         self._done.set_exception(error or AbortError("the transaction was aborted"))
 
     def _finish(self) -> None:
+        view, self._view = self._view, None
+        if view is not None:
+            try:
+                self.db_state.factory.storage.end_read(view)
+            except Error:
+                pass  # ending a read can only fail on a closed or broken file: nothing to keep
         self.db_state.factory.scheduler.finished(self)
         self._conn._transaction_finished(self)

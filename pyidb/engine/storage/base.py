@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 
 class Storage(ABC):
@@ -29,6 +30,21 @@ class Storage(ABC):
     @abstractmethod
     def begin_write(self, durability: str = "default") -> None:
         """Open the write transaction (``durability``: "default", "strict" or "relaxed")."""
+
+    def try_begin_write(self, durability: str = "default") -> bool:
+        """Open the write transaction if that needs no waiting for another process; else False."""
+        self.begin_write(durability)
+        return True
+
+    #: Seconds a writer may wait for another process's write lock.
+    lock_timeout: float = 0.0
+
+    def begin_read(self) -> Any:
+        """A consistent read view for a readonly transaction (has get/scan/count)."""
+        return self
+
+    def end_read(self, view: Any) -> None:  # noqa: B027 - nothing to finish by default
+        """Finish a view from :meth:`begin_read`."""
 
     @abstractmethod
     def commit(self) -> None:

@@ -15,11 +15,12 @@ leaves either the whole transaction or none of it::
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from ...errors import Error, InvalidArgumentError, InvalidStateError, QuotaExceededError, UnknownError
 from .base import Storage
+from .sqlite_read import _COUNT_SQL, _SCAN_SQL, ReadSnapshot, SQLiteReader, _bounds_sql, _params
 
 __all__ = ["FORMAT_VERSION", "SQLiteStorage"]
 
@@ -39,41 +40,11 @@ _SYNCHRONOUS = {"default": "FULL", "strict": "FULL", "relaxed": "NORMAL"}
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_NOTADB = 5, 6, 11, 13, 26
 
 
-def _bounds_sql(lo: bool, hi: bool) -> str:
-    return "tree=?" + (" AND key>=?" if lo else "") + (" AND key<?" if hi else "")
-
-
-# Constant SQL strings, one per bounds variant, so sqlite3's statement cache always hits.
-# Index: (lo is not None, hi is not None[, reverse]).
-_SCAN_SQL = {
-    (lo, hi, rev): f"SELECT key, value FROM kv WHERE {_bounds_sql(lo, hi)} "
-    f"ORDER BY key {'DESC' if rev else 'ASC'} LIMIT ?"
-    for lo in (False, True)
-    for hi in (False, True)
-    for rev in (False, True)
-}
-_COUNT_SQL = {
-    (lo, hi): f"SELECT count(*) FROM kv WHERE {_bounds_sql(lo, hi)}"
-    for lo in (False, True)
-    for hi in (False, True)
-}
 _DELETE_RANGE_SQL = {
     (lo, hi): f"DELETE FROM kv WHERE {_bounds_sql(lo, hi)}" for lo in (False, True) for hi in (False, True)
 }
-_GET_SQL = "SELECT value FROM kv WHERE tree=? AND key=?"
 _PUT_SQL = "INSERT OR REPLACE INTO kv(tree, key, value) VALUES (?, ?, ?)"
 _DELETE_SQL = "DELETE FROM kv WHERE tree=? AND key=?"
-
-# Unbounded scans are fetched in chunks that each re-seek after the last key, so no SQLite
-# statement (and its read snapshot) stays open while the engine holds the iterator.
-_FIRST_CHUNK = 64
-_MAX_CHUNK = 4096
-
-
-def _params(tree: int, lo: bytes | None, hi: bytes | None) -> tuple[Any, ...]:
-    if lo is None:
-        return (tree,) if hi is None else (tree, hi)
-    return (tree, lo) if hi is None else (tree, lo, hi)
 
 
 def _map_error(exc: sqlite3.Error, path: str, closed: bool = False) -> Error:
@@ -106,7 +77,7 @@ def _not_in_write(op: str) -> InvalidStateError:
     )
 
 
-class SQLiteStorage(Storage):
+class SQLiteStorage(SQLiteReader, Storage):
     """Ordered ``bytes -> bytes`` trees in an SQLite file, shareable by several processes.
 
     >>> s = SQLiteStorage("/tmp/x.db"); s.begin_write(); s.put(1, b"a", b"1"); s.commit()
@@ -129,6 +100,8 @@ class SQLiteStorage(Storage):
         # e.g. a full disk): later writes must fail rather than silently autocommit one by one.
         self._lost: Error | None = None
         self._synchronous = ""
+        self._timeout = timeout
+        self._idle_readers: list[sqlite3.Connection] = []
         try:
             # isolation_level=None: no implicit BEGINs; we issue BEGIN IMMEDIATE/COMMIT ourselves,
             # so no write is ever autocommitted on its own. The engine serializes all calls, so
@@ -250,6 +223,52 @@ class SQLiteStorage(Storage):
             raise _map_error(exc, self.path) from None
         self._in_write = True
 
+    def try_begin_write(self, durability: str = "default") -> bool:
+        """Like begin_write, but False at once if another process holds the write lock, so the
+        engine can wait on the event loop instead of blocking it: ``s.try_begin_write()``."""
+        if self.closed or self.in_write or durability not in _SYNCHRONOUS:
+            self.begin_write(durability)  # raises the right error
+        try:
+            self._conn.execute("PRAGMA busy_timeout=0")
+            try:
+                self.begin_write(durability)
+            finally:
+                self._conn.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
+        except UnknownError as exc:
+            if "locked" in exc.message:
+                return False
+            raise
+        except sqlite3.Error as exc:
+            raise _map_error(exc, self.path) from None
+        return True
+
+    @property
+    def lock_timeout(self) -> float:
+        """Seconds a writer waits for another process's write lock before giving up."""
+        return self._timeout
+
+    def begin_read(self) -> ReadSnapshot:
+        """A consistent read view on a pooled connection: ``view = s.begin_read()``."""
+        if self.closed:
+            raise _map_error(sqlite3.ProgrammingError(), self.path, closed=True)
+        if self._idle_readers:
+            conn = self._idle_readers.pop()
+        else:
+            try:
+                conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None,
+                                       check_same_thread=False)
+            except sqlite3.Error as exc:
+                raise _map_error(exc, self.path) from None
+        return ReadSnapshot(conn, self._fail)
+
+    def end_read(self, view: Any) -> None:
+        """Finish a read view from :meth:`begin_read`."""
+        conn = view.end()
+        if self.closed:
+            conn.close()
+        else:
+            self._idle_readers.append(conn)
+
     def commit(self) -> None:
         """Make the transaction durable: ``s.commit()``; on failure nothing of it is kept."""
         if not self._in_write:
@@ -319,74 +338,14 @@ class SQLiteStorage(Storage):
         self.closed = True
         self._in_write = False
         self._lost = None
+        for conn in self._idle_readers:
+            conn.close()
+        self._idle_readers.clear()
         try:
             self._abandon()
             self._conn.close()
         except sqlite3.Error as exc:
             raise _map_error(exc, self.path) from None
-
-    # -- reads ----------------------------------------------------------------------------
-
-    def get(self, tree: int, key: bytes) -> bytes | None:
-        """The value for ``key`` or None: ``s.get(1, b"a")``."""
-        try:
-            row = self._conn.execute(_GET_SQL, (tree, key)).fetchone()
-        except sqlite3.Error as exc:
-            raise self._fail(exc) from None
-        return None if row is None else row[0]
-
-    def scan(
-        self,
-        tree: int,
-        lo: bytes | None = None,
-        hi: bytes | None = None,
-        *,
-        reverse: bool = False,
-        limit: int | None = None,
-    ) -> Iterator[tuple[bytes, bytes]]:
-        """Pairs with lo <= key < hi in key order: ``list(s.scan(1, b"a", b"b", reverse=True))``.
-
-        With ``limit`` the (bounded) result is fetched at once; without it, in chunks.
-        """
-        if (lo is not None and hi is not None and lo >= hi) or (limit is not None and limit <= 0):
-            return iter(())
-        if limit is not None:
-            return iter(self._fetch(tree, lo, hi, reverse, limit))
-        return self._scan_chunks(tree, lo, hi, reverse)
-
-    def _fetch(
-        self, tree: int, lo: bytes | None, hi: bytes | None, reverse: bool, limit: int
-    ) -> list[tuple[bytes, bytes]]:
-        sql = _SCAN_SQL[lo is not None, hi is not None, reverse]
-        try:
-            return self._conn.execute(sql, (*_params(tree, lo, hi), limit)).fetchall()
-        except sqlite3.Error as exc:
-            raise self._fail(exc) from None
-
-    def _scan_chunks(
-        self, tree: int, lo: bytes | None, hi: bytes | None, reverse: bool
-    ) -> Iterator[tuple[bytes, bytes]]:
-        chunk = _FIRST_CHUNK
-        while True:
-            rows = self._fetch(tree, lo, hi, reverse, chunk)
-            yield from rows
-            if len(rows) < chunk:
-                return
-            if reverse:
-                hi = rows[-1][0]  # exclusive: resume strictly below the last key
-            else:
-                lo = rows[-1][0] + b"\x00"  # the smallest key strictly above the last one
-            chunk = min(chunk * 2, _MAX_CHUNK)
-
-    def count(self, tree: int, lo: bytes | None = None, hi: bytes | None = None) -> int:
-        """How many keys with lo <= key < hi: ``s.count(1, b"a")``."""
-        if lo is not None and hi is not None and lo >= hi:
-            return 0
-        try:
-            sql = _COUNT_SQL[lo is not None, hi is not None]
-            return self._conn.execute(sql, _params(tree, lo, hi)).fetchone()[0]
-        except sqlite3.Error as exc:
-            raise self._fail(exc) from None
 
     # -- writes ---------------------------------------------------------------------------
 
