@@ -282,7 +282,7 @@ async def test_cancelled_blocked_open_leaves_the_version_alone(factory):
 
 # -- no leaks ---------------------------------------------------------------------------------
 async def test_ten_thousand_transactions_leave_nothing_behind(factory):
-    from pyidb.engine import connection
+    from pyidb import callbacks
 
     db = await _open(factory)
     refs: list[weakref.ref] = []
@@ -305,7 +305,7 @@ async def test_ten_thousand_transactions_leave_nothing_behind(factory):
             refs.append(weakref.ref(tx))
         del tx
     await _assert_idle(factory, db)
-    assert connection._background == set()
+    assert callbacks._background == set()
     gc.collect()
     alive = [r for r in refs if r() is not None]
     assert len(alive) <= 1, f"{len(alive)} of {len(refs)} sampled transactions are still referenced"

@@ -7,30 +7,17 @@ in a browser); a close by the browser (e.g. the database was deleted from devtoo
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import json
 from collections.abc import Sequence
 from typing import Any
 
 from .. import api
+from ..arguments import check_mode_and_durability, check_store_names
+from ..callbacks import call_user
 from ..errors import InvalidArgumentError, InvalidStateError
 from . import shim
 from .store import BrowserObjectStore, key_path_json
 from .transaction import BrowserTransaction
-
-_MODES = ("readonly", "readwrite")
-_DURABILITIES = ("default", "strict", "relaxed")
-_background: set[asyncio.Future[Any]] = set()
-
-
-def call_user(callback: Any, *args: Any) -> None:
-    """Call an event callback; a coroutine it returns runs as its own task."""
-    result = callback(*args)
-    if inspect.isawaitable(result):
-        task = asyncio.ensure_future(result)
-        _background.add(task)  # keep a reference until it is done
-        task.add_done_callback(_background.discard)
 
 
 class BrowserDatabase(api.Database):
@@ -110,23 +97,8 @@ class BrowserDatabase(api.Database):
     # -- transactions ------------------------------------------------------------------------
     def transaction(self, store_names: str | Sequence[str], mode: Any = "readonly", *,
                     durability: Any = "default") -> BrowserTransaction:
-        if isinstance(store_names, str):
-            names = [store_names]
-        else:
-            try:
-                names = list(store_names)
-            except TypeError:
-                raise InvalidArgumentError(
-                    "store_names must be a store name or a list of store names"
-                ) from None
-            if not all(isinstance(n, str) for n in names):
-                raise InvalidArgumentError("store_names must contain only str names")
-        if mode not in _MODES:
-            raise InvalidArgumentError(f"mode must be 'readonly' or 'readwrite', not {mode!r}")
-        if durability not in _DURABILITIES:
-            raise InvalidArgumentError(
-                f"durability must be 'default', 'strict' or 'relaxed', not {durability!r}"
-            )
+        names = check_store_names(store_names)
+        check_mode_and_durability(mode, durability)
         if self._closed:
             raise InvalidStateError(f"the connection to database {self._name!r} is closed")
         tx = BrowserTransaction.start(self, names, mode, durability)

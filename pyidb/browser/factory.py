@@ -17,9 +17,10 @@ from collections.abc import Coroutine
 from typing import Any
 
 from .. import api
+from ..callbacks import call_user
 from ..errors import AbortError, InvalidArgumentError
 from . import shim
-from .database import BrowserDatabase, call_user
+from .database import BrowserDatabase
 from .transaction import BrowserTransaction
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import api, values
+from ..arguments import check_count, check_direction
 from ..errors import Error, InvalidArgumentError, InvalidStateError
 from ..key_path import INVALID_KEY, NO_KEY, check_key_injectable, extract_key
 from ..sync_future import SyncFuture
@@ -23,8 +24,6 @@ from .cursor import open_cursor
 if TYPE_CHECKING:
     from .transaction import BrowserTransaction
 
-_DIRECTIONS = ("next", "nextunique", "prev", "prevunique")
-_MAX_COUNT = 2**32 - 1
 _SAFE = 2**53 - 1  # Number.MAX_SAFE_INTEGER, where values.clone starts tagging ints
 _PLAIN_DEPTH = 100  # deeper values take values.clone (which also finds cycles)
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -90,23 +89,6 @@ def is_plain(v: Any, depth: int = 0) -> bool:
             return not -_SAFE <= v <= _SAFE
         return v - v == 0.0  # False for NaN and the infinities (they need tags)
     return False
-
-
-def check_count(count: Any) -> int | None:
-    """getAll's ``count`` (a WebIDL unsigned long): None or 0 mean no limit."""
-    if count is None:
-        return None
-    if type(count) is not int or not 0 <= count <= _MAX_COUNT:
-        raise InvalidArgumentError(f"count must be an int from 0 to 2**32-1, not {count!r}")
-    return count or None
-
-
-def check_direction(direction: Any) -> str:
-    if direction not in _DIRECTIONS:
-        raise InvalidArgumentError(
-            f"direction must be one of {', '.join(_DIRECTIONS)}, not {direction!r}"
-        )
-    return direction  # type: ignore[no-any-return]
 
 
 def key_path_json(key_path: Any) -> str:

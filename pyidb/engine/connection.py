@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import api
+from ..arguments import check_mode_and_durability, check_store_names
+from ..callbacks import call_user
 from ..errors import (
     ConstraintError,
     InvalidAccessError,
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
     from .factory import EngineFactory
     from .object_store import EngineObjectStore
 
-_MODES = ("readonly", "readwrite")
-_DURABILITIES = ("default", "strict", "relaxed")
 
 
 class DatabaseState:
@@ -56,18 +55,6 @@ class DatabaseState:
         for fut in waiters:
             if not fut.done():
                 fut.set_result(None)
-
-
-_background: set[asyncio.Future[Any]] = set()
-
-
-def call_user(callback: Any, *args: Any) -> None:
-    """Call an event callback; a coroutine it returns runs as its own task."""
-    result = callback(*args)
-    if inspect.isawaitable(result):
-        task = asyncio.ensure_future(result)
-        _background.add(task)  # keep a reference until it is done
-        task.add_done_callback(_background.discard)
 
 
 class EngineDatabase(api.Database):
@@ -146,17 +133,7 @@ class EngineDatabase(api.Database):
             raise InvalidStateError("cannot start a transaction while the upgrade is running")
         if self._close_pending:
             raise InvalidStateError(f"the connection to database {self.name!r} is closed")
-        if isinstance(store_names, str):
-            scope = [store_names]
-        else:
-            try:
-                scope = list(store_names)
-            except TypeError:
-                raise InvalidArgumentError(
-                    "store_names must be a store name or a list of store names"
-                ) from None
-            if not all(isinstance(n, str) for n in scope):
-                raise InvalidArgumentError("store_names must contain only str names")
+        scope = check_store_names(store_names)
         stores = self._state.schema.stores
         missing = [n for n in scope if n not in stores]
         if missing:
@@ -166,14 +143,7 @@ class EngineDatabase(api.Database):
             )
         if not scope:
             raise InvalidAccessError("a transaction needs at least one object store name")
-        if mode not in _MODES:
-            raise InvalidArgumentError(
-                f"mode must be 'readonly' or 'readwrite', not {mode!r}"
-            )
-        if durability not in _DURABILITIES:
-            raise InvalidArgumentError(
-                f"durability must be 'default', 'strict' or 'relaxed', not {durability!r}"
-            )
+        check_mode_and_durability(mode, durability)
         return EngineTransaction(self, scope, mode, durability)
 
     def close(self) -> None:

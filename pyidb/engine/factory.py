@@ -14,9 +14,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from .. import api
+from ..callbacks import call_user
 from ..errors import AbortError, InvalidArgumentError, InvalidStateError, VersionError
 from . import catalog
-from .connection import DatabaseState, EngineDatabase, call_user
+from .connection import DatabaseState, EngineDatabase
 from .scheduler import Scheduler
 from .storage.base import Storage
 from .transaction import FINISHED, EngineTransaction

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import api
+from ..arguments import check_count, check_direction
 from ..errors import (
     ConstraintError,
     DataError,
@@ -32,27 +33,6 @@ from .cursor import EngineCursor, open_cursor
 if TYPE_CHECKING:
     from ..sync_future import SyncFuture
     from .transaction import EngineTransaction
-
-_DIRECTIONS = ("next", "nextunique", "prev", "prevunique")
-_MAX_COUNT = 2**32 - 1
-
-
-def check_count(count: Any) -> int | None:
-    """getAll's ``count``: None or 0 mean no limit; otherwise 1..2**32-1."""
-    if count is None:
-        return None
-    if type(count) is not int or not 0 <= count <= _MAX_COUNT:
-        raise InvalidArgumentError(f"count must be an int from 0 to 2**32-1, not {count!r}")
-    return count or None
-
-
-def check_direction(direction: Any) -> str:
-    if direction not in _DIRECTIONS:
-        raise InvalidArgumentError(
-            f"direction must be one of {', '.join(_DIRECTIONS)}, not {direction!r}"
-        )
-    return direction  # type: ignore[no-any-return]
-
 
 def prepare_record(store: StoreSchema, value: Any, key: Any) -> tuple[Any, bool, Any]:
     """Spec "add or put" steps 5-11: check key vs key path, clone, extract. No writes."""
