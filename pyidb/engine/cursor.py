@@ -132,7 +132,10 @@ class EngineCursor(api.Cursor):
                 hit = self._ahead.pop()
                 return self._land(storage, hit)
             self._ahead.clear()
-            fetch = _PAGE if self._read_ahead and key_b is None and count == 1 else count
+            # Read ahead from the second move on: opening a cursor just to read one record
+            # (a seek) should not pay for a page.
+            walking = self._pos is not None and key_b is None and count == 1
+            fetch = _PAGE if self._read_ahead and walking else count
             if direction.startswith("next"):
                 if cur is not None:
                     lo = _max(lo, cur + b"\x00")
