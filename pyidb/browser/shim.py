@@ -1,6 +1,6 @@
 """The Python half of the JS shim: loading it, calling it, and routing its events to requests.
 
-The shim (``shim.js`` + ``codec.js`` beside this module, copies of ``js_shim/``) keeps every
+The shim (``shim.js`` + ``codec.js`` beside this module; ``js_shim/`` links to them) keeps every
 IndexedDB object on the JS side under an integer id chosen here, so only ints and strings cross
 Pyodide's FFI: no JsProxy reaches the user and none needs destroying. Results come back through
 one dispatcher (the only PyProxy pyidb creates, made once per page) that the shim calls inside the

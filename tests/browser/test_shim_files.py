@@ -1,4 +1,4 @@
-"""The shim that ships in the wheel (pyidb/browser/*.js) is the one in js_shim/ (the source)."""
+"""The shim that ships in the wheel (pyidb/browser/*.js) is the one js_shim/ shows (links, no copies)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("name", ["shim.js", "codec.js"])
-def test_packaged_copy_is_identical(name: str) -> None:
-    source = (ROOT / "js_shim" / name).read_text(encoding="utf-8")
-    packaged = (ROOT / "pyidb" / "browser" / name).read_text(encoding="utf-8")
-    assert packaged == source, (
-        f"pyidb/browser/{name} differs from js_shim/{name}: run "
-        f"`cp js_shim/{name} pyidb/browser/{name}` (js_shim/ is the source)"
-    )
+def test_js_shim_links_to_the_packaged_file(name: str) -> None:
+    entry = ROOT / "js_shim" / name
+    packaged = ROOT / "pyidb" / "browser" / name
+    assert entry.is_symlink(), f"js_shim/{name} must be a link to pyidb/browser/{name}, not a copy"
+    assert entry.resolve() == packaged.resolve()
 
 
 def test_shim_source_wraps_the_codec_module() -> None:
@@ -26,6 +24,13 @@ def test_shim_source_wraps_the_codec_module() -> None:
     assert "\nexport " not in text  # ES module exports would not evaluate in run_js
     assert "return { fromWire, toWire };" in text
     assert text.startswith("(function (codec) {")
+
+
+def test_the_wheel_ships_the_shim_files() -> None:
+    from importlib import resources
+
+    for name in ("shim.js", "codec.js"):
+        assert resources.files("pyidb.browser").joinpath(name).read_text(encoding="utf-8")
 
 
 def test_not_available_outside_pyodide() -> None:
