@@ -158,15 +158,7 @@ class BrowserCursor(api.Cursor):
         if self._pos + 1 < len(page) or page[0] == 1 or self._unseen is not None:
             return self._move_in_page(loop, count, key, primary_key)
         try:
-            if count != 1:
-                op, args = "advance", f"[{count}]"
-            elif primary_key is not None:
-                op = "continuePrimaryKey"
-                args = shim.encode_args(shim.encode_key(key), shim.encode_key(primary_key))
-            elif key is None:
-                op, args = "continue", "[]"
-            else:
-                op, args = "continue", shim.encode_args(shim.encode_key(key))
+            op, args = _real_move(count, count, key, primary_key)
         except Error:
             shim.check(shim.js().cursorProbe(self._id, "move"))
             raise
@@ -242,15 +234,7 @@ class BrowserCursor(api.Cursor):
                 return served
             # the IDBCursor stands on the page's last record, before the target
             self._page, self._pos = [0], 0
-            if count != 1:
-                op, args = "advance", f"[{target - last}]"
-            elif primary_key is not None:
-                op = "continuePrimaryKey"
-                args = shim.encode_args(shim.encode_key(key), shim.encode_key(primary_key))
-            elif key is None:
-                op, args = "continue", "[]"
-            else:
-                op, args = "continue", shim.encode_args(shim.encode_key(key))
+            op, args = _real_move(count, target - last, key, primary_key)
             shim.check(shim.js().cursorMove(self._id, op, args))
             return self._expect()
         self._pos = target
@@ -318,3 +302,15 @@ def open_cursor(source: _Source, query: Any, direction: str,
 
 
 __all__ = ["BrowserCursor", "BrowserCursorWithValue", "open_cursor"]
+
+
+def _real_move(count: int, advance_by: int, key: Any, primary_key: Any) -> tuple[str, str]:
+    """The shim call (operation, wire args) that moves the real IDBCursor: ``advance`` by
+    ``advance_by`` for a multi-step move, else ``continuePrimaryKey`` / ``continue``."""
+    if count != 1:
+        return "advance", f"[{advance_by}]"
+    if primary_key is not None:
+        return "continuePrimaryKey", shim.encode_args(shim.encode_key(key), shim.encode_key(primary_key))
+    if key is None:
+        return "continue", "[]"
+    return "continue", shim.encode_args(shim.encode_key(key))
