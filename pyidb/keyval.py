@@ -254,9 +254,6 @@ class Storage(dict):  # type: ignore[type-arg]
         self._changed.difference_update(changed)
         self._cleared = False
 
-    def __repr__(self) -> str:
-        return f"<keyval.Storage {self.store.db_name!r}/{self.store.store_name!r} {dict.__repr__(self)}>"
-
 
 def _dict_key(key: Key) -> Any:
     """An IndexedDB key as a dict key: arrays (lists) become tuples, recursively."""
