@@ -94,8 +94,16 @@ def _store_header(store: ObjectStore, count: int, generator: int | None) -> dict
 @contextmanager
 def _writer(destination: str | os.PathLike[str] | IO[Any]) -> Iterator[Callable[[str], Any]]:
     if isinstance(destination, (str, os.PathLike)):
-        with open(destination, "w", encoding="ascii", newline="\n") as f:
-            yield f.write
+        # Written aside and renamed when complete: a failed export never leaves a file that
+        # looks like a backup.
+        part = f"{os.fspath(destination)}.part"
+        try:
+            with open(part, "w", encoding="ascii", newline="\n") as f:
+                yield f.write
+            os.replace(part, destination)
+        finally:
+            if os.path.exists(part):
+                os.remove(part)
     elif isinstance(destination, io.TextIOBase):
         yield destination.write
     else:

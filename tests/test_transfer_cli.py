@@ -57,3 +57,22 @@ def test_refusals_exit_1_with_the_reason(tmp_path: Path) -> None:
     assert "DataError: export file, line 2502: the line is cut short" in done.stderr.decode()
     assert asyncio.run(pyidb.factory(f"sqlite:///{tmp_path / 'c.db'}").databases()) == []
     assert _cli("import", "-", src, "app", "--overwrite", stdin=text).returncode == 0
+
+
+def test_a_failed_export_leaves_no_file(tmp_path: Path) -> None:
+    def stop(done: int, total: int) -> None:
+        raise RuntimeError(f"stopped at {done}/{total}")
+
+    async def fail() -> None:
+        db = await pyidb.factory("memory:").open("x", 1, upgrade=lambda db, o, n, tx:
+                                                 db.create_object_store("s"))
+        await db.put("s", "v", 1)
+        await pyidb.export_database(db, tmp_path / "x.jsonl", progress=stop)
+
+    try:
+        asyncio.run(fail())
+    except RuntimeError as e:
+        assert str(e) == "stopped at 1/1"  # after the header and the record were written
+    else:
+        raise AssertionError("the progress callback's error must stop the export")
+    assert list(tmp_path.iterdir()) == []
