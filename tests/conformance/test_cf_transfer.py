@@ -182,6 +182,8 @@ def _damaged(text: str) -> list[tuple[str, str]]:
         (text.replace('"n1"', '"m1"', 1), "checksum"),
         (text.replace('"n1"', '"n9"', 1), "checksum"),  # damage first, not the unique index
         ("".join([*lines[:3], record[:-2] + "\n", *lines[4:]]), "not valid"),
+        ("".join([*lines[:3], record[:-1] + "," + record, *lines[4:]]), "not valid"),
+        ("".join([*lines[:3], "\n", *lines[3:]]), "line 4: not valid"),
         ("".join([lines[0].replace('"format_version":1', '"format_version":2'), *lines[1:]]),
          "format_version 2"),
         ('{"format":"something-else"}\n' + text, "not a pyidb export"),
