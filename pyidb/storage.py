@@ -30,12 +30,10 @@ from .api import Factory
 from .errors import InvalidStateError
 from .factories import default_factory
 from .key_encoding import encode_key
-from .key_path import extract_index_keys
-from .key_range import KeyRange
+from .key_path import extract_index_keys, extract_key
+from .paging import pages
 
 __all__ = ["estimate", "persist", "persisted"]
-
-_PAGE = 1000
 
 
 def _kind(factory: Factory) -> str:
@@ -79,23 +77,18 @@ async def _bytes_held(factory: Factory) -> int:
         db = await factory.open(info["name"])
         try:
             for name in db.object_store_names:
-                query: KeyRange | None = None
                 store = db.transaction(name).object_store(name)  # one snapshot per store
                 indexes = [store.index(i) for i in store.index_names]
-                while True:
-                    keys_request = store.get_all_keys(query, _PAGE)
-                    page = await store.get_all(query, _PAGE)
-                    keys = await keys_request
-                    for key, value in zip(keys, page, strict=True):
+                async for keys, found in pages(store):
+                    if keys is None:
+                        keys = [extract_key(v, store.key_path) for v in found]  # type: ignore[arg-type]
+                    for key, value in zip(keys, found, strict=True):
                         encoded = len(encode_key(key))
                         total += encoded + len(values.encode(*values.clone(value)))
                         for index in indexes:
                             for index_key in extract_index_keys(value, index.key_path,
                                                                 index.multi_entry):
                                 total += len(encode_key(index_key)) + encoded
-                    if len(keys) < _PAGE:
-                        break
-                    query = KeyRange.lower_bound(keys[-1], True)
         finally:
             db.close()
     return total

@@ -42,16 +42,14 @@ from typing import IO, Any
 from . import values
 from .api import Database, Factory, ObjectStore
 from .errors import ConstraintError, DataError, Error
-from .key_path import extract_key, inject_key
-from .key_range import KeyRange
+from .key_path import inject_key
+from .paging import PAGE, pages
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "Progress", "TransferError", "export_database",
            "import_database"]
 
 FORMAT = "pyidb-export"
 FORMAT_VERSION = 1
-PAGE = 1000
-"""Records per get_all page and per put_many batch: what is in memory at once."""
 
 Progress = Callable[[int, int], Any]
 """``progress(done, total)``: records written or read so far, of ``total``. Called synchronously
@@ -150,9 +148,13 @@ async def export_database(
             emit(_line(header))
             total = sum(counts)
             for number, store in enumerate(stores):
-                async for page in _pages(store):
-                    emit("".join([_line([number, *record]) for record in page]))
-                    written += len(page)
+                async for keys, found in pages(store):
+                    if keys is None:  # the keys are inside the values
+                        emit("".join([_line([number, v]) for v in found]))
+                    else:
+                        emit("".join([_line([number, k, v])
+                                      for k, v in zip(keys, found, strict=True)]))
+                    written += len(found)
                     if progress is not None:
                         progress(written, total)
         else:
@@ -161,34 +163,12 @@ async def export_database(
     return written
 
 
-async def _pages(store: ObjectStore) -> Any:
-    """Pages of ``[value]`` (key path) or ``[key, value]`` records, in key order."""
-    key_path = store.key_path
-    query: KeyRange | None = None
-    while True:
-        if key_path is None:
-            keys_request = store.get_all_keys(query, PAGE)
-            page_values = await store.get_all(query, PAGE)
-            keys = await keys_request
-            records = [[k, v] for k, v in zip(keys, page_values, strict=True)]
-            last = keys[-1] if keys else None
-        else:
-            page_values = await store.get_all(query, PAGE)
-            records = [[v] for v in page_values]
-            last = extract_key(page_values[-1], key_path) if page_values else None
-        if records:
-            yield records
-        if len(records) < PAGE:
-            return
-        query = KeyRange.lower_bound(last, True)
-
-
 # --- import ----------------------------------------------------------------------------------
 
 class _Reader:
     """Lines of an export file with their number, hashing every byte before the trailer.
 
-    Lines are read and parsed PAGE at a time, in one json call (a third of the cost of parsing
+    Lines are read and parsed PAGE at a time, in one json call (a quarter of the cost of parsing
     each line alone)."""
 
     def __init__(self, lines: Any) -> None:
