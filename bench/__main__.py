@@ -26,8 +26,9 @@ from bench.report import Results  # noqa: E402
 
 RESULTS_MARKER = "@@BENCH_RESULTS@@ "
 FULL = {"sizes": [10_000], "cpython_sizes": [10_000, 1_000_000], "runs": 5,
-        "growth": (10_000, 1_000_000)}
-QUICK = {"sizes": [300], "cpython_sizes": [300], "runs": 2, "growth": (300, 3_000)}
+        "growth": (10_000, 1_000_000), "transfer_size": 100_000}
+QUICK = {"sizes": [300], "cpython_sizes": [300], "runs": 2, "growth": (300, 3_000),
+         "transfer_size": 300}
 
 
 def log(message: str) -> None:
@@ -94,6 +95,16 @@ def bench_cpython(results: Results, sizes: list[int], runs: int, growth: tuple[i
     results.growth = {n: {op: s * 1e6 for op, s in ops.items()} for n, ops in out["growth"].items()}
 
 
+def bench_transfer(results: Results, n: int, runs: int) -> None:
+    from bench.transfer_bench import run_transfer
+
+    with tempfile.TemporaryDirectory(prefix="pyidb-bench-") as tmp:
+        out = run_transfer(n, min(runs, 3), Path(tmp), log=log)
+    for (impl, size), times in out.items():
+        for w, seconds in times.items():
+            results.add("transfer", impl, size, w, [s * 1000 for s in seconds])
+
+
 def bench_chromium(results: Results, sizes: list[int], runs: int) -> None:
     from bench.chromium_bench import run_chromium
 
@@ -121,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes, 2 runs: checks that every benchmark still runs")
-    parser.add_argument("--only", default="cpython,node,chromium",
-                        help="comma-separated environments (default: all three)")
+    parser.add_argument("--only", default="cpython,transfer,node,chromium",
+                        help="comma-separated environments (default: all four)")
     parser.add_argument("--runs", type=int, help="timed runs per benchmark (default 5; quick 2)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "latest.json")
     args = parser.parse_args(argv)
@@ -130,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs:
         config["runs"] = args.runs
     envs = [e.strip() for e in args.only.split(",") if e.strip()]
-    unknown = set(envs) - {"cpython", "node", "chromium"}
+    unknown = set(envs) - {"cpython", "transfer", "node", "chromium"}
     if unknown:
         parser.error(f"unknown environment(s) {', '.join(sorted(unknown))}")
 
@@ -141,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = {
         "cpython": lambda: bench_cpython(results, config["cpython_sizes"], config["runs"],
                                          config["growth"]),
+        "transfer": lambda: bench_transfer(results, config["transfer_size"], config["runs"]),
         "node": lambda: bench_node(results, config["sizes"], config["runs"]),
         "chromium": lambda: bench_chromium(results, config["sizes"], config["runs"]),
     }

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 UNITS = {"point_get": "µs/op"}  # everything else is ms for the whole workload
-ORDER = ("write", "get_put", "get_all", "cursor", "index_range", "point_get")
+ORDER = ("write", "get_put", "get_all", "cursor", "index_range", "point_get", "export", "import")
 
 # Environment -> (title, implementations measured, which are the baselines).
 ENVS: dict[str, tuple[str, list[str], list[str]]] = {
@@ -21,6 +21,8 @@ ENVS: dict[str, tuple[str, list[str], list[str]]] = {
              ["fake-indexeddb", "pyidb pyodide memory:"], ["fake-indexeddb"]),
     "cpython": ("CPython: pyidb engine vs plain sqlite3",
                 ["sqlite3", "pyidb memory:", "pyidb sqlite:"], ["sqlite3"]),
+    "transfer": ("CPython: whole-database export/import vs json.dump/json.load of the same records",
+                 ["json", "pyidb memory:", "pyidb sqlite:"], ["json"]),
 }
 
 
@@ -56,6 +58,9 @@ TARGETS = [
            "write", 3.0, "cpython", "sqlite3"),
     Target("CPython sqlite point get <= 3x indexed SELECT", "cpython", "pyidb sqlite:",
            "point_get", 3.0, "cpython", "sqlite3"),
+    *[Target(f"CPython {side} of a database ({impl[6:]}) <= 2x json", "transfer", impl, side,
+             2.0, "transfer", "json")
+      for side in ("export", "import") for impl in ("pyidb memory:", "pyidb sqlite:")],
 ]
 GROWTH_LIMIT = 1.5
 

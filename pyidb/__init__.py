@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import keyval, storage
 from .api import (
     BlockedCallback,
     Cursor,
@@ -47,6 +48,7 @@ from .errors import (
 from .factories import FallbackWarning, default_factory, factory, set_default_factory
 from .key_range import KeyRange
 from .keys import cmp
+from .transfer import TransferError, export_database, import_database
 
 __version__ = "0.1.0"
 
@@ -76,6 +78,7 @@ __all__ = [
     "Request",
     "Transaction",
     "TransactionInactiveError",
+    "TransferError",
     "UnknownError",
     "UpgradeCallback",
     "VersionChangeCallback",
@@ -84,9 +87,13 @@ __all__ = [
     "databases",
     "default_factory",
     "delete_database",
+    "export_database",
     "factory",
+    "import_database",
+    "keyval",
     "open",
     "set_default_factory",
+    "storage",
 ]
 
 
