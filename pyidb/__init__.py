@@ -48,6 +48,8 @@ from .errors import (
 from .factories import FallbackWarning, default_factory, factory, set_default_factory
 from .key_range import KeyRange
 from .keys import cmp
+from .operations import Handler, Kind, Operation
+from .wrapping import wrap
 from .transfer import TransferError, export_database, import_database
 
 __version__ = "0.1.0"
@@ -65,14 +67,17 @@ __all__ = [
     "Error",
     "Factory",
     "FallbackWarning",
+    "Handler",
     "Index",
     "InvalidAccessError",
     "InvalidArgumentError",
     "InvalidStateError",
     "KeyPathSyntaxError",
     "KeyRange",
+    "Kind",
     "NotFoundError",
     "ObjectStore",
+    "Operation",
     "QuotaExceededError",
     "ReadOnlyError",
     "Request",
@@ -94,6 +99,7 @@ __all__ = [
     "open",
     "set_default_factory",
     "storage",
+    "wrap",
 ]
 
 

@@ -15,7 +15,11 @@ import pytest
 
 import pyidb
 
-ENGINE_URLS = ["memory:", "sqlite"]
+ENGINE_URLS = ["memory:", "sqlite", "wrapped"]
+
+
+def _pass_through(op: pyidb.Operation, proceed):  # type: ignore[no-untyped-def]
+    return proceed(op)
 
 
 @pytest.fixture(params=ENGINE_URLS)
@@ -24,9 +28,12 @@ def factory(request: pytest.FixtureRequest, tmp_path: Path) -> pyidb.Factory:
     if getattr(fn, "browser_only", None):
         pytest.skip(f"browser only: {fn.browser_only}")
     url = request.param
-    if url == "sqlite":
-        url = f"sqlite:///{tmp_path / 'conformance.db'}"
-    f = pyidb.factory(url)
+    if url == "wrapped":  # every operation through a handler that changes nothing (pyidb.wrap)
+        f = pyidb.wrap(pyidb.factory("memory:"), _pass_through)
+    else:
+        if url == "sqlite":
+            url = f"sqlite:///{tmp_path / 'conformance.db'}"
+        f = pyidb.factory(url)
     yield f
     close = getattr(f, "close", None)
     if close is not None:
