@@ -43,6 +43,8 @@ import struct
 from datetime import UTC, datetime, timedelta
 
 from .errors import UnknownError
+from .js_numbers import EPOCH as _EPOCH
+from .js_numbers import MILLISECOND as _MS
 from .keys import MAX_SAFE_INTEGER, Key, normalize_string, to_key
 
 __all__ = ["decode_key", "decode_key_prefix", "encode_key", "encode_upper_bound"]
@@ -54,8 +56,6 @@ _U64 = struct.Struct(">Q")
 _TAG_U64 = struct.Struct(">BQ")
 _SIGN = 1 << 63
 _ALL = (1 << 64) - 1
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
 _from_bytes = int.from_bytes
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import api
+from ..clone import clone
 from ..errors import (
     DataError,
     InvalidAccessError,
@@ -21,7 +22,7 @@ from ..errors import (
 from ..key_encoding import decode_key, encode_key
 from ..key_path import INVALID_KEY, NO_KEY, extract_key
 from ..keys import compare_keys, to_key
-from ..values import clone, decode
+from ..wire import decode
 from . import record_store
 from .catalog import IndexSchema, StoreSchema
 

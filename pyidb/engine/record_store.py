@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import ConstraintError
 from ..key_encoding import decode_key, encode_key
 from ..key_path import extract_index_keys, inject_key
-from ..values import decode, encode, loads_many
+from ..wire import decode, encode, loads_many
 from .catalog import IndexSchema, StoreSchema
 from .key_generator import generate_key, possibly_update
 from .storage.base import Storage
