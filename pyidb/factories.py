@@ -59,7 +59,7 @@ def factory(url: str) -> Factory:
             raise InvalidArgumentError("for a database in memory use 'memory:', not 'sqlite:///:memory:'")
         path = os.path.abspath(path)
         found = _sqlite_factories.get(path)
-        if found is not None and not getattr(found.storage, "closed", False):  # type: ignore[attr-defined]
+        if found is not None and not found.storage.closed:  # type: ignore[attr-defined]
             return found
         from .engine.factory import EngineFactory
         from .engine.storage.sqlite import SQLiteStorage

@@ -184,6 +184,18 @@ class _Forward:
             self.child.set_result(self.fn(fut._value))
 
 
+def running_loop() -> asyncio.AbstractEventLoop:
+    """The running event loop, or InvalidStateError saying pyidb needs one (every backend)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        from .errors import InvalidStateError
+
+        raise InvalidStateError(
+            "pyidb needs a running asyncio event loop: call it from async code"
+        ) from None
+
+
 def _task_failed(task: asyncio.Task[Any]) -> bool:
     # Read the stored exception without marking it retrieved, so asyncio still reports a task
     # that nobody awaits ("Task exception was never retrieved").

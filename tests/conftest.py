@@ -14,11 +14,21 @@ from pathlib import Path
 import pytest
 
 import pyidb
+from pyidb.engine.factory import EngineFactory
+from pyidb.engine.storage.memory import MemoryStorage
 
 ENGINE_URLS = ["memory:", "sqlite"]
 # The conformance suite also runs on "wrapped": the memory engine with every operation through a
 # handler that changes nothing (pyidb.wrap), proving the wrapper keeps every answer and error.
-CONFORMANCE_URLS = [*ENGINE_URLS, "wrapped"]
+# And on "threaded": the memory engine as if it did network I/O (blocking_io), so every request
+# and commit runs on the engine's worker thread (pyidb/engine/offload.py).
+CONFORMANCE_URLS = [*ENGINE_URLS, "wrapped", "threaded"]
+
+
+class ThreadedMemoryStorage(MemoryStorage):
+    """The memory storage, declared blocking: the engine runs its calls on a worker thread."""
+
+    blocking_io = True
 
 
 def _pass_through(op: pyidb.Operation, proceed):  # type: ignore[no-untyped-def]
@@ -38,7 +48,9 @@ def factory(request: pytest.FixtureRequest, tmp_path: Path) -> pyidb.Factory:
     if getattr(fn, "browser_only", None):
         pytest.skip(f"browser only: {fn.browser_only}")
     url = request.param
-    if url == "wrapped":  # every operation through a handler that changes nothing (pyidb.wrap)
+    if url == "threaded":
+        f: pyidb.Factory = EngineFactory(ThreadedMemoryStorage(), "memory:")
+    elif url == "wrapped":  # every operation through a handler that changes nothing (pyidb.wrap)
         f = pyidb.wrap(pyidb.factory("memory:"), _pass_through)
     else:
         if url == "sqlite":

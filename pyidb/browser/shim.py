@@ -31,7 +31,7 @@ from ..js_numbers import KEY_INTEGER_LIMIT
 from ..js_numbers import MILLISECOND as _MS
 from ..key_range import KeyRange, to_key_range
 from ..keys import to_key
-from ..sync_future import SyncFuture
+from ..sync_future import SyncFuture, running_loop
 
 __all__ = [
     "check",
@@ -120,15 +120,6 @@ def _dispatch(id: int, kind: str, text: str) -> bool:
         except Exception:
             pass
         return False
-
-
-def running_loop() -> asyncio.AbstractEventLoop:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        raise InvalidStateError(
-            "pyidb needs a running asyncio event loop: call it from async code"
-        ) from None
 
 
 # -- errors ------------------------------------------------------------------------------------

@@ -14,25 +14,25 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from .. import api
+from ..arguments import check_database_name, check_version
 from ..callbacks import call_user
-from ..errors import AbortError, InvalidArgumentError, InvalidStateError, VersionError
+from ..errors import AbortError, InvalidStateError, VersionError
 from . import catalog
 from .connection import DatabaseState, EngineDatabase
+from .offload import LockedStorage, Offload
 from .scheduler import Scheduler
 from .storage.base import Storage
 from .transaction import FINISHED, EngineTransaction
-
-
-def _check_name(name: Any) -> str:
-    if not isinstance(name, str):
-        raise InvalidArgumentError(f"a database name must be a str, not {type(name).__name__}")
-    return name
 
 
 class EngineFactory(api.Factory):
     """Databases of the pure-Python engine on one storage (memory or a SQLite file)."""
 
     def __init__(self, storage: Storage, url: str) -> None:
+        self.offload: Offload | None = None
+        if storage.blocking_io:  # a network storage: its calls run on a worker thread
+            self.offload = Offload()
+            storage = LockedStorage(storage, self.offload.lock)  # type: ignore[assignment]
         self.storage = storage
         self.url = url
         self.scheduler = Scheduler()
@@ -42,7 +42,7 @@ class EngineFactory(api.Factory):
 
     def _state(self, name: str) -> DatabaseState:
         state = self._states.get(name)
-        if state is None or (self.storage.durable and not state.connections):
+        if state is None or (self.storage.shared and not state.connections):
             # Another process may have changed the file while nobody here had it open.
             state = self._states[name] = DatabaseState(self, name)
         return state
@@ -50,7 +50,7 @@ class EngineFactory(api.Factory):
     @contextlib.asynccontextmanager
     async def _queue(self, name: str) -> AsyncIterator[None]:
         """Open and delete requests for ``name`` run one at a time, in order (spec 2.4)."""
-        if getattr(self.storage, "closed", False):
+        if self.storage.closed:
             raise InvalidStateError(f"the factory for {self.url} is closed; make a new one")
         # One lock per name and event loop: a factory outlives asyncio.run() calls, and an
         # asyncio.Lock cannot be used from another loop. Dropped when nobody waits for it.
@@ -77,11 +77,8 @@ class EngineFactory(api.Factory):
         blocked: api.BlockedCallback | None = None,
         blocking: api.VersionChangeCallback | None = None,
     ) -> EngineDatabase:
-        _check_name(name)
-        if version is not None and (type(version) is not int or not 1 <= version < 2**53):
-            raise InvalidArgumentError(
-                f"version must be a positive int (1 or more), not {version!r}"
-            )
+        check_database_name(name)
+        check_version(version)
         async with self._queue(name):
             state = self._state(name)
             current = state.schema.version
@@ -102,7 +99,7 @@ class EngineFactory(api.Factory):
             return conn
 
     async def delete_database(self, name: str, *, blocked: api.BlockedCallback | None = None) -> None:
-        _check_name(name)
+        check_database_name(name)
         async with self._queue(name):
             state = self._state(name)
             if state.schema.version == 0:
@@ -110,7 +107,7 @@ class EngineFactory(api.Factory):
             await self._wait_for_others(state, state.schema.version, None, blocked)
             conn = EngineDatabase(state)
             tx = await self._exclusive(conn)
-            if self.storage.durable:
+            if self.storage.shared:
                 self._reload(state)  # delete what is stored, not what we cached
             catalog.delete_schema(self.storage, state.schema)
             tx.commit()
@@ -118,13 +115,15 @@ class EngineFactory(api.Factory):
             del self._states[name]
 
     async def databases(self) -> list[dict[str, Any]]:
-        if getattr(self.storage, "closed", False):
+        if self.storage.closed:
             raise InvalidStateError(f"the factory for {self.url} is closed; make a new one")
         return [{"name": n, "version": v} for n, v in catalog.database_names(self.storage)]
 
     def close(self) -> None:
         """Release the storage (the SQLite file); the factory is unusable afterwards."""
         self.storage.close()
+        if self.offload is not None:
+            self.offload.close()
 
     # -- the steps of open and delete ------------------------------------------------------
     async def _wait_for_others(self, state: DatabaseState, old: int, new: int | None,
@@ -156,7 +155,7 @@ class EngineFactory(api.Factory):
     async def _upgrade(self, state: DatabaseState, conn: EngineDatabase, old: int, new: int,
                        upgrade: api.UpgradeCallback | None) -> None:
         tx = await self._exclusive(conn)
-        if self.storage.durable:
+        if self.storage.shared:
             # Under the write lock: another process may have upgraded the file since we looked.
             self._reload(state)
             old = state.schema.version
