@@ -45,7 +45,13 @@ from .errors import (
     UnknownError,
     VersionError,
 )
-from .factories import FallbackWarning, default_factory, factory, set_default_factory
+from .factories import (
+    FallbackWarning,
+    default_factory,
+    factory,
+    register_scheme,
+    set_default_factory,
+)
 from .key_range import KeyRange
 from .keys import cmp
 from .operations import Handler, Kind, Operation
@@ -97,6 +103,7 @@ __all__ = [
     "import_database",
     "keyval",
     "open",
+    "register_scheme",
     "set_default_factory",
     "storage",
     "wrap",

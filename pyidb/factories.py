@@ -9,6 +9,12 @@ URLs (one API over interchangeable backends, as httpx has transports):
 
 The default factory, used by :func:`pyidb.open` and friends, is the browser's IndexedDB when it is
 reachable, else the URL in the environment variable ``PYIDB_URL``, else ``"memory:"``.
+
+Each URL scheme (the text before the first ``:``, or the whole URL when it has none) is built by
+the function a backend registered for it with :func:`register_scheme`; a new backend registers
+itself instead of editing this module::
+
+    pyidb.register_scheme("postgresql", make_postgresql_factory, form="'postgresql://host/db'")
 """
 
 from __future__ import annotations
@@ -17,11 +23,15 @@ import os
 import sys
 import warnings
 import weakref
+from collections.abc import Callable
 
 from .api import Factory
 from .errors import InvalidArgumentError
 
-__all__ = ["FallbackWarning", "default_factory", "factory", "set_default_factory"]
+__all__ = [
+    "FallbackWarning", "bad_url", "default_factory", "factory", "register_scheme",
+    "set_default_factory",
+]
 
 
 class FallbackWarning(UserWarning):
@@ -31,9 +41,34 @@ class FallbackWarning(UserWarning):
     """
 
 
+
+_Builder = Callable[[str], Factory]
+_schemes: dict[str, tuple[_Builder, str]] = {}
 _sqlite_factories: weakref.WeakValueDictionary[str, Factory] = weakref.WeakValueDictionary()
 _default: Factory | None = None
-_URL_FORMS = "use 'memory:', 'sqlite:///path/to/file.db' or 'browser'"
+
+
+def register_scheme(scheme: str, builder: _Builder, *, form: str) -> None:
+    """Build the factories of URLs ``scheme:...`` with ``builder(url)``; ``form`` shows a valid
+    URL in error messages. Registering a scheme again replaces its builder.
+
+    >>> pyidb.register_scheme("demo", lambda url: pyidb.factory("memory:"), form="'demo:'")
+    """
+    if not isinstance(scheme, str) or not scheme or ":" in scheme or not callable(builder):
+        raise InvalidArgumentError(
+            f"register_scheme() takes a scheme name without ':' and a builder(url), not {scheme!r}"
+        )
+    _schemes[scheme] = (builder, form)
+
+
+def _url_forms() -> str:
+    forms = [form for _, form in _schemes.values()]
+    return "use " + (", ".join(forms[:-1]) + " or " + forms[-1] if len(forms) > 1 else forms[0])
+
+
+def bad_url(url: object, why: str = "") -> InvalidArgumentError:
+    """The error for a URL no scheme accepts (for builders): it lists every valid form."""
+    return InvalidArgumentError(f"{why or f'unknown factory URL {url!r}'}: {_url_forms()}")
 
 
 def factory(url: str) -> Factory:
@@ -43,35 +78,55 @@ def factory(url: str) -> Factory:
     >>> db = await f.open("notes", 1, upgrade=...)
     """
     if not isinstance(url, str):
-        raise InvalidArgumentError(
-            f"a factory URL must be a str, not {type(url).__name__}: {_URL_FORMS}"
-        )
-    if url == "memory:" or url == "memory://":
-        from .engine.factory import EngineFactory
-        from .engine.storage.memory import MemoryStorage
+        raise bad_url(url, f"a factory URL must be a str, not {type(url).__name__}")
+    scheme = url.partition(":")[0]
+    found = _schemes.get(scheme)
+    if found is None:
+        raise bad_url(url)
+    return found[0](url)
 
-        return EngineFactory(MemoryStorage(), "memory:")
-    if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
-        if not path:
-            raise InvalidArgumentError("a sqlite URL needs a file: 'sqlite:///path/to/file.db'")
-        if path == ":memory:":
-            raise InvalidArgumentError("for a database in memory use 'memory:', not 'sqlite:///:memory:'")
-        path = os.path.abspath(path)
-        found = _sqlite_factories.get(path)
-        if found is not None and not found.storage.closed:  # type: ignore[attr-defined]
-            return found
-        from .engine.factory import EngineFactory
-        from .engine.storage.sqlite import SQLiteStorage
 
-        made = EngineFactory(SQLiteStorage(path), f"sqlite:///{path}")
-        _sqlite_factories[path] = made
-        return made
-    if url == "browser":
-        from .browser import BrowserFactory
+# -- the built-in schemes ----------------------------------------------------------------------
+def _memory(url: str) -> Factory:
+    if url not in ("memory:", "memory://"):
+        raise bad_url(url)
+    from .engine.factory import EngineFactory
+    from .engine.storage.memory import MemoryStorage
 
-        return BrowserFactory()
-    raise InvalidArgumentError(f"unknown factory URL {url!r}: {_URL_FORMS}")
+    return EngineFactory(MemoryStorage(), "memory:")
+
+
+def _sqlite(url: str) -> Factory:
+    if not url.startswith("sqlite:///"):
+        raise bad_url(url)
+    path = url[len("sqlite:///"):]
+    if not path:
+        raise InvalidArgumentError("a sqlite URL needs a file: 'sqlite:///path/to/file.db'")
+    if path == ":memory:":
+        raise InvalidArgumentError("for a database in memory use 'memory:', not 'sqlite:///:memory:'")
+    path = os.path.abspath(path)
+    found = _sqlite_factories.get(path)
+    if found is not None and not found.storage.closed:  # type: ignore[attr-defined]
+        return found
+    from .engine.factory import EngineFactory
+    from .engine.storage.sqlite import SQLiteStorage
+
+    made = EngineFactory(SQLiteStorage(path), f"sqlite:///{path}")
+    _sqlite_factories[path] = made
+    return made
+
+
+def _browser(url: str) -> Factory:
+    if url != "browser":
+        raise bad_url(url)
+    from .browser import BrowserFactory
+
+    return BrowserFactory()
+
+
+register_scheme("memory", _memory, form="'memory:'")
+register_scheme("sqlite", _sqlite, form="'sqlite:///path/to/file.db'")
+register_scheme("browser", _browser, form="'browser'")
 
 
 def _browser_available() -> bool:
@@ -111,8 +166,6 @@ def set_default_factory(f: Factory | str | None) -> None:
     """Use ``f`` (a Factory or URL) for module-level calls; None goes back to the automatic choice."""
     global _default
     if f is not None and not isinstance(f, (str, Factory)):
-        raise InvalidArgumentError(
-            f"set_default_factory() takes a Factory, a URL or None, not {type(f).__name__}: "
-            f"{_URL_FORMS}"
-        )
+        raise bad_url(f, f"set_default_factory() takes a Factory, a URL or None, not "
+                         f"{type(f).__name__}")
     _default = factory(f) if isinstance(f, str) else f
