@@ -23,10 +23,11 @@ from ..errors import (
 )
 from ..key_encoding import encode_key
 from ..key_path import validate_key_path
-from ..key_range import KeyRange, key_range_to_bytes, to_key_range
+from ..key_range import KeyRange
 from ..keys import to_key
 from ..records import NO_KEY, check_key_use, record_key
 from . import catalog, record_store
+from .bounds import Bounds, query_bounds
 from .catalog import IndexSchema, StoreSchema
 from .cursor import EngineCursor, open_cursor
 
@@ -63,11 +64,8 @@ class _Source(api._Readable):
     def _deleted(self) -> bool:
         return self._store.deleted
 
-    def _bounds(self, query: Any, null_allowed: bool = True) -> record_store.Bounds:
-        if query is not None and not isinstance(query, KeyRange):  # a key: skip the KeyRange
-            point = encode_key(to_key(query))
-            return point, point + b"\xff"
-        return key_range_to_bytes(to_key_range(query, null_allowed=null_allowed))
+    def _bounds(self, query: Any, null_allowed: bool = True) -> Bounds:
+        return query_bounds(query, null_allowed)
 
 
 class EngineObjectStore(_Source, api.ObjectStore):
