@@ -25,3 +25,16 @@ def test_quickstart_runs_as_written(tmp_path: Path) -> None:
     lines = out.stdout.strip().splitlines()
     assert lines[-1] == "1"
     assert "'seen': True" in lines[0] and "'ship pyidb'" in lines[0]
+
+
+def test_wrapping_example_runs_as_written(tmp_path: Path) -> None:
+    example = next(b for b in _python_blocks() if "pyidb.wrap(" in b)
+    script = tmp_path / "wrapping.py"
+    script.write_text(example)
+    env = {"PYTHONPATH": str(README.parent), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         cwd=tmp_path, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines == ["['notes'] [('put', 'notes'), ('delete', 'notes')]",
+                     "vetoed: no object store named 'secrets'"]
