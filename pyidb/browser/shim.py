@@ -174,7 +174,7 @@ def new_request(decode: Callable[[str], Any], tx: Any) -> tuple[int, SyncFuture[
         finally:
             tx._failing_error = None
         # doomed: the error escaped an ``async with`` block, even if code outside caught it
-        return handled and tx._doomed is None
+        return handled and tx._escaped_error is None
 
     handlers[rid] = handle
     return rid, fut

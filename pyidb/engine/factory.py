@@ -22,7 +22,7 @@ from .connection import DatabaseState, EngineDatabase
 from .offload import LockedStorage, Offload
 from .scheduler import Scheduler
 from .storage.base import Storage
-from .transaction import FINISHED, EngineTransaction
+from .transaction import EngineTransaction
 
 
 class EngineFactory(api.Factory):
@@ -40,7 +40,7 @@ class EngineFactory(api.Factory):
         self._states: dict[str, DatabaseState] = {}
         self._locks: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Lock, list[int]]] = {}
 
-    def _state(self, name: str) -> DatabaseState:
+    def _database_state(self, name: str) -> DatabaseState:
         state = self._states.get(name)
         if state is None or (self.storage.shared and not state.connections):
             # Another process may have changed the file while nobody here had it open.
@@ -80,7 +80,7 @@ class EngineFactory(api.Factory):
         check_database_name(name)
         check_version(version)
         async with self._queue(name):
-            state = self._state(name)
+            state = self._database_state(name)
             current = state.schema.version
             if version is None:
                 version = current or 1
@@ -101,7 +101,7 @@ class EngineFactory(api.Factory):
     async def delete_database(self, name: str, *, blocked: api.BlockedCallback | None = None) -> None:
         check_database_name(name)
         async with self._queue(name):
-            state = self._state(name)
+            state = self._database_state(name)
             if state.schema.version == 0:
                 return
             await self._wait_for_others(state, state.schema.version, None, blocked)
@@ -147,7 +147,7 @@ class EngineFactory(api.Factory):
             tx.on_start = lambda: started.done() or started.set_result(None)
             tx.done.add_done_callback(lambda _: started.done() or started.set_result(None))
             await started
-            if tx._state == FINISHED:
+            if tx._is_finished():
                 await tx.done  # raises why it could not start
             tx.reactivate()
         return tx
@@ -177,7 +177,7 @@ class EngineFactory(api.Factory):
                 if inspect.isawaitable(result):
                     await result
         except BaseException as exc:
-            if tx._state != FINISHED:
+            if not tx._is_finished():
                 tx._abort(exc)
             self._dead(conn)
             try:

@@ -68,13 +68,13 @@ class EngineTransaction(api.Transaction):
         self, connection: EngineDatabase, scope: list[str], mode: str, durability: str
     ) -> None:
         self._conn = connection
-        self.db_state: DatabaseState = connection._state
+        self.db_state: DatabaseState = connection.db_state
         self.scope = catalog.sort_names(set(scope))
         self.scope_set = frozenset(self.scope)
         self._mode: Any = mode
         self._durability = durability
         self._loop = running_loop()
-        self._state = ACTIVE
+        self._phase = ACTIVE
         self.started = False  # the scheduler let it start
         self._running = False  # ...and it holds what it needs (write lock, read snapshot)
         self._view: Any = None
@@ -87,7 +87,7 @@ class EngineTransaction(api.Transaction):
         self._done: SyncFuture[None] = SyncFuture(self._loop)
         self._handles: dict[str, EngineObjectStore] = {}
         self.on_start: Callable[[], None] | None = None
-        self._doomed: Error | None = None
+        self._abort_pending: Error | None = None
         self._failing: BaseException | None = None  # a request error being delivered
         # A blocking storage's worker thread (engine.offload), and what it runs for us now.
         self._offload = self.db_state.factory.offload
@@ -126,7 +126,7 @@ class EngineTransaction(api.Transaction):
     def object_store(self, name: str) -> EngineObjectStore:
         from .object_store import EngineObjectStore
 
-        if self._state == FINISHED:
+        if self._phase == FINISHED:
             raise InvalidStateError(
                 f"cannot open object store {name!r}: the transaction has already finished"
             )
@@ -143,16 +143,16 @@ class EngineTransaction(api.Transaction):
         return handle
 
     def commit(self) -> None:
-        if self._state != ACTIVE:
+        if self._phase != ACTIVE:
             raise InvalidStateError(
                 "cannot commit: the transaction is not active (it is already committing, "
                 "finished, or its code awaited something that was not one of its requests)"
             )
-        self._state = COMMITTING
+        self._phase = COMMITTING
         self._schedule()
 
     def abort(self) -> None:
-        if self._state in (COMMITTING, FINISHED):
+        if self._phase in (COMMITTING, FINISHED):
             raise InvalidStateError("cannot abort: the transaction has already committed or aborted")
         self._user_abort = True
         self._abort(None)
@@ -164,10 +164,10 @@ class EngineTransaction(api.Transaction):
             self.abort()
 
     def _is_active(self) -> bool:
-        return self._state == ACTIVE
+        return self._phase == ACTIVE
 
     def _is_finished(self) -> bool:
-        return self._state == FINISHED
+        return self._phase == FINISHED
 
     def _aborted_by_user(self) -> bool:
         return self._user_abort
@@ -178,10 +178,10 @@ class EngineTransaction(api.Transaction):
         return self._view if self._view is not None else self.db_state.factory.storage
 
     def check_active(self) -> None:
-        if self._state != ACTIVE:
-            if self._state == FINISHED:
+        if self._phase != ACTIVE:
+            if self._phase == FINISHED:
                 why = "it has already committed or aborted"
-            elif self._state == COMMITTING:
+            elif self._phase == COMMITTING:
                 why = "commit() was called"
             else:
                 why = (
@@ -206,12 +206,12 @@ class EngineTransaction(api.Transaction):
 
     def abort_later(self, error: Error) -> None:
         """Abort with ``error`` once the running code returns (e.g. createIndex on duplicates)."""
-        self._doomed = error
+        self._abort_pending = error
 
     def reactivate(self) -> None:
         """Make the transaction active for a callback the engine runs (the upgrade function)."""
-        if self._state == INACTIVE:
-            self._state = ACTIVE
+        if self._phase == INACTIVE:
+            self._phase = ACTIVE
             self._loop.call_soon(self._end_of_task)
 
     # -- scheduling -----------------------------------------------------------------------------
@@ -254,7 +254,7 @@ class EngineTransaction(api.Transaction):
         return False
 
     def _retry_write(self) -> None:
-        if self._state != FINISHED and self._begin_write():
+        if self._phase != FINISHED and self._begin_write():
             self._ready()
 
     def _ready(self) -> None:
@@ -289,8 +289,8 @@ class EngineTransaction(api.Transaction):
             self._loop.call_soon(self._process)
 
     def _end_of_task(self) -> None:
-        if self._state == ACTIVE:
-            self._state = INACTIVE
+        if self._phase == ACTIVE:
+            self._phase = INACTIVE
         self._maybe_commit()
 
     def _process(self) -> None:
@@ -302,7 +302,7 @@ class EngineTransaction(api.Transaction):
             return
         budget = _BATCH
         queue = self._queue
-        while queue and self._state != FINISHED and self._running:
+        while queue and self._phase != FINISHED and self._running:
             if not budget or (budget < _BATCH and waiting):
                 self._schedule()
                 return
@@ -312,14 +312,14 @@ class EngineTransaction(api.Transaction):
             # Drop the operation (and the batch it may hold) before the awaiting code resumes.
             operation = None  # type: ignore[assignment]
             self._complete(fut, result, error)
-            if self._doomed is not None:
+            if self._abort_pending is not None:
                 break
         self._maybe_commit()
 
     def _complete(self, fut: SyncFuture[Any], result: Any, error: Error | None) -> None:
         """Complete a request: its awaiting code runs now, with the transaction active."""
-        committing = self._state == COMMITTING
-        self._state = COMMITTING if committing else ACTIVE
+        committing = self._phase == COMMITTING
+        self._phase = COMMITTING if committing else ACTIVE
         if error is None:
             fut.set_result(result)
         else:
@@ -328,17 +328,17 @@ class EngineTransaction(api.Transaction):
                 handled = fut.set_exception(error)
             finally:
                 self._failing = None
-            if not handled and self._state != FINISHED:
+            if not handled and self._phase != FINISHED:
                 self._abort(error)
-        if self._state == ACTIVE:
-            self._state = INACTIVE
+        if self._phase == ACTIVE:
+            self._phase = INACTIVE
 
     # -- a blocking storage: requests and the commit run on the worker thread (engine.offload)
     def _send_next(self) -> None:
         """Run the next request on the worker thread; one at a time, in order."""
-        if self._in_flight is not None or self._state == FINISHED or not self._running:
+        if self._in_flight is not None or self._phase == FINISHED or not self._running:
             return
-        if not self._queue or self._doomed is not None:
+        if not self._queue or self._abort_pending is not None:
             self._maybe_commit()
             return
         operation, fut = self._queue.popleft()
@@ -347,7 +347,7 @@ class EngineTransaction(api.Transaction):
 
     def _arrived(self, outcome: tuple[Any, Error | None] | None, exc: BaseException | None) -> None:
         fut, self._in_flight = self._in_flight, None
-        if fut is None or self._state == FINISHED:
+        if fut is None or self._phase == FINISHED:
             return  # aborted meanwhile: _abort failed the request already
         if outcome is None:  # not even _run caught it (KeyboardInterrupt on the worker)
             outcome = (None, _internal(exc))  # type: ignore[arg-type]
@@ -357,15 +357,15 @@ class EngineTransaction(api.Transaction):
     def _maybe_commit(self) -> None:
         if self._in_flight is not None:
             return
-        if self._doomed is not None and self._state != FINISHED:
-            self._abort(self._doomed)
+        if self._abort_pending is not None and self._phase != FINISHED:
+            self._abort(self._abort_pending)
             return
-        if self._state in (INACTIVE, COMMITTING) and not self._queue and self._running:
+        if self._phase in (INACTIVE, COMMITTING) and not self._queue and self._running:
             self._commit_now()
 
     def _commit_now(self) -> None:
         if self._offload is not None and self.mode != "readonly":
-            self._state = COMMITTING
+            self._phase = COMMITTING
             self._in_flight = _COMMIT
             self._offload.submit(self._loop, self._write_commit, self._committed)
             return
@@ -384,7 +384,7 @@ class EngineTransaction(api.Transaction):
 
     def _committed(self, _: Any, exc: BaseException | None) -> None:
         self._in_flight = None
-        if self._state == FINISHED:
+        if self._phase == FINISHED:
             return
         if exc is None:
             self._committed_ok()
@@ -392,17 +392,17 @@ class EngineTransaction(api.Transaction):
             self._abort(exc if isinstance(exc, Error) else _internal(exc))
 
     def _committed_ok(self) -> None:
-        self._state = FINISHED
+        self._phase = FINISHED
         self._finish()
         self._done.set_result(None)
 
     def _abort_if_unfinished(self, error: Error) -> None:
-        if self._state != FINISHED:
+        if self._phase != FINISHED:
             self._abort(error)
 
     def _abort(self, error: BaseException | None) -> None:
         """Spec "abort a transaction": undo everything, fail pending requests and ``done``."""
-        self._state = FINISHED
+        self._phase = FINISHED
         self._error = error
         if self.started and self.mode != "readonly":
             storage = self.storage
