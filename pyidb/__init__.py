@@ -55,8 +55,8 @@ from .factories import (
 from .key_range import KeyRange
 from .keys import cmp
 from .operations import Handler, Kind, Operation
-from .wrapping import wrap
 from .transfer import TransferError, export_database, import_database
+from .wrapping import wrap
 
 __version__ = "0.1.0"
 
