@@ -16,17 +16,25 @@ import pytest
 import pyidb
 from pyidb.engine.factory import EngineFactory
 from pyidb.engine.storage.memory import MemoryStorage
+from pyidb.engine.storage.sqlite import SQLiteStorage
 
 ENGINE_URLS = ["memory:", "sqlite"]
 # The conformance suite also runs on "wrapped": the memory engine with every operation through a
 # handler that changes nothing (pyidb.wrap), proving the wrapper keeps every answer and error.
-# And on "threaded": the memory engine as if it did network I/O (blocking_io), so every request
-# and commit runs on the engine's worker thread (pyidb/engine/offload.py).
-CONFORMANCE_URLS = [*ENGINE_URLS, "wrapped", "threaded"]
+# And on "threaded" / "threaded-sqlite": memory and SQLite declared as doing network I/O
+# (blocking_io), so every request and commit runs on the engine's worker thread
+# (pyidb/engine/offload.py); the SQLite one is shared with read views, as a database server is.
+CONFORMANCE_URLS = [*ENGINE_URLS, "wrapped", "threaded", "threaded-sqlite"]
 
 
 class ThreadedMemoryStorage(MemoryStorage):
     """The memory storage, declared blocking: the engine runs its calls on a worker thread."""
+
+    blocking_io = True
+
+
+class ThreadedSQLiteStorage(SQLiteStorage):
+    """SQLite declared blocking, shaped like a network database: shared, with read views."""
 
     blocking_io = True
 
@@ -50,6 +58,9 @@ def factory(request: pytest.FixtureRequest, tmp_path: Path) -> pyidb.Factory:
     url = request.param
     if url == "threaded":
         f: pyidb.Factory = EngineFactory(ThreadedMemoryStorage(), "memory:")
+    elif url == "threaded-sqlite":
+        path = tmp_path / "threaded.db"
+        f = EngineFactory(ThreadedSQLiteStorage(str(path)), f"sqlite:///{path}")
     elif url == "wrapped":  # every operation through a handler that changes nothing (pyidb.wrap)
         f = pyidb.wrap(pyidb.factory("memory:"), _pass_through)
     else:
