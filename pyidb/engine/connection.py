@@ -34,7 +34,9 @@ class DatabaseState:
         self.factory = factory
         self.name = name
         self.schema: DatabaseSchema = catalog.load_schema(factory.storage, name)
-        self.connections: set[EngineDatabase] = set()
+        # Ordered (a dict used as a set): versionchange is fired in connection-opening order, as
+        # the spec's connection set is ordered and browsers do.
+        self.connections: dict[EngineDatabase, None] = {}
         self.close_waiters: list[asyncio.Future[None]] = []
 
     def after_abort(self, versionchange: bool) -> None:
@@ -159,7 +161,7 @@ class EngineDatabase(api.Database):
         if self._close_pending and not self._transactions and not self._closed:
             self._closed = True
             if self in self.db_state.connections:
-                self.db_state.connections.discard(self)
+                del self.db_state.connections[self]
                 self.db_state.connection_closed()
 
     def _fire_versionchange(self, old: int, new: int | None) -> None:

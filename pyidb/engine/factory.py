@@ -95,7 +95,7 @@ class EngineFactory(api.Factory):
             if version > current:
                 await self._wait_for_others(state, current, version, blocked)
                 await self._upgrade(state, conn, current, version, upgrade)
-            state.connections.add(conn)
+            state.connections[conn] = None
             return conn
 
     async def delete_database(self, name: str, *, blocked: api.BlockedCallback | None = None) -> None:
