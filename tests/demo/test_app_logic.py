@@ -237,11 +237,13 @@ async def test_a_failing_import_leaves_no_half_imported_records() -> None:
     ('{"format": "pyidb-export", "format_version": 1, "database": "d", "version": 1,'
      ' "stores": [{"name": "s", "key_path": null, "auto_increment": false, "indexes": [],'
      ' "records": [[1]]}]}', "records must be"),
-    ("not json", "not a pyidb export file"),
+    ("not json", "not a pyidb export file: it is not JSON text"),
+    (b"\xff\xfe garbage", "not a pyidb export file: it is not JSON text"),
 ])
 def test_loads_export_rejects_what_it_cannot_import(text: str, message: str) -> None:
-    with pytest.raises(transfer.TransferError, match=message):
+    with pytest.raises(transfer.TransferError, match=message) as caught:
         transfer.loads_export(text)
+    assert "corrupt" not in str(caught.value)  # that wording is for damaged stored data
 
 
 # -- console -----------------------------------------------------------------------------------
