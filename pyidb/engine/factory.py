@@ -39,6 +39,12 @@ class EngineFactory(api.Factory):
         self.scheduled: set[EngineTransaction] = set()  # transactions with requests to run
         self._states: dict[str, DatabaseState] = {}
         self._locks: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Lock, list[int]]] = {}
+        if storage.durable:
+            try:  # a damaged or hostile file is refused here, before anything reads or writes it
+                catalog.validate(storage)
+            except BaseException:
+                storage.close()
+                raise
 
     def _database_state(self, name: str) -> DatabaseState:
         state = self._states.get(name)

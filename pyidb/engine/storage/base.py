@@ -162,6 +162,10 @@ class Storage(ABC):
     @abstractmethod
     def count(self, tree: int, lo: bytes | None = None, hi: bytes | None = None) -> int: ...
 
+    def trees(self) -> list[int]:
+        """The ids of the trees holding at least one pair, ascending (checks of a file's catalog)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list its trees")
+
     @abstractmethod
     def close(self) -> None:
         """Release the storage (an open write transaction is rolled back)."""

@@ -34,6 +34,9 @@ _SCHEMA = (
     "PRIMARY KEY(tree, key)) WITHOUT ROWID",
 )
 
+# Tables SQLite itself adds when someone runs ANALYZE: statistics only, harmless.
+_STAT_TABLES = {"sqlite_stat1", "sqlite_stat4"}
+
 _SYNCHRONOUS = {"default": "FULL", "strict": "FULL", "relaxed": "NORMAL"}
 
 # SQLite result codes (primary codes, low byte of sqlite_errorcode).
@@ -95,6 +98,7 @@ class SQLiteStorage(SQLiteReader, Storage):
         self._synchronous = ""
         self._timeout = timeout
         self._idle_readers: list[sqlite3.Connection] = []
+        self._schema_version = -1
         try:
             # isolation_level=None: no implicit BEGINs; we issue BEGIN IMMEDIATE/COMMIT ourselves,
             # so no write is ever autocommitted on its own. The engine serializes all calls, so
@@ -115,9 +119,19 @@ class SQLiteStorage(SQLiteReader, Storage):
         conn = self._conn
         try:
             conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            # Defence in depth: SQL functions with side effects may not run from the file's schema.
+            conn.execute("PRAGMA trusted_schema=OFF")
             if self._is_empty():
+                pages = conn.execute("PRAGMA page_count").fetchone()[0]
+                if pages > 1:  # an empty new file has 0 pages (1 after a bare VACUUM)
+                    raise UnknownError(
+                        f"the file {self.path} has {pages} pages of data but no tables: its schema "
+                        "was truncated or damaged. pyidb refuses to re-create an empty database "
+                        "over it; restore it from a backup"
+                    )
                 self._initialize()
             self._check_format()
+            self._check_schema()
             # WAL lets readers in other processes go on while one writes. Only switched on once
             # the file is known to be ours; some platforms (no shared memory) keep the rollback
             # journal, which is just as crash-safe.
@@ -187,6 +201,27 @@ class SQLiteStorage(SQLiteReader, Storage):
                 f"{meta.get('format_version')!r}; it is damaged: restore it from a backup"
             )
 
+    def _check_schema(self) -> None:
+        """Refuse a file whose schema holds anything but pyidb's two tables, exactly as pyidb
+        made them: a trigger, view, index or altered table could act on pyidb's statements."""
+        rows = self._conn.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
+        extra = sorted(
+            f"{kind} {name!r}" for kind, name, sql in rows
+            if sql not in _SCHEMA and not (kind == "table" and name in _STAT_TABLES)
+        )
+        if extra:
+            raise UnknownError(
+                f"the file {self.path} holds schema objects pyidb did not make ({', '.join(extra)}); "
+                "they could act on pyidb's writes, so pyidb refuses the file. Remove them (or "
+                "restore a backup), then open it again"
+            )
+        self._schema_version = self._conn.execute("PRAGMA schema_version").fetchone()[0]
+
+    def _schema_unchanged(self) -> None:
+        # Under the write lock: another process may have changed the schema since we looked.
+        if self._conn.execute("PRAGMA schema_version").fetchone()[0] != self._schema_version:
+            self._check_schema()
+
     def _set_synchronous(self, level: str) -> None:
         # PRAGMA synchronous cannot change inside a transaction: called before BEGIN only.
         if level != self._synchronous:
@@ -214,6 +249,11 @@ class SQLiteStorage(SQLiteReader, Storage):
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise _map_error(exc, self.path) from None
+        try:
+            self._schema_unchanged()
+        except BaseException as exc:
+            self._abandon()
+            raise (_map_error(exc, self.path) if isinstance(exc, sqlite3.Error) else exc) from None
         self._in_write = True
 
     def try_begin_write(self, durability: str = "default") -> bool:

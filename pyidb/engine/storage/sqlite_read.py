@@ -34,6 +34,7 @@ _COUNT_SQL = {
     for hi in (False, True)
 }
 _GET_SQL = "SELECT value FROM kv WHERE tree=? AND key=?"
+_NEXT_TREE_SQL = "SELECT tree FROM kv WHERE tree>? ORDER BY tree LIMIT 1"
 
 # Unbounded scans are fetched in chunks that each re-seek after the last key, so no SQLite
 # statement (and its read snapshot) stays open while the engine holds the iterator.
@@ -111,6 +112,19 @@ class SQLiteReader:
         try:
             sql = _COUNT_SQL[lo is not None, hi is not None]
             return self._conn.execute(sql, _params(tree, lo, hi)).fetchone()[0]
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from None
+
+
+    def trees(self) -> list[int]:
+        """Ids of the non-empty trees: ``s.trees()`` (one primary-key seek per tree)."""
+        out: list[int] = []
+        try:
+            while True:
+                row = self._conn.execute(_NEXT_TREE_SQL, (out[-1] if out else -(2**63),)).fetchone()
+                if row is None:
+                    return out
+                out.append(row[0])
         except sqlite3.Error as exc:
             raise self._fail(exc) from None
 
