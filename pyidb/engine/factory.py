@@ -16,8 +16,8 @@ from typing import Any
 from .. import api
 from ..arguments import check_database_name, check_version
 from ..callbacks import call_user
-from ..errors import AbortError, InvalidStateError, VersionError
-from . import catalog
+from ..errors import AbortError, InvalidStateError, UnknownError, VersionError
+from . import catalog, integrity
 from .connection import DatabaseState, EngineDatabase
 from .offload import LockedStorage, Offload
 from .scheduler import Scheduler
@@ -28,7 +28,7 @@ from .transaction import EngineTransaction
 class EngineFactory(api.Factory):
     """Databases of the pure-Python engine on one storage (memory or a SQLite file)."""
 
-    def __init__(self, storage: Storage, url: str) -> None:
+    def __init__(self, storage: Storage, url: str, *, check: bool = False) -> None:
         self.offload: Offload | None = None
         if storage.blocking_io:  # a network storage: its calls run on a worker thread
             self.offload = Offload()
@@ -42,6 +42,8 @@ class EngineFactory(api.Factory):
         if storage.durable:
             try:  # a damaged or hostile file is refused here, before anything reads or writes it
                 catalog.validate(storage)
+                if check:
+                    self.raise_if_damaged()
             except BaseException:
                 storage.close()
                 raise
@@ -124,6 +126,19 @@ class EngineFactory(api.Factory):
         if self.storage.closed:
             raise InvalidStateError(f"the factory for {self.url} is closed; make a new one")
         return [{"name": n, "version": v} for n, v in catalog.database_names(self.storage)]
+
+    def check(self) -> list[str]:
+        """Every problem the full integrity check finds, [] if none: ``f.check()``
+        (see :mod:`pyidb.engine.integrity`; it reads the whole file)."""
+        return integrity.check_storage(self.storage)
+
+    def raise_if_damaged(self) -> None:
+        """UnknownError listing the problems :meth:`check` finds, if any."""
+        problems = self.check()
+        if problems:
+            shown = "\n  ".join(problems[:20])
+            raise UnknownError(f"the integrity check of {self.url} found {len(problems)} "
+                               f"problem(s); restore it from a backup:\n  {shown}")
 
     def close(self) -> None:
         """Release the storage (the SQLite file); the factory is unusable afterwards."""

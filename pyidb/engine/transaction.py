@@ -22,6 +22,7 @@ from ..errors import (
     AbortError,
     Error,
     InvalidStateError,
+    LockTimeoutError,
     NotFoundError,
     ReadOnlyError,
     TransactionInactiveError,
@@ -29,7 +30,6 @@ from ..errors import (
 )
 from ..sync_future import SyncFuture, running_loop
 from . import catalog
-from .storage.base import StorageBusyError
 
 if TYPE_CHECKING:
     from .connection import DatabaseState, EngineDatabase
@@ -244,13 +244,12 @@ class EngineTransaction(api.Transaction):
         if self._lock_deadline is None:
             self._lock_deadline = now + storage.lock_timeout
         if now >= self._lock_deadline:
-            self._loop.call_soon(self._abort_if_unfinished, StorageBusyError(
-                f"the database is locked by another process that is writing (waited "
-                f"{storage.lock_timeout:g} s for it); try again later"
-            ))
+            storage.stop_waiting()
+            self._loop.call_soon(self._abort_if_unfinished, storage.lock_timeout_error())
             return False
+        # Cheap checks (the storage keeps this writer's place in line meanwhile), so a short cap.
         self._loop.call_later(self._lock_delay, self._retry_write)
-        self._lock_delay = min(self._lock_delay * 2, 0.1)
+        self._lock_delay = min(self._lock_delay * 2, 0.02)
         return False
 
     def _retry_write(self) -> None:
@@ -408,6 +407,8 @@ class EngineTransaction(api.Transaction):
             storage = self.storage
             if storage.in_write:
                 storage.rollback()
+            elif not self._running:
+                storage.stop_waiting()  # aborted while waiting for another process's lock
             self.db_state.after_abort(self.mode == "versionchange")
         pending = list(self._queue)
         self._queue.clear()
@@ -421,6 +422,9 @@ class EngineTransaction(api.Transaction):
                        error: BaseException | None) -> None:
         why = f": {error}" if error is not None else ""
         for _, fut in pending:
+            if isinstance(error, LockTimeoutError):  # it never ran: say why, by its own name
+                fut.set_exception(LockTimeoutError(error.message))
+                continue
             fut.set_exception(AbortError(f"the transaction was aborted before this request ran{why}"))
         self._done.set_exception(error or AbortError("the transaction was aborted"))
 

@@ -14,13 +14,23 @@ leaves either the whole transaction or none of it::
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
-from ...errors import Error, InvalidArgumentError, InvalidStateError, QuotaExceededError, UnknownError
+from ...errors import (
+    Error,
+    InvalidArgumentError,
+    InvalidStateError,
+    QuotaExceededError,
+    ReadOnlyError,
+    UnknownError,
+)
 from .base import Storage, StorageBusyError, not_in_write
 from .sqlite_read import _COUNT_SQL, _SCAN_SQL, ReadSnapshot, SQLiteReader, _bounds_sql, _params
+from .sqlite_turns import Turns
 
 __all__ = ["FORMAT_VERSION", "SQLiteStorage"]
 
@@ -40,7 +50,8 @@ _STAT_TABLES = {"sqlite_stat1", "sqlite_stat4"}
 _SYNCHRONOUS = {"default": "FULL", "strict": "FULL", "relaxed": "NORMAL"}
 
 # SQLite result codes (primary codes, low byte of sqlite_errorcode).
-_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_NOTADB = 5, 6, 11, 13, 26
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_CORRUPT = 5, 6, 8, 11
+_SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 13, 14, 26
 
 
 _DELETE_RANGE_SQL = {
@@ -50,7 +61,16 @@ _PUT_SQL = "INSERT OR REPLACE INTO kv(tree, key, value) VALUES (?, ?, ?)"
 _DELETE_SQL = "DELETE FROM kv WHERE tree=? AND key=?"
 
 
-def _map_error(exc: sqlite3.Error, path: str, closed: bool = False) -> Error:
+def lock_timeout_error(path: str, timeout: float) -> StorageBusyError:
+    """The error for a write that waited ``timeout`` seconds for another process's lock."""
+    return StorageBusyError(
+        f"another process held the write lock of the database file {path} for more than the "
+        f"lock timeout ({timeout:g} s), so nothing was written; try again, or open the file "
+        f"with a longer timeout: 'sqlite:///{path}?timeout=SECONDS'"
+    )
+
+
+def _map_error(exc: sqlite3.Error, path: str, closed: bool = False, timeout: float = 0.0) -> Error:
     """The pyidb error for a sqlite3 error: a quota, a lock, a damaged file, or UnknownError."""
     code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
     text = str(exc)
@@ -60,9 +80,11 @@ def _map_error(exc: sqlite3.Error, path: str, closed: bool = False) -> Error:
     if code == _SQLITE_FULL or "database or disk is full" in lowered:
         return QuotaExceededError(f"the database file {path} cannot grow: {text} (free disk space)")
     if code in (_SQLITE_BUSY, _SQLITE_LOCKED) or "database is locked" in lowered:
-        return StorageBusyError(
-            f"the database file {path} is locked by another process (or connection) that is "
-            "writing to it; wait for it to finish and try again"
+        return lock_timeout_error(path, timeout)
+    if code == _SQLITE_READONLY or "readonly database" in lowered:
+        return ReadOnlyError(
+            f"the database file {path} cannot be written here ({text}): the file or its "
+            "directory is read-only. Reads work; make both writable to write"
         )
     if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in lowered or "not a database" in lowered:
         return UnknownError(
@@ -70,6 +92,25 @@ def _map_error(exc: sqlite3.Error, path: str, closed: bool = False) -> Error:
             "restore it from a backup or use another path"
         )
     return UnknownError(f"SQLite failed on {path}: {text}")
+
+
+def _not_writable(path: str) -> bool:
+    directory = os.path.dirname(path) or "."
+    if os.path.exists(path):
+        return not (os.access(path, os.W_OK) and os.access(directory, os.W_OK))
+    return os.path.isdir(directory) and not os.access(directory, os.W_OK)
+
+
+def _uri(path: str, readonly: bool, create: bool) -> str:
+    uri = "file:" + quote(path)
+    if not readonly:
+        return uri + ("?mode=rwc" if create else "?mode=rw")
+    if os.path.exists(path + "-wal") or os.access(os.path.dirname(path) or ".", os.W_OK):
+        return uri + "?mode=ro"
+    # A WAL file cannot be read without its -shm file, which cannot be made in a read-only
+    # directory; with no -wal there is no uncommitted log to read and nobody can write the file
+    # from here, so SQLite may read it as an immutable file.
+    return uri + "?mode=ro&immutable=1"
 
 
 class SQLiteStorage(SQLiteReader, Storage):
@@ -86,10 +127,19 @@ class SQLiteStorage(SQLiteReader, Storage):
     durable = True
     shared = True  # other processes may write the same file
 
-    def __init__(self, path: str, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self, path: str, *, timeout: float = 5.0, create: bool = True, readonly: bool | None = None
+    ) -> None:
         if not isinstance(path, str):
             raise InvalidArgumentError(f"the SQLite path must be a str, not {type(path).__name__}")
+        if type(timeout) not in (int, float) or not 0 <= timeout <= 86400:
+            raise InvalidArgumentError(f"the lock timeout must be 0 to 86400 seconds, not {timeout!r}")
         self.path = path
+        #: Opened read-only: asked for, or the file or its directory is not writable (SQLite
+        #: needs to create its -wal and -shm files next to it even to read a WAL file).
+        self.readonly = _not_writable(path) if readonly is None else bool(readonly)
+        self._uri = _uri(path, self.readonly, create)
+        self._turns = None if self.readonly else Turns.for_file(path)
         self.closed = False
         self._in_write = False
         # Set when SQLite itself rolled the open transaction back after an error (it does so on
@@ -103,15 +153,20 @@ class SQLiteStorage(SQLiteReader, Storage):
             # isolation_level=None: no implicit BEGINs; we issue BEGIN IMMEDIATE/COMMIT ourselves,
             # so no write is ever autocommitted on its own. The engine serializes all calls, so
             # the connection may be used from whichever thread runs the event loop.
-            self._conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+            self._conn = self._connect()
         except sqlite3.Error as exc:
+            if self._turns is not None:
+                self._turns.close()
             raise UnknownError(f"cannot open the database file {path}: {exc}") from None
         try:
             self._open(timeout)
         except BaseException:
-            self._conn.close()
-            self.closed = True
+            self.close()
             raise
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self._uri, uri=True, timeout=self._timeout, isolation_level=None,
+                               check_same_thread=False)
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -122,6 +177,11 @@ class SQLiteStorage(SQLiteReader, Storage):
             # Defence in depth: SQL functions with side effects may not run from the file's schema.
             conn.execute("PRAGMA trusted_schema=OFF")
             if self._is_empty():
+                if self.readonly:
+                    raise UnknownError(
+                        f"the file {self.path} holds no pyidb database and cannot be written "
+                        "here (read-only file or directory), so none can be made in it"
+                    )
                 pages = conn.execute("PRAGMA page_count").fetchone()[0]
                 if pages > 1:  # an empty new file has 0 pages (1 after a bare VACUUM)
                     raise UnknownError(
@@ -135,13 +195,14 @@ class SQLiteStorage(SQLiteReader, Storage):
             # WAL lets readers in other processes go on while one writes. Only switched on once
             # the file is known to be ours; some platforms (no shared memory) keep the rollback
             # journal, which is just as crash-safe.
-            try:
-                conn.execute("PRAGMA journal_mode=WAL").fetchall()
-            except sqlite3.OperationalError:
-                pass
+            if not self.readonly:
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL").fetchall()
+                except sqlite3.OperationalError:
+                    pass
             self._set_synchronous("FULL")
         except sqlite3.Error as exc:
-            raise _map_error(exc, self.path) from None
+            raise _map_error(exc, self.path, timeout=self._timeout) from None
 
     def _is_empty(self) -> bool:
         # Nothing at all in the schema (not even a view or trigger): a new file, safe to claim.
@@ -244,23 +305,34 @@ class SQLiteStorage(SQLiteReader, Storage):
             raise InvalidArgumentError(
                 f"durability must be 'default', 'strict' or 'relaxed', not {durability!r}"
             )
+        if self.readonly:
+            raise ReadOnlyError(
+                f"the database file {self.path} was opened read-only (the file or its directory "
+                "is not writable, or the URL asked for mode=ro); reads work, writes are refused"
+            )
         try:
             self._set_synchronous(level)
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise _map_error(exc, self.path) from None
+            raise _map_error(exc, self.path, timeout=self._timeout) from None
         try:
             self._schema_unchanged()
-        except BaseException as exc:
+        except sqlite3.Error as exc:
             self._abandon()
-            raise (_map_error(exc, self.path) if isinstance(exc, sqlite3.Error) else exc) from None
+            raise _map_error(exc, self.path, timeout=self._timeout) from None
+        except BaseException:
+            self._abandon()
+            raise
         self._in_write = True
 
     def try_begin_write(self, durability: str = "default") -> bool:
         """Like begin_write, but False at once if another process holds the write lock, so the
         engine can wait on the event loop instead of blocking it: ``s.try_begin_write()``."""
-        if self.closed or self.in_write or durability not in _SYNCHRONOUS:
+        if self.closed or self.in_write or durability not in _SYNCHRONOUS or self.readonly:
             self.begin_write(durability)  # raises the right error
+        turns = self._turns
+        if turns is not None and not turns.try_take():
+            return False  # another process is first in line: wait for our turn
         try:
             self._conn.execute("PRAGMA busy_timeout=0")
             try:
@@ -268,10 +340,25 @@ class SQLiteStorage(SQLiteReader, Storage):
             finally:
                 self._conn.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
         except StorageBusyError:
-            return False
+            return False  # keep the turn: the holder cannot take the lock again before us
         except sqlite3.Error as exc:
-            raise _map_error(exc, self.path) from None
+            self.stop_waiting()
+            raise _map_error(exc, self.path, timeout=self._timeout) from None
+        except BaseException:
+            self.stop_waiting()
+            raise
+        self.stop_waiting()  # we have the lock: the next process in line may queue for it
         return True
+
+    def stop_waiting(self) -> None:
+        """Give up this storage's place in line for the write lock (its writer got it, failed,
+        or was aborted while waiting): ``s.stop_waiting()``."""
+        if self._turns is not None:
+            self._turns.release()
+
+    def lock_timeout_error(self) -> StorageBusyError:
+        """The error for a writer that waited the whole lock timeout for another process."""
+        return lock_timeout_error(self.path, self._timeout)
 
     @property
     def lock_timeout(self) -> float:
@@ -286,11 +373,10 @@ class SQLiteStorage(SQLiteReader, Storage):
             conn = self._idle_readers.pop()
         else:
             try:
-                conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None,
-                                       check_same_thread=False)
+                conn = self._connect()
             except sqlite3.Error as exc:
-                raise _map_error(exc, self.path) from None
-        return ReadSnapshot(conn, self._fail)
+                raise _map_error(exc, self.path, timeout=self._timeout) from None
+        return ReadSnapshot(conn, self._fail, self.path)
 
     def end_read(self, view: Any) -> None:
         """Finish a read view from :meth:`begin_read`."""
@@ -308,7 +394,7 @@ class SQLiteStorage(SQLiteReader, Storage):
         try:
             self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            error = _map_error(exc, self.path)
+            error = _map_error(exc, self.path, timeout=self._timeout)
             self._abandon()
             raise error from None
 
@@ -323,7 +409,7 @@ class SQLiteStorage(SQLiteReader, Storage):
         try:
             self._conn.execute("ROLLBACK")
         except sqlite3.Error as exc:
-            error = _map_error(exc, self.path)
+            error = _map_error(exc, self.path, timeout=self._timeout)
             self._abandon()
             raise error from None
 
@@ -356,7 +442,7 @@ class SQLiteStorage(SQLiteReader, Storage):
 
     def _fail(self, exc: sqlite3.Error) -> Error:
         """Map ``exc``; if SQLite rolled the write transaction back on its own, remember it."""
-        error = _map_error(exc, self.path, self.closed)
+        error = _map_error(exc, self.path, self.closed, self._timeout)
         if self._in_write and not self.closed and not self._conn.in_transaction:
             self._in_write = False
             self._lost = error
@@ -372,11 +458,13 @@ class SQLiteStorage(SQLiteReader, Storage):
         for conn in self._idle_readers:
             conn.close()
         self._idle_readers.clear()
+        if self._turns is not None:
+            self._turns.close()
         try:
             self._abandon()
             self._conn.close()
         except sqlite3.Error as exc:
-            raise _map_error(exc, self.path) from None
+            raise _map_error(exc, self.path, timeout=self._timeout) from None
 
     # -- writes ---------------------------------------------------------------------------
 
