@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
@@ -310,6 +311,23 @@ class SQLiteStorage(SQLiteReader, Storage):
                 f"the database file {self.path} was opened read-only (the file or its directory "
                 "is not writable, or the URL asked for mode=ro); reads work, writes are refused"
             )
+        turns = self._turns
+        if turns is None:
+            self._begin(level)
+            return
+        start = time.monotonic()
+        if not turns.wait(self._timeout):
+            raise self.lock_timeout_error()
+        left = max(0.0, self._timeout - (time.monotonic() - start))  # one timeout for both waits
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout={int(left * 1000)}")
+            self._begin(level)
+        finally:
+            turns.release()
+            self._conn.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
+
+    def _begin(self, level: str) -> None:
+        """BEGIN IMMEDIATE (waiting up to the busy timeout), then check the schema again."""
         try:
             self._set_synchronous(level)
             self._conn.execute("BEGIN IMMEDIATE")
@@ -336,7 +354,7 @@ class SQLiteStorage(SQLiteReader, Storage):
         try:
             self._conn.execute("PRAGMA busy_timeout=0")
             try:
-                self.begin_write(durability)
+                self._begin(_SYNCHRONOUS[durability])
             finally:
                 self._conn.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
         except StorageBusyError:

@@ -10,7 +10,8 @@ sits in the kernel's queue for the turn and is woken the moment it is free (no s
 loses every race).
 
 A turn is only waited for in a helper thread (``flock`` cannot time out and must never block the
-event loop); the engine polls :meth:`Turns.try_take` cheaply. Without ``fcntl`` (Windows) or a
+event loop): the engine polls :meth:`Turns.try_take` cheaply, a blocking caller waits on an
+event the thread sets (:meth:`Turns.wait`). Without ``fcntl`` (Windows) or a
 writable directory there are no turns and the engine polls SQLite's lock as before.
 """
 
@@ -35,6 +36,7 @@ class Turns:
         self._waiting = False  # a helper thread is blocked in flock for it
         self._wanted = False  # a writer of this storage is waiting for the write lock
         self._closed = False
+        self._got = threading.Event()  # set when the helper thread takes the turn for us
 
     @classmethod
     def for_file(cls, path: str) -> Turns | None:
@@ -54,6 +56,7 @@ class Turns:
             self._wanted = True
             if self._waiting:
                 return False
+            self._got.clear()
             try:
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -75,8 +78,17 @@ class Turns:
             self._waiting = False
             if self._wanted and not self._closed:
                 self._held = True
+                self._got.set()
                 return
             self._let_go()  # nobody here wants it any more: pass it on at once
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds for the turn (no polling: the helper thread wakes
+        us); False if it did not come, and then this storage is out of the line again."""
+        if self.try_take() or (self._got.wait(timeout) and self.try_take()):
+            return True
+        self.release()
+        return False
 
     def release(self) -> None:
         """Give the turn back (the write lock is taken, or the writer stopped waiting)."""
