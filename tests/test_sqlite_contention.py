@@ -97,3 +97,24 @@ async def test_a_wait_past_the_timeout_is_a_lock_timeout_error(tmp_path: Path) -
     holder.close()
     db.close()
     f.close()
+
+
+async def test_an_upgrade_waits_for_another_process_lock(tmp_path: Path) -> None:
+    # It used to go ahead without the write lock (the versionchange transaction counted as
+    # started while it still waited) and fail with "called outside a write transaction".
+    path = tmp_path / "upgrade.db"
+    await _create(path)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    f = pyidb.factory(f"sqlite:///{path}?timeout=10")
+    opening = asyncio.ensure_future(
+        f.open("d", 2, upgrade=lambda db, *a: db.create_object_store("u")))
+    for _ in range(20):  # let the open run up to its wait for the lock
+        await asyncio.sleep(0.01)
+    assert not opening.done()
+    holder.execute("ROLLBACK")
+    holder.close()
+    db = await asyncio.wait_for(opening, 10)
+    assert db.version == 2 and db.object_store_names == ["s", "u"]
+    db.close()
+    f.close()

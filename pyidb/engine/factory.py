@@ -163,7 +163,7 @@ class EngineFactory(api.Factory):
     async def _exclusive(self, conn: EngineDatabase) -> EngineTransaction:
         """A versionchange transaction on ``conn``, started and active."""
         tx = EngineTransaction(conn, [], "versionchange", "default")
-        if not tx.started:
+        if not tx._running:  # started by the scheduler is not enough: it may wait for the lock
             started = asyncio.get_running_loop().create_future()
             tx.on_start = lambda: started.done() or started.set_result(None)
             tx.done.add_done_callback(lambda _: started.done() or started.set_result(None))

@@ -422,8 +422,10 @@ class EngineTransaction(api.Transaction):
                        error: BaseException | None) -> None:
         why = f": {error}" if error is not None else ""
         for _, fut in pending:
-            if isinstance(error, LockTimeoutError):  # it never ran: say why, by its own name
-                fut.set_exception(LockTimeoutError(error.message))
+            if isinstance(error, (LockTimeoutError, ReadOnlyError)) and not self._running:
+                # The storage refused to begin it (lock timeout, read-only file): nothing ran,
+                # say why by its own name rather than as a bare AbortError.
+                fut.set_exception(type(error)(error.message))
                 continue
             fut.set_exception(AbortError(f"the transaction was aborted before this request ran{why}"))
         self._done.set_exception(error or AbortError("the transaction was aborted"))

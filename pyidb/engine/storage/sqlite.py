@@ -31,6 +31,7 @@ from ...errors import (
 )
 from .base import Storage, StorageBusyError, not_in_write
 from .sqlite_read import _COUNT_SQL, _SCAN_SQL, ReadSnapshot, SQLiteReader, _bounds_sql, _params
+from .sqlite_reserve import Reserve
 from .sqlite_turns import Turns
 
 __all__ = ["FORMAT_VERSION", "SQLiteStorage"]
@@ -47,6 +48,8 @@ _SCHEMA = (
 
 # Tables SQLite itself adds when someone runs ANALYZE: statistics only, harmless.
 _STAT_TABLES = {"sqlite_stat1", "sqlite_stat4"}
+
+_WAL_KEEP_BYTES = 4 << 20
 
 _SYNCHRONOUS = {"default": "FULL", "strict": "FULL", "relaxed": "NORMAL"}
 
@@ -141,6 +144,7 @@ class SQLiteStorage(SQLiteReader, Storage):
         self.readonly = _not_writable(path) if readonly is None else bool(readonly)
         self._uri = _uri(path, self.readonly, create)
         self._turns = None if self.readonly else Turns.for_file(path)
+        self._reserve = None if self.readonly else Reserve(path)
         self.closed = False
         self._in_write = False
         # Set when SQLite itself rolled the open transaction back after an error (it does so on
@@ -201,7 +205,14 @@ class SQLiteStorage(SQLiteReader, Storage):
                     conn.execute("PRAGMA journal_mode=WAL").fetchall()
                 except sqlite3.OperationalError:
                     pass
+                # A readonly transaction pins the WAL (SQLite cannot checkpoint past a reader's
+                # snapshot), so it grows with every write meanwhile. Once no reader needs it,
+                # SQLite's automatic checkpoint (every ~1000 pages at commit) copies it back and
+                # the next writer restarts it; this limit then cuts the file back to 4 MiB.
+                conn.execute(f"PRAGMA journal_size_limit={_WAL_KEEP_BYTES}").fetchall()
             self._set_synchronous("FULL")
+            if self._reserve is not None:
+                self._reserve.keep()
         except sqlite3.Error as exc:
             raise _map_error(exc, self.path, timeout=self._timeout) from None
 
@@ -412,9 +423,18 @@ class SQLiteStorage(SQLiteReader, Storage):
         try:
             self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            error = _map_error(exc, self.path, timeout=self._timeout)
+            error = self._out_of_space(_map_error(exc, self.path, timeout=self._timeout))
             self._abandon()
             raise error from None
+        if self._reserve is not None and not self._reserve.kept:
+            self._reserve.keep()  # space was freed, or more disk came: keep some aside again
+
+    def _out_of_space(self, error: Error) -> Error:
+        # The disk is full: free the reserve now, so the writes that follow (deleting records
+        # to make room) can still append to the WAL.
+        if isinstance(error, QuotaExceededError) and self._reserve is not None:
+            self._reserve.release()
+        return error
 
     def rollback(self) -> None:
         """Undo the transaction: ``s.rollback()``."""
@@ -460,7 +480,7 @@ class SQLiteStorage(SQLiteReader, Storage):
 
     def _fail(self, exc: sqlite3.Error) -> Error:
         """Map ``exc``; if SQLite rolled the write transaction back on its own, remember it."""
-        error = _map_error(exc, self.path, self.closed, self._timeout)
+        error = self._out_of_space(_map_error(exc, self.path, self.closed, self._timeout))
         if self._in_write and not self.closed and not self._conn.in_transaction:
             self._in_write = False
             self._lost = error
