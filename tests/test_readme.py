@@ -37,12 +37,5 @@ def test_wrapping_example_runs_as_written(tmp_path: Path) -> None:
 
 
 def test_reliability_example_runs_as_written(tmp_path: Path) -> None:
-    block = next(b for b in _python_blocks() if "LockTimeoutError" in b)
-    script = tmp_path / "reliability.py"
-    script.write_text(block)
-    env = {"PYTHONPATH": str(README.parent), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         cwd=tmp_path, env=env, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert _run_block("LockTimeoutError", tmp_path)[-1] == "[]"
     assert (tmp_path / "reliable.db").exists()
