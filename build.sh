@@ -5,8 +5,9 @@
 #   ./build.sh setup      apt: chromium (and node/npm, python3-venv if missing); .venv with
 #                         pip install -e '.[test]' build; npm ci of the pinned package.json
 #   ./build.sh wheel      dist/pyidb-*.whl and dist/deps/sortedcontainers-*.whl (Pyodide is offline)
-#   ./build.sh site       stage site/: pyodide/, wheels/ (+ manifest.json), tests/ runner pages and
-#                         conformance modules, web_demo/ — works with no network
+#   ./build.sh site       stage site/: pyodide/ (+ micropip, packaging, sortedcontainers in its
+#                         lock file), wheels/ (+ manifest.json), simple/ (PEP 503 index of wheels/),
+#                         tests/ runner pages and conformance modules, web_demo/ — no network
 #   ./build.sh all        setup + wheel + site
 #   ./build.sh test       all, then .venv/bin/python -m pytest -q tests/ (extra args go to pytest)
 #   ./build.sh demo       all, then serve site/ on 127.0.0.1:${PYIDB_PORT:-8000}
@@ -22,6 +23,9 @@ cd "$ROOT"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 SORTEDCONTAINERS_VERSION="2.4.0"
+# Wheels staged into site/pyodide/ (the npm package has none): the versions its pyodide-lock.json
+# names, so loadPackage("micropip") and micropip.install(...) work offline.
+PYODIDE_PACKAGES=(micropip==0.11.1 packaging==26.1)
 
 log() { printf '[build.sh %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf '[build.sh] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -128,8 +132,23 @@ step_wheel() {
     "$PY" -m pip download -q "sortedcontainers==$SORTEDCONTAINERS_VERSION" --no-deps \
       --only-binary=:all: -d dist/deps
   fi
+  download_pyodide_wheels dist/pyodide-packages "${PYODIDE_PACKAGES[@]}"
   unlock
   log "wheels: $(cd dist && ls pyidb-*.whl deps/*.whl | tr '\n' ' ')($((SECONDS - t0)) s)"
+}
+
+# download_pyodide_wheels DIR name==version...: pure-Python wheels for Pyodide's Python (3.14;
+# micropip needs >= 3.13, so the host's own Python cannot pick them), each fetched once.
+download_pyodide_wheels() {
+  local dir="$1" spec missing=()
+  shift
+  for spec in "$@"; do
+    ls "$dir/${spec%%==*}-${spec##*==}-"*.whl >/dev/null 2>&1 || missing+=("$spec")
+  done
+  [ ${#missing[@]} = 0 ] && return
+  log "downloading wheels for Pyodide: ${missing[*]}"
+  "$PY" -m pip download -q "${missing[@]}" --no-deps --only-binary=:all: --python-version 3.14 \
+    --implementation py --abi none --platform any -d "$dir"
 }
 
 # Copy a source tree without bytecode caches.
@@ -160,6 +179,9 @@ step_site() {
   [ -f site.tmp/pyodide/pyodide.mjs ] && [ -f site.tmp/pyodide/pyodide.asm.wasm ] \
     || die "node_modules/pyodide looks incomplete: rm -rf node_modules && ./build.sh setup"
   cp "$pyidb_whl" "$sc_whl" site.tmp/wheels/
+  # micropip, packaging and sortedcontainers loadable by name; a PEP 503 index of our wheels.
+  "$PY" tools/stage_packages.py lock site.tmp/pyodide dist/pyodide-packages/*.whl "$sc_whl"
+  "$PY" tools/stage_packages.py simple site.tmp/simple site.tmp/wheels/*.whl
   # Wheel file names carry versions; pages read this instead of guessing them.
   printf '{"pyidb": "%s", "sortedcontainers": "%s"}\n' \
     "$(basename "$pyidb_whl")" "$(basename "$sc_whl")" >site.tmp/wheels/manifest.json
@@ -171,6 +193,7 @@ step_site() {
     'import json, sys; print(json.dumps([l.strip() for l in sys.stdin if l.strip()]))' \
     >site.tmp/tests/conformance/index.json
   [ -d web_demo ] && copy_tree web_demo site.tmp/web_demo
+  copy_tree examples site.tmp/examples  # the README's "Use it in ..." pages
   cat >site.tmp/index.html <<'HTML'
 <!doctype html>
 <meta charset="utf-8">

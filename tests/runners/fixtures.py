@@ -186,7 +186,7 @@ def built_site() -> Built:
 def site_server(built_site: Built) -> Iterator[SiteServer]:
     ARTIFACTS.mkdir(exist_ok=True)
     overlays = {"/tests/conformance/": suite_dir() / "conformance", "/tests/": TESTS,
-                "/web_demo/": REPO / "web_demo"}
+                "/web_demo/": REPO / "web_demo", "/examples/": REPO / "examples"}
     server = SiteServer(built_site.site, overlays=overlays,
                         log_path=ARTIFACTS / "site-server.log").start()
     yield server

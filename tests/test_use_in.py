@@ -1,0 +1,44 @@
+"""The README's "Use it in ..." examples (examples/), run as written in Chromium on real IndexedDB.
+
+Each example stores a record when it loads and shows how many it holds; a reload must show one
+more (the data lives in IndexedDB, not in the page). Every request must stay on the site: these
+are the offline recipes (Pyodide's own packages staged by ``./build.sh site``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import expect
+from runners.fixtures import browser_context, built_site, chromium, site_server  # noqa: F401
+
+LOAD_TIMEOUT_MS = 120_000
+
+
+def open_example(context: Any, server: Any, page_path: str) -> tuple[Any, list[str], list[str]]:
+    """The example page (still loading), the page errors it raises and requests off the site."""
+    errors: list[str] = []
+    outside: list[str] = []
+    page = context.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: r.url.startswith((server.base_url, "data:", "blob:"))
+            or outside.append(r.url))
+    page.goto(server.url(page_path))
+    return page, errors, outside
+
+
+def visits_after_load(page: Any, out: str, errors: list[str]) -> str:
+    locator = page.locator(out)
+    expect(locator).to_have_text(re.compile(r"visit\(s\)|Error"), timeout=LOAD_TIMEOUT_MS)
+    assert errors == [], errors
+    return locator.inner_text()
+
+
+def test_micropip_installs_pyidb_from_the_sites_index_and_data_survives_reload(
+        browser_context: Any, site_server: Any) -> None:  # noqa: F811
+    page, errors, outside = open_example(browser_context, site_server, "examples/micropip.html")
+    assert visits_after_load(page, "#out", errors) == "browser: 1 visit(s)"
+    page.reload()
+    assert visits_after_load(page, "#out", errors) == "browser: 2 visit(s)"
+    assert outside == [], f"fetched from outside the site: {outside}"
