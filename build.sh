@@ -202,6 +202,8 @@ step_site() {
 <ul>
   <li><a href="web_demo/index.html">Demo app</a></li>
   <li><a href="tests/runners/browser_runner.html?run=1">Conformance suite on this browser's IndexedDB</a></li>
+  <li><a href="tests/runners/browser_runner.html?run=1&amp;worker=1">The same suite in a module Web Worker</a></li>
+  <li><a href="examples/micropip.html">micropip.install("pyidb") from the site's index</a></li>
 </ul>
 HTML
   rm -rf site
