@@ -138,6 +138,13 @@ class BrowserTransaction(api.Transaction):
             return False
         return await super().__aexit__(exc_type, exc, tb)
 
+    def _abort_for_exception(self, exc: BaseException) -> None:
+        # The browser may have finished the transaction (auto-commit while the block awaited
+        # something else) before its complete event reached Python, as in a worker: nothing is
+        # left to abort, and the block's own error, not a failed abort(), is what to raise.
+        if not shim.js().abort(self._id):
+            self._user_abort = self._ending = True
+
     def _is_active(self) -> bool:
         return not self._finished and bool(shim.js().txActive(self._id))
 
