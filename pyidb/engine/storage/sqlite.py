@@ -162,6 +162,11 @@ class SQLiteStorage(SQLiteReader, Storage):
         except sqlite3.Error as exc:
             if self._turns is not None:
                 self._turns.close()
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder):  # SQLite only says "unable to open database file"
+                raise UnknownError(
+                    f"cannot open the database file {path}: its folder {folder} does not exist "
+                    f"(create it first, e.g. os.makedirs({folder!r}))") from None
             raise UnknownError(f"cannot open the database file {path}: {exc}") from None
         try:
             self._open(timeout)
