@@ -194,6 +194,9 @@ step_site() {
     >site.tmp/tests/conformance/index.json
   [ -d web_demo ] && copy_tree web_demo site.tmp/web_demo
   copy_tree examples site.tmp/examples  # the README's "Use it in ..." pages
+  mkdir -p site.tmp/pyscript  # PyScript, served locally for examples/pyscript.html
+  find node_modules/@pyscript/core/dist -maxdepth 1 -type f \( -name '*.js' -o -name '*.css' \) \
+    -exec cp {} site.tmp/pyscript/ \;
   cat >site.tmp/index.html <<'HTML'
 <!doctype html>
 <meta charset="utf-8">
@@ -204,6 +207,7 @@ step_site() {
   <li><a href="tests/runners/browser_runner.html?run=1">Conformance suite on this browser's IndexedDB</a></li>
   <li><a href="tests/runners/browser_runner.html?run=1&amp;worker=1">The same suite in a module Web Worker</a></li>
   <li><a href="examples/micropip.html">micropip.install("pyidb") from the site's index</a></li>
+  <li><a href="examples/pyscript.html">PyScript: main thread and worker</a></li>
 </ul>
 HTML
   rm -rf site
