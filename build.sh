@@ -8,9 +8,12 @@
 #   ./build.sh site       stage site/: pyodide/ (+ micropip, packaging, sortedcontainers in its
 #                         lock file), wheels/ (+ manifest.json), simple/ (PEP 503 index of wheels/),
 #                         tests/ runner pages and conformance modules, web_demo/ — no network
+#   ./build.sh lite       lite/: an offline JupyterLite site (its tools pinned in .venv-lite) with
+#                         notebooks/ and `%pip install pyidb`, its kernel on the staged Pyodide
 #   ./build.sh all        setup + wheel + site
-#   ./build.sh test       all, then .venv/bin/python -m pytest -q tests/ (extra args go to pytest)
+#   ./build.sh test       all + lite, then .venv/bin/python -m pytest -q tests/ (extra args: pytest)
 #   ./build.sh demo       all, then serve site/ on 127.0.0.1:${PYIDB_PORT:-8000}
+#   ./build.sh notebook   all + lite, then serve lite/ (the tour notebook) on the same port
 #   ./build.sh wheel site several steps in order (what the test fixtures run when the wheel is stale)
 #
 # Environment: PYIDB_CHROMIUM = browser executable for the Chromium runner (default
@@ -26,6 +29,13 @@ SORTEDCONTAINERS_VERSION="2.4.0"
 # Wheels staged into site/pyodide/ (the npm package has none): the versions its pyodide-lock.json
 # names, so loadPackage("micropip") and micropip.install(...) work offline.
 PYODIDE_PACKAGES=(micropip==0.11.1 packaging==26.1)
+# The JupyterLite build (./build.sh lite): its tools in a venv of their own, and the wheels its
+# Pyodide kernel loads by name (ipython and its dependencies, jedi, comm), at the lock's versions.
+LITE_VENV="$ROOT/.venv-lite"
+LITE_TOOLS=(jupyterlite-core==0.8.6 jupyterlite-pyodide-kernel==0.8.6 jupyter-server==2.21.1)
+KERNEL_PACKAGES=(ipython==9.12.0 asttokens==3.0.1 decorator==5.2.1 executing==2.2.1
+  matplotlib_inline==0.2.1 prompt_toolkit==3.0.52 pure_eval==0.2.3 pygments==2.20.0 six==1.17.0
+  stack_data==0.6.3 traitlets==5.14.3 wcwidth==0.6.0 jedi==0.19.2 parso==0.8.6 comm==0.2.3)
 
 log() { printf '[build.sh %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf '[build.sh] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -218,8 +228,69 @@ HTML
 
 step_all() { step_setup; step_wheel; step_site; }
 
+# lite/: an offline JupyterLite site (notebooks/ as its files) whose Pyodide kernel loads the
+# staged Pyodide, never a CDN, and installs pyidb with `%pip install pyidb` from the site's pypi/.
+step_lite() {
+  local t0=$SECONDS
+  [ -f site/pyodide/pyodide-lock.json ] || die "site/ is not staged: run ./build.sh site first"
+  local stamp="$LITE_VENV/.tools-installed" tools="${LITE_TOOLS[*]}"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$tools" ]; then
+    log "creating $LITE_VENV with ${LITE_TOOLS[*]}"
+    rm -rf "$LITE_VENV"
+    python3 -m venv "$LITE_VENV"
+    "$LITE_VENV/bin/python" -m pip install -q "${LITE_TOOLS[@]}" >dist/lite-pip.log 2>&1 \
+      || { cat dist/lite-pip.log >&2; die "pip install of the JupyterLite tools failed (log above)"; }
+    printf '%s' "$tools" >"$stamp"
+  fi
+  lock
+  download_pyodide_wheels dist/pyodide-packages "${KERNEL_PACKAGES[@]}"
+  local kernel_wheels=() spec
+  for spec in "${KERNEL_PACKAGES[@]}"; do
+    kernel_wheels+=("$(ls dist/pyodide-packages/"${spec%%==*}"-"${spec##*==}"-*.whl | head -n1)")
+  done
+  # The lite dir: its config, and a Pyodide folder the kernel addon copies to static/pyodide/.
+  local src=dist/lite-src
+  # Fresh each time (a few seconds): jupyter lite's task cache there would skip patching a new
+  # output folder's jupyter-lite.json (pyodideUrl) when its inputs look unchanged.
+  rm -rf "$src"
+  mkdir -p "$src/static" "$src/pypi"
+  cp site/wheels/*.whl "$src/pypi/"  # the well-known folder: `%pip install pyidb` finds them
+  cp -r site/pyodide "$src/static/pyodide"
+  "$PY" tools/stage_packages.py lock "$src/static/pyodide" "${kernel_wheels[@]}"
+  cat >"$src/jupyter-lite.json" <<'JSON'
+{
+  "jupyter-lite-schema-version": 0,
+  "jupyter-config-data": {
+    "litePluginSettings": {
+      "@jupyterlite/pyodide-kernel-extension:kernel": {"disablePyPIFallback": true}
+    }
+  }
+}
+JSON
+  # Every cell in the page (no windowing): what a reader scrolls through, and what the test drives.
+  printf '{"@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"}}\n' >"$src/overrides.json"
+  rm -rf lite.tmp
+  log "jupyter lite build (log: dist/lite-build.log)"
+  (cd "$src" && "$LITE_VENV/bin/jupyter" lite build --lite-dir . --output-dir "$ROOT/lite.tmp" \
+      --contents "$ROOT/notebooks" --no-sourcemaps) \
+    >dist/lite-build.log 2>&1 || { tail -n 40 dist/lite-build.log >&2; die "jupyter lite build failed"; }
+  rm -rf lite
+  mv lite.tmp lite
+  unlock
+  log "lite/ ready: $(du -sh lite | cut -f1) ($((SECONDS - t0)) s)"
+}
+
+step_notebook() {
+  step_all
+  step_lite
+  local port="${PYIDB_PORT:-8000}"
+  log "serving lite/ — open http://127.0.0.1:$port/notebooks/index.html?path=pyidb-tour.ipynb (Ctrl-C stops)"
+  exec "$PY" tests/runners/serve.py lite --port "$port" --page "notebooks/index.html?path=pyidb-tour.ipynb"
+}
+
 step_test() {
   step_all
+  step_lite
   log "running pytest over tests/"
   local t0=$SECONDS rc=0
   mkdir -p test-artifacts
@@ -241,6 +312,7 @@ step_demo() {
 case "$1" in
   test) shift; step_test "$@"; exit ;;
   demo) step_demo; exit ;;
+  notebook) step_notebook; exit ;;
 esac
 for cmd in "$@"; do
   case "$cmd" in
@@ -248,7 +320,8 @@ for cmd in "$@"; do
     wheel) step_wheel ;;
     site) step_site ;;
     all) step_all ;;
-    -h|--help|help) sed -n '2,16p' "$0" ;;
-    *) die "unknown command '$cmd' (setup, wheel, site, all, test, demo)" ;;
+    lite) step_lite ;;
+    -h|--help|help) sed -n '2,20p' "$0" ;;
+    *) die "unknown command '$cmd' (setup, wheel, site, lite, all, test, demo, notebook)" ;;
   esac
 done
