@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from runners.fixtures import browser_context, built_site, chromium, site_server  # noqa: F401
 
 LOAD_TIMEOUT_S = 120
@@ -37,6 +38,16 @@ def visits_after_load(page: Any, out: str, errors: list[str]) -> str:
         page.wait_for_timeout(100)  # poll the condition; a page error ends the wait early
     assert errors == [], "\n".join(errors)
     return text
+
+
+@pytest.mark.parametrize(("example", "prefix"), [("page", ""), ("worker", "worker ")])
+def test_page_and_module_worker_store_and_data_survives_reload(
+        example: str, prefix: str, browser_context: Any, site_server: Any) -> None:  # noqa: F811
+    page, errors, outside = open_example(browser_context, site_server, f"examples/{example}.html")
+    assert visits_after_load(page, "#out", errors) == f"{prefix}browser: 1 visit(s)"
+    page.reload()
+    assert visits_after_load(page, "#out", errors) == f"{prefix}browser: 2 visit(s)"
+    assert outside == [], f"fetched from outside the site: {outside}"
 
 
 def test_micropip_installs_pyidb_from_the_sites_index_and_data_survives_reload(
