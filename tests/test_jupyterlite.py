@@ -40,8 +40,7 @@ EXPECTED = {
     "backend": f"('{pyidb.__version__}', 'browser')",
     "open": "('pyidb-tour', 1, ['notes', 'runs'])",
     "put": "{'id': 3, 'text': 'book train to Lyon', 'tags': ['travel', 'home'], 'words': 4}",
-    "inactive": "TransactionInactiveError: Failed to execute 'put' on 'IDBObjectStore': "
-                "The transaction has finished.\n3",
+    "inactive": "TransactionInactiveError - the transaction had committed\n3",
     "index": "['buy oat milk', 'book train to Lyon']",
     "range": "[2, 3]",
     "cursor": "#home     buy oat milk\n#home     book train to Lyon\n#travel   book train to Lyon\n"
