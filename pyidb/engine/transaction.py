@@ -160,7 +160,9 @@ class EngineTransaction(api.Transaction):
     def _abort_for_exception(self, exc: BaseException) -> None:
         if exc is self._failing:  # the request's error was not handled: abort with it
             self._abort(exc)
-        else:
+        elif self._phase != COMMITTING:
+            # Committing already (it auto-committed while the block awaited something else, and
+            # a threaded storage is still writing): nothing to abort; the block's error is raised.
             self.abort()
 
     def _is_active(self) -> bool:
