@@ -11,6 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .. import api
+from ..arguments import check_store_name
 from ..errors import AbortError, InvalidStateError
 from ..sync_future import SyncFuture
 from . import shim
@@ -109,6 +110,7 @@ class BrowserTransaction(api.Transaction):
     def object_store(self, name: str) -> BrowserObjectStore:
         from .store import BrowserObjectStore
 
+        name = check_store_name(name)
         if self._finished:
             raise InvalidStateError(
                 f"cannot open object store {name!r}: the transaction has already finished"

@@ -17,6 +17,7 @@ from .. import api
 from ..arguments import check_database_name, check_version
 from ..callbacks import call_user
 from ..errors import AbortError, InvalidStateError, UnknownError, VersionError
+from ..upgrade_awaits import only_requests
 from . import catalog, integrity
 from .connection import DatabaseState, EngineDatabase
 from .offload import LockedStorage, Offload
@@ -196,7 +197,7 @@ class EngineFactory(api.Factory):
             if upgrade is not None:
                 result = upgrade(conn, old, new, tx)
                 if inspect.isawaitable(result):
-                    await result
+                    await only_requests(result)
         except BaseException as exc:
             if not tx._is_finished():
                 tx._abort(exc)
@@ -215,6 +216,12 @@ class EngineFactory(api.Factory):
             raise
         finally:
             conn._upgrade_tx = None
+        if conn._close_pending:  # spec: a connection closed during its upgrade fails open
+            self._dead(conn)
+            raise AbortError(
+                f"the connection to database {state.name!r} was closed inside the upgrade "
+                "callback, so open() has no connection to return"
+            )
 
     def _reload(self, state: DatabaseState) -> None:
         fresh = catalog.load_schema(self.storage, state.name)
