@@ -9,6 +9,7 @@ A wrong type or an unknown enum value is a JS ``TypeError``; here an
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -19,6 +20,19 @@ DIRECTIONS = ("next", "nextunique", "prev", "prevunique")
 MODES = ("readonly", "readwrite")
 DURABILITIES = ("default", "strict", "relaxed")
 _MAX_COUNT = 2**32 - 1
+
+
+_repr = reprlib.Repr()
+_repr.maxstring = _repr.maxother = 40
+
+
+def show(value: Any) -> str:
+    """A short repr of an argument for an error message: bounded in length and depth, so a
+    hostile argument (a list nested 5,000 deep, a huge str) cannot break the error itself."""
+    try:
+        return _repr.repr(value)
+    except Exception:
+        return f"<{type(value).__name__} object>"
 
 
 def plain_str(value: Any, what: str) -> str:
@@ -86,7 +100,7 @@ def as_list(values: Any, what: str) -> list[Any]:
 def check_version(version: Any) -> int | None:
     """``open()``'s version: None (the current one) or an int from 1 below 2**53."""
     if version is not None and (type(version) is not int or not 1 <= version < KEY_INTEGER_LIMIT):
-        raise InvalidArgumentError(f"version must be a positive int (1 or more), not {version!r}")
+        raise InvalidArgumentError(f"version must be a positive int (1 or more), not {show(version)}")
     return version  # type: ignore[no-any-return]
 
 
@@ -95,7 +109,7 @@ def check_count(count: Any) -> int | None:
     if count is None:
         return None
     if type(count) is not int or not 0 <= count <= _MAX_COUNT:
-        raise InvalidArgumentError(f"count must be an int from 0 to 2**32-1, not {count!r}")
+        raise InvalidArgumentError(f"count must be an int from 0 to 2**32-1, not {show(count)}")
     return count or None
 
 
@@ -103,7 +117,7 @@ def _enum(value: Any, allowed: tuple[str, ...], what: str) -> str:
     # exact str first: ``in`` would call a foreign object's __eq__ (a numpy array's raises)
     if isinstance(value, str) and str.__str__(value) in allowed:
         return str.__str__(value)
-    shown = repr(value) if isinstance(value, (str, int, float, type(None))) else type(value).__name__
+    shown = show(value) if isinstance(value, (str, int, float, type(None))) else type(value).__name__
     raise InvalidArgumentError(f"{what} must be one of {', '.join(allowed)}, not {shown}")
 
 
