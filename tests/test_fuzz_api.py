@@ -25,6 +25,7 @@ from datetime import UTC
 from typing import Any
 
 import pytest
+from hostile_objects import BrokenIterable, NoTruth, RaisingEqStr, released_memoryview
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,46 +34,6 @@ import pyidb
 EXAMPLES = int(os.environ.get("PYIDB_FUZZ_EXAMPLES", "20"))
 STEP_TIMEOUT = 20  # seconds; a step never legitimately takes more than a fraction of one
 MAIN = "main"
-
-
-class RaisingEqStr(str):
-    def __eq__(self, other: object) -> bool:
-        raise RuntimeError("hostile __eq__")
-
-    def __ne__(self, other: object) -> bool:
-        raise RuntimeError("hostile __ne__")
-
-    __hash__ = str.__hash__
-
-
-class NoTruth:
-    """A numpy array to ``bool()`` and ``==``."""
-
-    def __bool__(self) -> bool:
-        raise ValueError("hostile __bool__")
-
-    def __eq__(self, other: object) -> NoTruth:  # type: ignore[override]
-        return NoTruth()
-
-    __hash__ = object.__hash__
-
-    def __repr__(self) -> str:
-        return "NoTruth()"
-
-
-class Broken:
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        yield "plain"
-        raise NotImplementedError("hostile iterator")
-
-    def __repr__(self) -> str:
-        return "Broken()"
-
-
-def _released() -> memoryview:
-    m = memoryview(b"plain")
-    m.release()
-    return m
 
 
 def _deep(depth: int) -> list[Any]:
@@ -98,8 +59,8 @@ atoms = st.one_of(
     st.sampled_from(WORDS),
     st.sampled_from(WORDS).map(RaisingEqStr),
     st.builds(NoTruth),
-    st.builds(Broken),
-    st.builds(_released),
+    st.builds(BrokenIterable),
+    st.builds(released_memoryview),
     st.builds(object),
     st.sampled_from([300, 5000]).map(_deep),
 )

@@ -13,35 +13,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hostile_objects import BrokenIterable, NoTruth, RaisingEqStr, released_memoryview
 
 import pyidb
 from pyidb.engine.connection import DatabaseState
 from pyidb.keys import MAX_KEY_DEPTH
-
-
-class RaisingEqStr(str):
-    def __eq__(self, other: object) -> bool:
-        raise RuntimeError("__eq__ of a str subclass")
-
-    __hash__ = str.__hash__
-
-
-class NoTruth:
-    """What a numpy array is to ``bool()``: its truth value raises."""
-
-    def __bool__(self) -> bool:
-        raise ValueError("The truth value of an array with more than one element is ambiguous")
-
-    def __eq__(self, other: object) -> NoTruth:  # type: ignore[override]
-        return NoTruth()
-
-    __hash__ = object.__hash__
-
-
-class BrokenIterable:
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        yield 1
-        raise NotImplementedError("broken in the middle")
 
 
 def _stores(db, old, new, tx):  # type: ignore[no-untyped-def]
@@ -140,8 +116,7 @@ async def test_unhashable_and_non_str_names_are_invalid_argument_errors(factory)
 
 async def test_broken_iterables_are_invalid_argument_errors(factory):
     db = await factory.open("d", 1, upgrade=_stores)
-    released = memoryview(b"base")
-    released.release()
+    released = released_memoryview()
     for bad in (5, None, BrokenIterable(), released, object()):
         with pytest.raises(pyidb.InvalidArgumentError):
             db.transaction(bad)  # type: ignore[arg-type]

@@ -20,10 +20,16 @@ def _v1(db: pyidb.Database, old: int, new: int, tx: pyidb.Transaction) -> None:
     db.create_object_store("s")
 
 
-async def test_upgrade_awaiting_sleep_aborts_and_keeps_the_old_version(factory):
+async def _version_1(factory: pyidb.Factory) -> str:
+    """A new database at version 1 with store "s" holding "before" at key 1; its name."""
     name = db_name("aw")
     async with await factory.open(name, 1, upgrade=_v1) as db:
         await db.put("s", "before", 1)
+    return name
+
+
+async def test_upgrade_awaiting_sleep_aborts_and_keeps_the_old_version(factory):
+    name = await _version_1(factory)
     runs = []
 
     async def v2(db, old, new, tx):
@@ -51,9 +57,7 @@ async def test_upgrade_awaiting_sleep_aborts_and_keeps_the_old_version(factory):
 
 
 async def test_upgrade_write_sleep_raise_keeps_nothing(factory):
-    name = db_name("aw")
-    async with await factory.open(name, 1, upgrade=_v1) as db:
-        await db.put("s", "before", 1)
+    name = await _version_1(factory)
     reached = []
 
     async def v2(db, old, new, tx):
