@@ -176,6 +176,15 @@ def new_request(decode: Callable[[str], Any], tx: Any) -> tuple[int, SyncFuture[
         # doomed: the error escaped an ``async with`` block, even if code outside caught it
         return handled and tx._escaped_error is None
 
+    def withdraw() -> bool:
+        # A cancelled task (a timeout): a placed IDB request cannot be taken back, but its
+        # transaction can, so abort it (nothing of it is kept) and let the task go at once.
+        if tx._finished:
+            return False
+        tx._abort_quietly()
+        return True
+
+    fut.set_canceller(withdraw)
     handlers[rid] = handle
     return rid, fut
 

@@ -47,6 +47,7 @@ class BrowserTransaction(api.Transaction):
         # once commit()/abort() ended it early: cursors serving moves from a page read these.
         self._events = 0
         self._ending = False
+        self._abort_asked = False  # _abort_quietly ran; the abort event has not come yet
         shim.handlers[tx_id] = self._on_event
 
     @classmethod
@@ -132,6 +133,8 @@ class BrowserTransaction(api.Transaction):
         self._user_abort = self._ending = True
 
     async def __aexit__(self, exc_type: object, exc: object, tb: object) -> bool:
+        if exc is not None and self._abort_asked:
+            return False  # already aborting (a cancelled request): nothing left to undo
         if exc is not None and exc is self._failing_error and not self._finished:
             # A request's own error escaped the block while its error event is being
             # delivered: instead of an explicit abort (tx.error None), let the browser's default
@@ -160,7 +163,7 @@ class BrowserTransaction(api.Transaction):
     def _abort_quietly(self) -> None:
         """Abort after an error Python did not handle (a Python exception does not reach JS)."""
         if not self._finished:
-            self._ending = True
+            self._ending = self._abort_asked = True
             shim.js().abort(self._id)
 
 
