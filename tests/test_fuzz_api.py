@@ -64,12 +64,15 @@ atoms = st.one_of(
     st.builds(object),
     st.sampled_from([300, 5000]).map(_deep),
 )
-hostile = st.recursive(
-    atoms,
-    lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner)
-    | st.dictionaries(st.sampled_from(["id", "v", "x"]) | st.text(max_size=2), inner, max_size=3),
-    max_leaves=6,
-)
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    fields = st.sampled_from(["id", "v", "x"]) | st.text(max_size=2)
+    return st.lists(inner, max_size=3) | st.tuples(inner, inner) | st.dictionaries(
+        fields, inner, max_size=3)
+
+
+hostile = st.recursive(atoms, _containers, max_leaves=6)
 maybe = st.none() | hostile
 store_name = st.sampled_from(["plain", "inline", "auto"]) | hostile
 record = st.fixed_dictionaries({"id": st.integers(0, 20) | hostile, "v": st.integers(0, 5) | hostile})
