@@ -302,6 +302,31 @@ async def test_cancel_while_awaiting_commit_keeps_the_commit(factory):
     db.close()
 
 
+async def test_cancelling_a_request_after_commit_was_asked_keeps_the_commit(factory):
+    db = await _open(factory)
+    holder = _Holder(db)
+    await holder.running.wait()
+    box: list[pyidb.Transaction] = []
+
+    async def writer() -> None:
+        tx = db.transaction("s", "readwrite")  # queued behind the holder
+        box.append(tx)
+        request = tx.object_store("s").put("committed", "k")
+        tx.commit()
+        await request
+
+    task = asyncio.create_task(writer())
+    await asyncio.sleep(0)  # the writer ran up to its await
+    task.cancel()  # commit() was asked for: the request is not withdrawn
+    await holder.release()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await box[0].done
+    assert await db.get("s", "k") == "committed"
+    await _assert_idle(factory, db)
+    db.close()
+
+
 async def test_cancelled_blocked_open_leaves_the_version_alone(factory):
     old = await _open(factory)  # never closes on versionchange: the upgrade stays blocked
     ran: list[int] = []

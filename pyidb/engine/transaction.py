@@ -213,8 +213,8 @@ class EngineTransaction(api.Transaction):
         """A task awaiting ``fut`` was cancelled (``asyncio.wait_for`` timed out, say) before the
         request ran: take it out and abort the transaction, so none of its changes are kept and
         the task need not wait for the transactions ahead of it. False once the request runs."""
-        if self._phase == FINISHED:
-            return False
+        if self._phase in (COMMITTING, FINISHED):
+            return False  # commit() was asked for: its requests run and it commits anyway
         for item in self._queue:
             if item[1] is fut:
                 self._queue.remove(item)
