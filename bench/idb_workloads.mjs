@@ -136,6 +136,39 @@ export async function rawRunOnce(indexedDB, IDBKeyRange, name, n, data = records
   return out;
 }
 
+/** Raw IndexedDB 3.0 (Chromium): getAllRecords() of all N records, and getAll() + getAllKeys()
+ * in one transaction (bench/workloads.py RECORD_WORKLOADS). */
+export async function rawRecordsOnce(indexedDB, name, n, data = records(n)) {
+  const out = {};
+  const db = await openDb(indexedDB, name);
+  try {
+    let tx = db.transaction(STORE, "readwrite");
+    let store = tx.objectStore(STORE);
+    for (const r of data) store.put(r);
+    await done(tx);
+
+    let t = performance.now();
+    tx = db.transaction(STORE);
+    const got = await req(tx.objectStore(STORE).getAllRecords());
+    await done(tx);
+    out.get_all_records = performance.now() - t;
+    check(got.length === n && got[n - 1].primaryKey === n - 1, `getAllRecords gave ${got.length}`);
+
+    t = performance.now();
+    tx = db.transaction(STORE);
+    store = tx.objectStore(STORE);
+    const keysReq = req(store.getAllKeys());
+    const values = await req(store.getAll());
+    const keys = await keysReq;
+    await done(tx);
+    out["get_all+keys"] = performance.now() - t;
+    check(keys.length === n && values.length === n, `getAll + getAllKeys gave ${keys.length}`);
+  } finally {
+    db.close();
+  }
+  return out;
+}
+
 /** Dexie: bulkPut, get/put loop in db.transaction, toArray, each(), where().between(). */
 export async function dexieRunOnce(Dexie, name, n, data = records(n)) {
   const keys = loopKeys(n);

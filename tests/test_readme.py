@@ -59,3 +59,8 @@ def test_the_tour_notebook_starts_with_the_readmes_install_line() -> None:
     first_code = next(c for c in tour["cells"] if c["cell_type"] == "code")
     assert "".join(first_code["source"]).strip() == "%pip install pyidb"
     assert "```python\n%pip install pyidb\n```" in README.read_text()
+
+
+def test_get_all_records_example_runs_as_written(tmp_path: Path) -> None:
+    assert _run_block("asyncio.run(records())", tmp_path) == [
+        "[(3, 'Bedrock Nights'), (2, 'Water Buffaloes')]", "Fred 1", "Barney 3", "[2, 1]"]
