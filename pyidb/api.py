@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Sequence
+from itertools import repeat
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from .errors import AbortError
@@ -65,6 +66,13 @@ class Record(NamedTuple):
     key: Key
     primary_key: Key
     value: Any
+
+
+def make_records(keys: Iterable[Key], primary_keys: Iterable[Key], values: Iterable[Any]
+                 ) -> list[Record]:
+    """Records from parallel lists, as the backends build thousands at once (``tuple.__new__``
+    skips the Python-level ``__new__`` of a NamedTuple: noticeably faster in Pyodide)."""
+    return list(map(tuple.__new__, repeat(Record), zip(keys, primary_keys, values, strict=True)))
 
 
 class Factory(ABC):

@@ -24,7 +24,7 @@ from importlib import resources
 from typing import Any
 
 from .. import wire
-from ..api import Record
+from ..api import Record, make_records
 from ..clone import clone
 from ..errors import Error, InvalidStateError, error_from_name
 from ..js_numbers import EPOCH as _EPOCH
@@ -274,16 +274,25 @@ def loads_key(text: str) -> Any:
     return fix_key(wire.loads(text))
 
 
+def fix_keys(keys: list[Any]) -> list[Any]:
+    """:func:`fix_key` of each key; the common lists (no float or array key) as they are, found
+    without a Python call per key."""
+    kinds = set(map(type, keys))
+    if float not in kinds and list not in kinds:
+        return keys
+    return [fix_key(k) for k in keys]
+
+
 def loads_keys(text: str) -> Any:
-    return [fix_key(k) for k in wire.loads(text)]
+    return fix_keys(wire.loads(text))
 
 
 def loads_records(text: str) -> list[Record]:
     """The shim's ``[primaryKeys, values(, indexKeys)]`` as records (key, primary key, value)."""
     parts = wire.loads(text)
-    pks = [fix_key(k) for k in parts[0]]
-    keys = pks if len(parts) == 2 else [fix_key(k) for k in parts[2]]
-    return list(map(Record, keys, pks, parts[1]))
+    pks = fix_keys(parts[0])
+    keys = pks if len(parts) == 2 else fix_keys(parts[2])
+    return make_records(keys, pks, parts[1])
 
 
 

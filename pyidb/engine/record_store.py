@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..api import Record
+from ..api import make_records
 from ..errors import ConstraintError
 from ..key_encoding import decode_key, encode_key
 from ..key_path import extract_index_keys, inject_key
@@ -244,7 +244,7 @@ def get_all_items(storage: Storage, store: StoreSchema, index: IndexSchema | Non
         if kind == "value":
             return values
         keys = [decode_key(pk) for pk, _ in rows]
-        return list(map(Record, keys, keys, values))
+        return make_records(keys, keys, values)
     if direction in ("next", "prev"):
         rows = list(storage.scan(index.tree, *bounds, reverse=reverse, limit=count))
     else:
@@ -256,8 +256,8 @@ def get_all_items(storage: Storage, store: StoreSchema, index: IndexSchema | Non
     values = loads_many([raw for _, _, raw in found])  # type: ignore[misc]
     if kind == "value":
         return values
-    return [Record(decode_key(index_key_of(entry, pk)), decode_key(pk), value)
-            for (entry, pk, _), value in zip(found, values, strict=True)]
+    return make_records([decode_key(index_key_of(entry, pk)) for entry, pk, _ in found],
+                        [decode_key(pk) for _, pk, _ in found], values)
 
 
 def _unique_entries(storage: Storage, index: IndexSchema, bounds: Bounds, reverse: bool,
