@@ -7,6 +7,7 @@ at call time (the stored value is a copy), and queues the storage operation from
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,8 @@ class _Source(api._Readable):
         """Spec 5.12 "create a request to retrieve multiple items": the options' WebIDL checks
         (count, then direction), then deleted source, inactive transaction, then the query."""
         limit, direction = check_count(count), check_direction(direction)
+        if limit is not None and limit > sys.maxsize:  # 2**32-1 in 32-bit Pyodide: no limit at all
+            limit = None
         self._check()
         bounds = self._bounds(query)
         storage, store, index = self._tx.storage, self._store, self._index_schema()
