@@ -1,0 +1,449 @@
+"""The client: ``Client.open``, one delegate per model with Prisma Client's methods, ``tx()``.
+
+Every call runs in one IndexedDB transaction (readonly for reads, readwrite over every store of the
+client for writes) and so is atomic; inside ``async with client.tx() as t:`` calls share one
+transaction and an error in any of them aborts all of it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from .. import errors as idb_errors
+from ..api import Database, Factory, Transaction
+from ..factories import default_factory
+from .errors import InvalidValueError, ModelError, RecordNotFoundError, SchemaError, UniqueViolationError
+from .events import Plugin
+from .history import HybridClock, as_of_version, last_version, records_as_of, versions_of
+from .live import Hub, hub_for
+from .query import record_key, slice_rows
+from .schema import Model, Schema
+from .storage import META_STORE, decode, history_store, layout
+from .upgrade import plan_upgrade, run_upgrade
+from .where import matches, parse_where, sort_records
+from .writes import Writer
+
+__all__ = ["Client", "Context", "ModelClient"]
+
+
+class Context(Writer):
+    """Reads and writes of one transaction (what a model delegate calls into)."""
+
+    def __init__(self, client: Client, tx: Transaction, origin: str) -> None:
+        self.client = client
+        self.schema = client.schema
+        self.tx = tx
+        self.origin = origin
+        self.changed_models = set()
+        self.failed: BaseException | None = None
+
+
+def _convert(exc: BaseException, model: str) -> BaseException:
+    if isinstance(exc, idb_errors.ConstraintError):
+        return UniqueViolationError(f"Unique constraint failed on {model}: {exc}", model=model)
+    return exc
+
+
+class ModelClient:
+    """``client.user``: Prisma Client's methods for one model."""
+
+    def __init__(self, client: Client, model: Model, ctx: Context | None = None) -> None:
+        self._client = client
+        self._model = model
+        self._ctx = ctx
+
+    async def _run(self, write: bool, fn: Any) -> Any:
+        ctx = self._ctx
+        if ctx is not None:
+            if ctx.failed is not None:
+                raise ModelError(f"this transaction was aborted by an earlier error: {ctx.failed!r}",
+                                 model=self._model.name)
+            try:
+                return await fn(ctx)
+            except BaseException as exc:
+                ctx.failed = exc
+                if not ctx.tx._is_finished():
+                    ctx.tx.abort()
+                converted = _convert(exc, self._model.name)
+                if converted is exc:
+                    raise
+                raise converted from exc
+        client = self._client
+        tx = client.db.transaction(client.store_names, "readwrite" if write else "readonly")
+        ctx = Context(client, tx, "local")
+        try:
+            async with tx:
+                result = await fn(ctx)
+        except idb_errors.ConstraintError as exc:
+            raise _convert(exc, self._model.name) from exc
+        if ctx.changed_models:
+            client.hub.wake()
+        return result
+
+    # -- reads ---------------------------------------------------------------------------------
+    async def find_many(self, *, where: Any = None, order: Any = None, take: int | None = None,
+                        skip: int | None = None, cursor: Any = None, distinct: Sequence[str] | None = None,
+                        include: Any = None, as_of: Any = None, explain: bool = False) -> Any:
+        """``await client.post.find_many(where={"published": True}, order={"id": "desc"}, take=10)``."""
+        args = _args(where=where, order=order, take=take, skip=skip, cursor=cursor,
+                     distinct=distinct, include=include)
+        m = self._model
+        if explain:
+            return await self._run(False, lambda ctx: _async(ctx.explain(m, args)))
+        if as_of is not None:
+            version = as_of_version(m, as_of)
+            return await self._run(False, lambda ctx: _find_as_of(ctx, m, args, version))
+        return await self._run(False, lambda ctx: ctx.find_many(m, args))
+
+    async def find_first(self, *, where: Any = None, order: Any = None, skip: int | None = None,
+                         cursor: Any = None, include: Any = None, as_of: Any = None) -> dict | None:
+        rows = await self.find_many(where=where, order=order, take=1, skip=skip, cursor=cursor,
+                                    include=include, as_of=as_of)
+        return rows[0] if rows else None
+
+    async def find_first_or_raise(self, **kwargs: Any) -> dict:
+        found = await self.find_first(**kwargs)
+        if found is None:
+            raise RecordNotFoundError(f"no {self._model.name} record matches {kwargs.get('where')!r}",
+                                      model=self._model.name, value=kwargs.get("where"))
+        return found
+
+    async def find_unique(self, *, where: Any, include: Any = None, as_of: Any = None) -> dict | None:
+        """``await client.user.find_unique(where={"email": "a@x.org"})`` (None if absent)."""
+        m = self._model
+
+        async def run(ctx: Context) -> dict | None:
+            if as_of is not None:
+                rows = await _find_as_of(ctx, m, {"where": where}, as_of_version(m, as_of))
+                ctx.unique_where(m, where)
+                found = rows[0] if rows else None
+            else:
+                found = await ctx.find_unique_stored(m, where)
+            if found is not None and include:
+                await ctx.include(m, [found], include)
+            return found
+
+        if as_of is not None:
+            as_of_version(m, as_of)
+        return await self._run(False, run)
+
+    async def find_unique_or_raise(self, *, where: Any, include: Any = None,
+                                   as_of: Any = None) -> dict:
+        found = await self.find_unique(where=where, include=include, as_of=as_of)
+        if found is None:
+            raise RecordNotFoundError(f"no {self._model.name} record matches {where!r}",
+                                      model=self._model.name, value=where)
+        return found
+
+    async def count(self, *, where: Any = None) -> int:
+        m = self._model
+
+        async def run(ctx: Context) -> int:
+            node = await ctx.resolve(m, parse_where(ctx.schema, m, where))
+            plan = ctx.plan(m, node, [], None, 0, False)
+            if plan.exact and len(plan.scans) == 1:
+                store = ctx.tx.object_store(m.name)
+                scan = plan.scans[0]
+                source = store if scan.index is None else store.index(scan.index)
+                return await source.count(scan.range)
+            return len(await ctx.fetch(m, node, [], plan=plan))
+
+        return await self._run(False, run)
+
+    async def group_by(self, *, by: Sequence[str], where: Any = None, count: Any = None,
+                       sum: Sequence[str] = (), avg: Sequence[str] = (),
+                       min: Sequence[str] = (), max: Sequence[str] = ()) -> list[dict]:
+        """``await client.post.group_by(by=["author_id"], count=True, sum=["views"])``."""
+        from .groups import group_rows
+
+        m = self._model
+        rows = await self.find_many(where=where)
+        return group_rows(m, rows, by, count, {"_sum": sum, "_avg": avg, "_min": min, "_max": max})
+
+    async def history(self, *, where: Any) -> list[dict]:
+        """Versions of one record, newest first: ``[{"version", "at", "data"}]``."""
+        m = self._model
+        as_of_version(m, 0)
+
+        async def run(ctx: Context) -> list[dict]:
+            _node, (fields, values) = ctx.unique_where(m, where)
+            if fields == m.id_fields:
+                key = record_key(m, dict(zip(fields, values, strict=True)))
+            else:
+                found = await ctx.find_unique_stored(m, where)
+                if found is None:
+                    return []
+                key = record_key(m, found)
+            return await versions_of(ctx.tx, m, key)
+
+        return await self._run(False, run)
+
+    async def watch(self, *, where: Any = None, order: Any = None, take: int | None = None,
+                    skip: int | None = None, include: Any = None) -> AsyncIterator[list[dict]]:
+        """``async for rows in client.task.watch(where=...):`` the result now and after each change."""
+        import asyncio
+
+        args = dict(where=where, order=order, take=take, skip=skip, include=include)
+        self._client.hub  # noqa: B018  (fail early on a closed client)
+        event = asyncio.Event()
+        watchers = self._client.hub.watchers
+        watchers.add(event)
+        try:
+            last: Any = None
+            first = True
+            while True:
+                event.clear()
+                rows = await self.find_many(**args)
+                if first or rows != last:
+                    first, last = False, rows
+                    yield rows
+                await event.wait()
+        finally:
+            watchers.discard(event)
+
+    # -- writes --------------------------------------------------------------------------------
+    async def create(self, *, data: dict, include: Any = None) -> dict:
+        """``await client.user.create(data={"email": "a@x.org", "posts": {"create": [...]}})``."""
+        m = self._model
+
+        async def run(ctx: Context) -> dict:
+            record = await ctx.create(m, data)
+            if include:
+                await ctx.include(m, [record], include)
+            return record
+
+        return await self._run(True, run)
+
+    async def create_many(self, *, data: Sequence[dict], skip_duplicates: bool = False) -> int:
+        m = self._model
+        return await self._run(True, lambda ctx: ctx.create_many(m, data, skip_duplicates))
+
+    async def update(self, *, where: Any, data: dict, include: Any = None) -> dict:
+        m = self._model
+
+        async def run(ctx: Context) -> dict:
+            before = await ctx._must_find(m, where)
+            after = await ctx.update_record(m, before, data)
+            if include:
+                await ctx.include(m, [after], include)
+            return after
+
+        return await self._run(True, run)
+
+    async def update_many(self, *, where: Any = None, data: dict) -> int:
+        m = self._model
+
+        async def run(ctx: Context) -> int:
+            _scalars, nested = ctx._split(m, data, update=True)
+            if nested:
+                raise InvalidValueError(f"update_many on {m.name} takes no relation writes "
+                                        f"({', '.join(nested)})", model=m.name)
+            rows = await ctx.find_many(m, {"where": where})
+            for row in rows:
+                await ctx.update_record(m, row, data)
+            return len(rows)
+
+        return await self._run(True, run)
+
+    async def upsert(self, *, where: Any, data: dict, include: Any = None) -> dict:
+        """``data={"create": {...}, "update": {...}}``."""
+        m = self._model
+        if not isinstance(data, dict) or set(data) != {"create", "update"}:
+            raise InvalidValueError(f"upsert on {m.name} takes data={{'create': ..., 'update': ...}}",
+                                    model=m.name, value=data)
+
+        async def run(ctx: Context) -> dict:
+            found = await ctx.find_unique_stored(m, where)
+            record = await (ctx.update_record(m, found, data["update"]) if found is not None
+                            else ctx.create(m, data["create"]))
+            if include:
+                await ctx.include(m, [record], include)
+            return record
+
+        return await self._run(True, run)
+
+    async def delete(self, *, where: Any, include: Any = None) -> dict:
+        m = self._model
+
+        async def run(ctx: Context) -> dict:
+            record = await ctx._must_find(m, where)
+            if include:
+                await ctx.include(m, [record], include)
+            await ctx.delete_record(m, record)
+            return record
+
+        return await self._run(True, run)
+
+    async def delete_many(self, *, where: Any = None) -> int:
+        m = self._model
+
+        async def run(ctx: Context) -> int:
+            rows = await ctx.find_many(m, {"where": where})
+            for row in rows:
+                await ctx.delete_record(m, row)
+            return len(rows)
+
+        return await self._run(True, run)
+
+    async def apply_remote(self, op: str, key: Any, data: dict | None = None) -> None:
+        """Write a record exactly as given (for sync): ``op`` "upsert" puts ``data`` (a full record
+        in the form the client returns, its id matching ``key``), "delete" removes the record by
+        key if it exists. Values are type-checked and foreign keys must exist; no defaults, no
+        nested writes, no cascades (a delete restricted by referrers raises). Events and history
+        are written as for any write, with the context's origin."""
+        m = self._model
+
+        async def run(ctx: Context) -> None:
+            from .storage import check_value, encode
+
+            store = ctx.tx.object_store(m.name)
+            stored = await store.get(key)
+            before = decode(m, stored) if stored is not None else None
+            if op == "delete":
+                if before is not None:
+                    for rel in m.relations.values():
+                        if rel.kind == "back" and await ctx._referrers(m, before, rel):
+                            from .errors import ForeignKeyViolationError
+
+                            raise ForeignKeyViolationError(
+                                f"cannot delete {m.name} {key!r}: {rel.target} records point at it",
+                                model=m.name, value=key)
+                    await ctx._remove(m, before)
+                return
+            if op != "upsert" or not isinstance(data, dict):
+                raise InvalidValueError("apply_remote takes ('upsert', key, record) or "
+                                        "('delete', key)", model=m.name, value=op)
+            record = {f.name: check_value(ctx.schema, m.name, f, data.get(f.name)) for f in m.scalars}
+            values = [encode(m.fields[f], record[f]) for f in m.id_fields]
+            if (values[0] if len(values) == 1 else values) != key:
+                raise InvalidValueError(f"apply_remote: the record's id {values!r} is not the key "
+                                        f"{key!r}", model=m.name, value=key)
+            own = key if before is not None else None
+            await ctx._check_unique(m, record, own, only=None if own is None else
+                                    {f for f in record if record[f] != before.get(f)})  # type: ignore[union-attr]
+            await ctx._check_fks(m, record)
+            if before is None:
+                await ctx._insert(m, record)
+            else:
+                changed = tuple(f for f in record if record[f] != before.get(f))
+                if changed:
+                    await ctx._replace(m, before, record, changed)
+
+        return await self._run(True, run)
+
+
+async def _async(value: Any) -> Any:
+    return value
+
+
+def _args(**kwargs: Any) -> dict[str, Any]:
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
+async def _find_as_of(ctx: Context, m: Model, args: dict[str, Any], version: int) -> list[dict]:
+    node, order, take, skip, cursor, distinct = ctx.check_find(m, args)
+    node = await ctx.resolve(m, node)
+    rows = [r for r in await records_as_of(ctx.tx, m, version) if matches(node, r)]
+    rows = slice_rows(m, sort_records(rows, order, m.id_fields), take, skip, cursor, distinct)
+    if args.get("include"):
+        await ctx.include(m, rows, args["include"])
+    return rows
+
+
+class _Models:
+    """Model attributes (``.user``, ``.post``) bound to a client or to one transaction."""
+
+    def _bind(self, client: Client, ctx: Context | None) -> None:
+        for model in client.schema.models.values():
+            attr = model.name.lower()
+            if attr in ("tx", "close", "open", "db", "schema") or attr.startswith("_"):
+                raise SchemaError(f"model {model.name}: its attribute name {attr!r} is taken",
+                                  model=model.name)
+            setattr(self, attr, ModelClient(client, model, ctx))
+
+
+class TxScope(_Models):
+    """What ``async with client.tx() as t`` gives: ``t.user.create(...)`` in one transaction."""
+
+    def __init__(self, client: Client, origin: str) -> None:
+        self._client = client
+        self._origin = origin
+
+    async def __aenter__(self) -> TxScope:
+        client = self._client
+        self._tx = client.db.transaction(client.store_names, "readwrite")
+        self._ctx = Context(client, self._tx, self._origin)
+        self._bind(client, self._ctx)
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if exc is None and self._ctx.failed is not None:
+            exc = self._ctx.failed  # an error the block caught: the transaction is already aborted
+            await self._tx.__aexit__(type(exc), exc, None)
+            raise ModelError(f"the transaction was aborted by {exc!r}") from exc
+        await self._tx.__aexit__(exc_type, exc, tb)
+        if exc is None and self._ctx.changed_models:
+            self._client.hub.wake()
+        return False
+
+
+class Client(_Models):
+    """A typed-by-schema client over one pyidb database.
+
+    >>> client = await Client.open("app", Schema.from_prisma(text))
+    >>> user = await client.user.create(data={"email": "a@x.org"})
+    """
+
+    def __init__(self, db: Database, schema: Schema, factory: Factory, plugins: Sequence[Plugin],
+                 stores: list[str]) -> None:
+        self.db = db
+        self.schema = schema
+        self.factory = factory
+        self.plugins = tuple(plugins)
+        self.store_names = stores
+        self.hlc = HybridClock()
+        self.hub: Hub = hub_for(factory, db.name)
+        self._bind(self, None)
+
+    @classmethod
+    async def open(cls, name: str, schema: Schema, *, factory: Factory | None = None,
+                   plugins: Sequence[Plugin] = ()) -> Client:
+        """Open (creating or upgrading) database ``name`` for ``schema``; see pyidb.model."""
+        factory = factory or default_factory()
+        extra: dict[str, dict[str, Any]] = {}
+        for plugin in plugins:
+            extra.update(getattr(plugin, "stores", {}) or {})
+        want = layout(schema, extra)
+        desc = json.loads(json.dumps({"layout": want, "schema": schema.describe()}))
+        db = await factory.open(name)
+        current = None
+        if META_STORE in db.object_store_names:
+            current = await db.get(META_STORE, "schema")
+        if current != desc:
+            counts = {s: await db.count(s) for s in db.object_store_names}
+            fills = plan_upgrade(schema, current, desc, counts)
+            version = db.version + 1
+            db.close()
+
+            async def upgrade(db: Database, old: int, new: int, tx: Transaction) -> None:
+                await run_upgrade(db, tx, current, desc, schema, fills)
+
+            db = await factory.open(name, version, upgrade=upgrade)
+        client = cls(db, schema, factory, plugins, sorted(want))
+        history = [history_store(m.name) for m in schema.models.values() if m.history]
+        if history:
+            tx = db.transaction(history)
+            for store in history:
+                client.hlc.observe(await last_version(tx, store))
+        return client
+
+    def tx(self, origin: str = "local") -> TxScope:
+        """``async with client.tx() as t:`` every ``t.<model>`` call in one transaction.
+
+        ``origin`` is passed to plugins in each :class:`WriteEvent` ("remote" for sync's pull)."""
+        return TxScope(self, origin)
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,55 @@
+"""Live queries: who to wake after a commit, in this process and (in a browser) in other tabs.
+
+Watchers register in a hub per database (every :class:`~pyidb.model.Client` of that database in
+this process shares it). After a transaction that wrote commits, the client wakes every watcher
+of the hub, and in a browser posts on a ``BroadcastChannel`` named after the database so the
+clients of other tabs of the same origin wake theirs. A woken watcher re-runs its query and
+yields only when the result changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+__all__ = ["Hub", "hub_for"]
+
+_hubs: dict[tuple[int, str], Hub] = {}
+
+
+class Hub:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.watchers: set[asyncio.Event] = set()
+        self._channel: Any = None
+        self._proxy: Any = None
+        self._open_channel()
+
+    def _open_channel(self) -> None:
+        if sys.platform != "emscripten":
+            return
+        try:
+            import js  # type: ignore[import-not-found]
+            from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
+        except ImportError:
+            return
+        if not hasattr(js, "BroadcastChannel"):
+            return
+        self._channel = js.BroadcastChannel.new(f"pyidb.model:{self.name}")
+        self._proxy = create_proxy(lambda _event: self.wake(broadcast=False))
+        self._channel.addEventListener("message", self._proxy)
+
+    def wake(self, broadcast: bool = True) -> None:
+        for event in list(self.watchers):
+            event.set()
+        if broadcast and self._channel is not None:
+            self._channel.postMessage("changed")
+
+
+def hub_for(factory: Any, name: str) -> Hub:
+    key = (id(factory), name)
+    hub = _hubs.get(key)
+    if hub is None:
+        hub = _hubs[key] = Hub(name)
+    return hub
