@@ -423,9 +423,9 @@ class Client(_Models):
             current = await db.get(META_STORE, "schema")
         if current != desc:
             counts = {s: await db.count(s) for s in db.object_store_names}
-            fills = plan_upgrade(schema, current, desc, counts)
             version = db.version + 1
             db.close()
+            fills = plan_upgrade(schema, current, desc, counts)
 
             async def upgrade(db: Database, old: int, new: int, tx: Transaction) -> None:
                 await run_upgrade(db, tx, current, desc, schema, fills)
