@@ -195,7 +195,7 @@ step_site() {
   # Wheel file names carry versions; pages read this instead of guessing them.
   printf '{"pyidb": "%s", "sortedcontainers": "%s"}\n' \
     "$(basename "$pyidb_whl")" "$(basename "$sc_whl")" >site.tmp/wheels/manifest.json
-  for d in runners conformance browser demo; do
+  for d in runners conformance model_conformance browser demo; do
     [ -d "tests/$d" ] && copy_tree "tests/$d" "site.tmp/tests/$d"
   done
   # A browser cannot list a directory: the runner page reads the module list from here.

@@ -379,10 +379,15 @@ class TxScope(_Models):
         return self
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
-        if exc is None and self._ctx.failed is not None:
-            exc = self._ctx.failed  # an error the block caught: the transaction is already aborted
-            await self._tx.__aexit__(type(exc), exc, None)
-            raise ModelError(f"the transaction was aborted by {exc!r}") from exc
+        failed = self._ctx.failed
+        if failed is not None:  # a failing call already aborted the transaction
+            try:
+                await self._tx.done
+            except Exception:
+                pass
+            if exc is None:  # ... and the block caught its error: still nothing was kept
+                raise ModelError(f"the transaction was aborted by {failed!r}") from failed
+            return False
         await self._tx.__aexit__(exc_type, exc, tb)
         if exc is None and self._ctx.changed_models:
             self._client.hub.wake()

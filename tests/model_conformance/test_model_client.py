@@ -32,7 +32,7 @@ async def _seed(c: Any) -> None:
 
 async def test_create_returns_the_record_with_defaults(factory: Any) -> None:
     c = await open_blog(factory)
-    before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    before = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     user = await c.user.create(data={"email": "a@x.org"})
     assert user == {"id": 1, "email": "a@x.org", "name": None, "role": "USER", "active": True,
                     "score": 0.0}

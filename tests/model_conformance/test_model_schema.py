@@ -20,7 +20,7 @@ from pyidb.model import (
     relation,
 )
 
-from ._blog import BLOG, blog_schema
+from ._blog import blog_schema
 
 
 class Role(enum.Enum):
