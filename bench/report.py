@@ -13,7 +13,7 @@ from typing import Any
 
 UNITS = {"point_get": "µs/op"}  # everything else is ms for the whole workload
 ORDER = ("write", "get_put", "get_all", "cursor", "index_range", "get_all_records", "get_all+keys",
-         "point_get", "export", "import")
+         "point_get", "export", "import", "find_eq", "find_range", "order_take", "create_many")
 
 # Environment -> (title, implementations measured, which are the baselines).
 ENVS: dict[str, tuple[str, list[str], list[str]]] = {
@@ -24,6 +24,10 @@ ENVS: dict[str, tuple[str, list[str], list[str]]] = {
                 ["sqlite3", "pyidb memory:", "pyidb sqlite:"], ["sqlite3"]),
     "transfer": ("CPython: whole-database export/import vs json.dump/json.load of the same records",
                  ["json", "pyidb memory:", "pyidb sqlite:"], ["json"]),
+    **{env: (f"{title}: pyidb.model vs the same work on the raw pyidb API",
+             ["raw pyidb", "pyidb.model", "pyidb.model (table/10)"],
+             ["raw pyidb", "pyidb.model (table/10)"])
+       for env, title in (("model", "CPython memory:"), ("model-chromium", "Chromium"))},
 }
 
 
@@ -69,6 +73,17 @@ TARGETS = [
              2.0, "transfer", "json")
       for side in ("export", "import") for impl in ("pyidb memory:", "pyidb sqlite:")],
 ]
+for _env, _where in (("model", "CPython"), ("model-chromium", "Chromium")):
+    TARGETS += [
+        Target(f"{_where} model find_many indexed equality take=20 <= 1.5x raw index get_all",
+               _env, "pyidb.model", "find_eq", 1.5, _env, "raw pyidb"),
+        Target(f"{_where} model find_many indexed range take=20 <= 1.5x raw index get_all",
+               _env, "pyidb.model", "find_range", 1.5, _env, "raw pyidb"),
+        Target(f"{_where} model order+take=20: full table vs a tenth of it <= 1.5x", _env,
+               "pyidb.model", "order_take", 1.5, _env, "pyidb.model (table/10)"),
+        Target(f"{_where} model create_many <= 1.3x raw put_many", _env, "pyidb.model",
+               "create_many", 1.3, _env, "raw pyidb", n=None),
+    ]
 GROWTH_LIMIT = 1.5
 
 
@@ -91,6 +106,9 @@ class Results:
     def sizes(self, env: str) -> list[int]:
         return sorted({n for (e, _, n, _) in self.runs if e == env})
 
+    def _sizes_of(self, env: str, workload: str) -> set[int]:
+        return {n for (e, _, n, w) in self.runs if e == env and w == workload}
+
     def ratio(self, env: str, impl: str, n: int, workload: str, base_env: str, base: str,
               base_workload: str | None = None) -> float | None:
         top = self.median(env, impl, n, workload)
@@ -102,7 +120,8 @@ class Results:
     def targets(self) -> list[dict[str, Any]]:
         rows = []
         for t in TARGETS:
-            sizes = sorted(set(self.sizes(t.env)) & set(self.sizes(t.baseline_env)))
+            sizes = sorted(self._sizes_of(t.env, t.workload)
+                           & self._sizes_of(t.baseline_env, t.baseline_workload or t.workload))
             n = t.n if t.n is not None else (sizes[-1] if sizes else None)
             ratio = None if n is None else self.ratio(t.env, t.subject, n, t.workload,
                                                       t.baseline_env, t.baseline,

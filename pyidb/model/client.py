@@ -54,7 +54,9 @@ class ModelClient:
         self._model = model
         self._ctx = ctx
 
-    async def _run(self, write: bool, fn: Any) -> Any:
+    async def _run(self, write: bool, fn: Any, alone: bool = False) -> Any:
+        """``fn(ctx)`` in this delegate's transaction, or in one of its own (``alone``: a read
+        of this model's store only, no relation involved)."""
         ctx = self._ctx
         if ctx is not None:
             if ctx.failed is not None:
@@ -71,8 +73,16 @@ class ModelClient:
                     raise
                 raise converted from exc
         client = self._client
-        tx = client.db.transaction(client.store_names, "readwrite" if write else "readonly")
+        scope = [self._model.name] if alone and not write else client.store_names
+        tx = client.db.transaction(scope, "readwrite" if write else "readonly")
         ctx = Context(client, tx, "local")
+        if not write:  # a read needs no commit to wait for: it is done when its result is
+            try:
+                return await fn(ctx)
+            except BaseException:
+                if tx._is_active():
+                    tx.abort()
+                raise
         try:
             async with tx:
                 result = await fn(ctx)
@@ -95,7 +105,8 @@ class ModelClient:
         if as_of is not None:
             version = as_of_version(m, as_of)
             return await self._run(False, lambda ctx: _find_as_of(ctx, m, args, version))
-        return await self._run(False, lambda ctx: ctx.find_many(m, args))
+        alone = not include and not _mentions_relation(m, where)
+        return await self._run(False, lambda ctx: ctx.find_many(m, args), alone)
 
     async def find_first(self, *, where: Any = None, order: Any = None, skip: int | None = None,
                          cursor: Any = None, include: Any = None, as_of: Any = None) -> dict | None:
@@ -332,6 +343,20 @@ class ModelClient:
                     await ctx._replace(m, before, record, changed)
 
         return await self._run(True, run)
+
+
+def _mentions_relation(model: Model, where: Any) -> bool:
+    """Might ``where`` filter on a relation (so that the read needs other stores)?"""
+    if not isinstance(where, dict):
+        return False
+    for key, value in where.items():
+        if key in model.relations:
+            return True
+        if key in ("AND", "OR", "NOT"):
+            items = value if isinstance(value, (list, tuple)) else [value]
+            if any(_mentions_relation(model, v) for v in items):
+                return True
+    return False
 
 
 async def _async(value: Any) -> Any:

@@ -157,11 +157,15 @@ def _bounds(model: Model, conds: list[Node]) -> dict[str, _Bounds]:
 
 def _sources(model: Model) -> list[tuple[tuple[str, ...], str | None, bool]]:
     """(fields, index name or None for the store, unique) for the id and every index."""
+    cached = model.__dict__.get("_sources")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
     out: list[tuple[tuple[str, ...], str | None, bool]] = [(model.id_fields, None, True)]
     for fields, (name, unique) in model_indexes(model).items():
         if any(model.fields[f].type == "BigInt" for f in fields):
             continue  # a BigInt beyond 2**53 is no key: such records would be missing
         out.append((fields, name, unique))
+    model.__dict__["_sources"] = out
     return out
 
 

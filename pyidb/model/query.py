@@ -111,7 +111,7 @@ class Reader:
             source = store if scan.index is None else store.index(scan.index)
             if plan.limit is not None and plan.exact and plan.direction == "next":
                 raw = await source.get_all(scan.range, plan.limit or None)
-                rows += [r for r in map(lambda s: decode(model, s), raw) if matches(node, r)]
+                rows += [decode(model, s) for s in raw]  # exact: the range is the whole where
             elif plan.limit is not None:
                 if plan.limit == 0:
                     break

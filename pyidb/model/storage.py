@@ -41,6 +41,9 @@ def key_path(fields: tuple[str, ...]) -> str | list[str]:
 
 def model_indexes(model: Model) -> dict[tuple[str, ...], tuple[str, bool]]:
     """``{fields: (index name, unique)}`` for every index of the model's store."""
+    cached = model.__dict__.get("_indexes")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
     out: dict[tuple[str, ...], tuple[str, bool]] = {}
     for group in model.uniques:
         out.setdefault(group, (index_name(group, True), True))
@@ -48,6 +51,7 @@ def model_indexes(model: Model) -> dict[tuple[str, ...], tuple[str, bool]]:
     groups += [r.fields for r in model.relations.values() if r.kind == "owner"]
     for group in groups:
         out.setdefault(group, (index_name(group, False), False))
+    model.__dict__["_indexes"] = out
     return out
 
 
@@ -168,13 +172,36 @@ def encode(f: Field, value: Any) -> Any:
 
 def decode(model: Model, stored: dict[str, Any]) -> dict[str, Any]:
     """A stored record -> the record a user gets back (every scalar field, None when absent)."""
-    out: dict[str, Any] = {}
-    for f in model.scalars:
-        v = stored.get(f.name)
+    names, fixes = _decoder(model)
+    if len(stored) == len(names):  # the usual case: a fresh copy holding exactly the fields
+        out = stored
+    else:  # written before a field was added, or by hand
+        get = stored.get
+        out = {n: get(n) for n in names}
+    for name, convert in fixes:
+        v = out[name]
         if v is not None:
-            if f.type == "Boolean":
-                v = [bool(x) for x in v] if f.is_list else bool(v)
-            elif f.type == "Float":
-                v = [float(x) for x in v] if f.is_list else float(v)
-        out[f.name] = v
+            out[name] = convert(v)
     return out
+
+
+def _bools(v: list[Any]) -> list[bool]:
+    return [bool(x) for x in v]
+
+
+def _floats(v: list[Any]) -> list[float]:
+    return [float(x) for x in v]
+
+
+def _decoder(model: Model) -> tuple[list[str], list[tuple[str, Any]]]:
+    """(field names, [(name, converter)]) of a model, computed once (decode runs per record)."""
+    found = model.__dict__.get("_decoder")
+    if found is None:
+        fixes = []
+        for f in model.scalars:
+            if f.type == "Boolean":
+                fixes.append((f.name, _bools if f.is_list else bool))
+            elif f.type == "Float":
+                fixes.append((f.name, _floats if f.is_list else float))
+        found = model.__dict__["_decoder"] = ([f.name for f in model.scalars], fixes)
+    return found

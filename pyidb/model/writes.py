@@ -83,15 +83,16 @@ class Writer(Reader):
     # -- the three primitives every write goes through ---------------------------------------
     async def _emit(self, name: str, op: Any, key: Any, before: dict[str, Any] | None,
                     after: dict[str, Any] | None, changed: tuple[str, ...] = ()) -> None:
+        self.changed_models.add(name)
         model = self.schema.models.get(name)
         if model is not None and model.history:
             data = encode_record(model, after) if after is not None else None
             await self.tx.object_store(history_store(name)).put(
                 {"key": key, "version": self.client.hlc.next(), "data": data})
-        event = WriteEvent(name, op, key, before, after, changed, self.origin)
-        for plugin in self.client.plugins:
-            plugin.on_write(self.tx, event)
-        self.changed_models.add(name)
+        if self.client.plugins:
+            event = WriteEvent(name, op, key, before, after, changed, self.origin)
+            for plugin in self.client.plugins:
+                plugin.on_write(self.tx, event)
 
     async def _insert(self, model: Model, record: dict[str, Any]) -> dict[str, Any]:
         stored = encode_record(model, record)
@@ -314,19 +315,35 @@ class Writer(Reader):
                     f"{dup[1]!r} twice in create_many", model=model.name, field=",".join(dup[0]),
                     value=dup[1])
             kept.append(record)
-        checks = [fields for fields in model.unique_sets()
-                  if not (model.autoincrement and fields == model.id_fields)]
-        final = []
-        for record in kept:
-            if checks or any(r.kind == "owner" for r in model.relations.values()):
+        # Ids: one get_many for the whole batch (None where free); other uniques and foreign
+        # keys: a lookup per record.
+        final = kept
+        if not model.autoincrement or any(r[model.id_fields[0]] is not None for r in kept):
+            keys = [record_key(model, r) for r in kept]
+            found = await self.tx.object_store(model.name).get_many(
+                [k for k in keys if k is not None])
+            taken = {repr(k) for k, v in zip([k for k in keys if k is not None], found,
+                                             strict=True) if v is not None}
+            if taken:
+                if not skip_duplicates:
+                    k = next(k for k in keys if repr(k) in taken)
+                    raise UniqueViolationError(
+                        f"Unique constraint failed on {model.name}({', '.join(model.id_fields)}): "
+                        f"a record with id {k!r} exists", model=model.name,
+                        field=",".join(model.id_fields), value=k)
+                final = [r for r, k in zip(kept, keys, strict=True) if repr(k) not in taken]
+        if model.uniques or any(r.kind == "owner" for r in model.relations.values()):
+            checked = []
+            for record in final:
                 try:
-                    await self._check_unique(model, record)
+                    await self._check_unique(model, record, only=_non_id(model))
                 except UniqueViolationError:
                     if skip_duplicates:
                         continue
                     raise
                 await self._check_fks(model, record)
-            final.append(record)
+                checked.append(record)
+            final = checked
         if not final:
             return 0
         stored = [encode_record(model, r) for r in final]
@@ -552,6 +569,10 @@ class Writer(Reader):
                 for other in await self._many_partners(rel, model, record):
                     await self._join(rel, record_key(model, record), record_key(target, other), False)
         await self._remove(model, record)
+
+
+def _non_id(model: Model) -> set[str]:
+    return {f for group in model.uniques for f in group}
 
 
 def _differs(a: Any, b: Any) -> bool:
