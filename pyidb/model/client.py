@@ -433,8 +433,11 @@ class Client(_Models):
         self.factory = factory
         self.plugins = tuple(plugins)
         self.store_names = stores
-        self.hlc = HybridClock()
         self.hub: Hub = hub_for(factory, db.name)
+        self.hlc: HybridClock = self.hub.clock
+        # Another client upgrading the schema closes this connection instead of waiting on it
+        # (as Dexie does); this client's next call then fails with pyidb.InvalidStateError.
+        db.on_versionchange = lambda db, old, new: db.close()
         self._bind(self, None)
 
     @classmethod

@@ -19,9 +19,15 @@ _hubs: dict[tuple[int, str], Hub] = {}
 
 
 class Hub:
+    """Shared by the clients of one database in this process: watchers and the history clock
+    (so two clients never stamp two versions of a record alike)."""
+
     def __init__(self, name: str) -> None:
+        from .history import HybridClock
+
         self.name = name
         self.watchers: set[asyncio.Event] = set()
+        self.clock = HybridClock()
         self._channel: Any = None
         self._proxy: Any = None
         self._open_channel()

@@ -195,3 +195,17 @@ async def test_unsafe_evolution_is_a_clear_error_and_changes_nothing(factory: An
     c = await Client.open(name, Schema.from_prisma(v1), factory=factory)
     assert await c.task.find_many() == [{"id": 1, "n": 1}]
     c.close()
+
+
+async def test_an_upgrade_closes_older_clients_instead_of_waiting_on_them(factory: Any) -> None:
+    import pyidb
+
+    name = db_name("upgrade")
+    v1 = "model Task {\n  id Int @id\n}"
+    v2 = "model Task {\n  id Int @id\n  note String?\n}"
+    old = await Client.open(name, Schema.from_prisma(v1), factory=factory)
+    new = await Client.open(name, Schema.from_prisma(v2), factory=factory)  # not blocked by `old`
+    await new.task.create(data={"id": 1, "note": "n"})
+    with raises(pyidb.InvalidStateError):
+        await old.task.find_many()
+    new.close()
