@@ -64,3 +64,12 @@ def test_the_tour_notebook_starts_with_the_readmes_install_line() -> None:
 def test_get_all_records_example_runs_as_written(tmp_path: Path) -> None:
     assert _run_block("asyncio.run(records())", tmp_path) == [
         "[(3, 'Bedrock Nights'), (2, 'Water Buffaloes')]", "Fred 1", "Barney 3", "[2, 1]"]
+
+
+def test_model_client_example_runs_as_written(tmp_path: Path) -> None:
+    """The model client's example prints what its comments promise."""
+    example = next(b for b in _python_blocks() if "asyncio.run(demo())" in b)
+    printed = _run_block("asyncio.run(demo())", tmp_path)
+    promised = re.findall(r"# (\S.*)$", example.split("async def demo")[1], flags=re.M)
+    promised = [p.split(" (")[0] for p in promised if not p.startswith("all or nothing")]
+    assert printed == promised, (printed, promised)

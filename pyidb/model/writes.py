@@ -419,7 +419,7 @@ class Writer(Reader):
             for item in items:
                 if op == "create":
                     if rel.kind == "back":
-                        link = {f: record[r] for f, r in zip(rel.fields, rel.references, strict=True)}
+                        link = _link(rel, record)
                         if not isinstance(item, dict):
                             raise InvalidValueError(f"create on {model.name}.{rel.field} takes a dict",
                                                     model=model.name, field=rel.field, value=item)
@@ -434,8 +434,7 @@ class Writer(Reader):
                     found = await self.find_unique_stored(target, where)
                     if found is None:
                         if rel.kind == "back":
-                            link = {f: record[r] for f, r in zip(rel.fields, rel.references,
-                                                                  strict=True)}
+                            link = _link(rel, record)
                             await self.create(target, {**create, **link})
                             continue
                         found = await self.create(target, create)
@@ -449,7 +448,7 @@ class Writer(Reader):
         if rel.kind == "many":
             return await self._many_partners(rel, model, record)
         target = self.model(rel.target)
-        where = {f: record[r] for f, r in zip(rel.fields, rel.references, strict=True)}
+        where = _link(rel, record)
         return await self.find_many(target, {"where": where})
 
     async def _link_to(self, model: Model, record: dict[str, Any], rel: Relation,
@@ -458,7 +457,7 @@ class Writer(Reader):
         if rel.kind == "many":
             await self._join(rel, record_key(model, record), record_key(target, other), True)
             return
-        link = {f: record[r] for f, r in zip(rel.fields, rel.references, strict=True)}
+        link = _link(rel, record)
         await self.update_record(target, other, link)
 
     async def _unlink(self, model: Model, record: dict[str, Any], rel: Relation,
@@ -569,6 +568,11 @@ class Writer(Reader):
                 for other in await self._many_partners(rel, model, record):
                     await self._join(rel, record_key(model, record), record_key(target, other), False)
         await self._remove(model, record)
+
+
+def _link(rel: Relation, record: dict[str, Any]) -> dict[str, Any]:
+    """The foreign-key values that make a target record point at ``record`` (a back relation)."""
+    return {f: record[r] for f, r in zip(rel.fields, rel.references, strict=True)}
 
 
 def _non_id(model: Model) -> set[str]:
