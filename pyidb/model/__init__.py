@@ -46,10 +46,13 @@ Applying server state (sync's pull)::
     async with client.tx(origin="remote") as t:
         await t.post.apply_remote("upsert", 7, {"id": 7, "title": "x", "authorId": 1})
         await t.post.apply_remote("delete", 8)
+        await t.apply_remote_link("_CategoryToPost", "create", ["py", 7])   # an m:n row [A, B]
 
 ``apply_remote`` writes the record exactly as given (all scalar fields, type-checked; unique and
 foreign-key checks; no defaults, no nested writes, no cascades: deleting a record others point at
 raises ForeignKeyViolationError). It emits events (with the transaction's origin) and history.
+``apply_remote_link`` adds or removes one row of an implicit many-to-many join store (both records
+must exist to add one), with the same event a local connect/disconnect emits.
 """
 
 from __future__ import annotations

@@ -16,7 +16,14 @@ from ..api import Database, Factory, Transaction
 from ..factories import default_factory
 from .errors import InvalidValueError, ModelError, RecordNotFoundError, SchemaError, UniqueViolationError
 from .events import Plugin
-from .history import HybridClock, as_of_version, last_version, records_as_of, versions_of
+from .history import (
+    HybridClock,
+    as_of_version,
+    last_version,
+    records_as_of,
+    require_history,
+    versions_of,
+)
 from .live import Hub, hub_for
 from .query import record_key, slice_rows
 from .schema import Model, Schema
@@ -176,7 +183,7 @@ class ModelClient:
     async def history(self, *, where: Any) -> list[dict]:
         """Versions of one record, newest first: ``[{"version", "at", "data"}]``."""
         m = self._model
-        as_of_version(m, 0)
+        require_history(m, "history()")
 
         async def run(ctx: Context) -> list[dict]:
             _node, (fields, values) = ctx.unique_where(m, where)
@@ -197,7 +204,6 @@ class ModelClient:
         import asyncio
 
         args = dict(where=where, order=order, take=take, skip=skip, include=include)
-        self._client.hub  # noqa: B018  (fail early on a closed client)
         event = asyncio.Event()
         watchers = self._client.hub.watchers
         watchers.add(event)
@@ -402,6 +408,33 @@ class TxScope(_Models):
         self._ctx = Context(client, self._tx, self._origin)
         self._bind(client, self._ctx)
         return self
+
+    async def apply_remote_link(self, join_store: str, op: str, key: list[Any]) -> None:
+        """Add (``op`` "create") or remove ("delete") the row ``key`` = ``[A, B]`` of an implicit
+        many-to-many join store (e.g. ``"_CategoryToPost"``), as sync's pull applies it; both
+        records must exist for a create. Emits the same event a local connect/disconnect does."""
+        rels = [r for m in self._client.schema.models.values() for r in m.relations.values()
+                if r.join_store == join_store and r.join_side == "A"]
+        if not rels or op not in ("create", "delete") or not isinstance(key, (list, tuple)) \
+                or len(key) != 2:
+            raise InvalidValueError(f"apply_remote_link takes a join store of the schema, "
+                                    f"'create' or 'delete' and [A, B], got {join_store!r}, "
+                                    f"{op!r}, {key!r}", value=key)
+        rel = rels[0]
+        ctx = self._ctx
+
+        async def run() -> None:
+            if op == "create":
+                for model, k in ((rel.model, key[0]), (rel.target, key[1])):
+                    if await ctx.tx.object_store(model).get_key(k) is None:
+                        from .errors import ForeignKeyViolationError
+
+                        raise ForeignKeyViolationError(
+                            f"apply_remote_link: no {model} with key {k!r}", model=model, value=k)
+            await ctx._join(rel, key[0], key[1], op == "create")
+
+        model = self._client.schema.models[rel.model]
+        await ModelClient(self._client, model, ctx)._run(True, lambda _ctx: run())
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         failed = self._ctx.failed

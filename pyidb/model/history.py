@@ -18,7 +18,7 @@ from .errors import InvalidValueError
 from .schema import Model
 from .storage import decode, history_store
 
-__all__ = ["HybridClock", "as_of_version", "records_as_of", "versions_of"]
+__all__ = ["HybridClock", "as_of_version", "records_as_of", "require_history", "versions_of"]
 
 _TICKS = 1000  # logical steps per millisecond
 
@@ -42,11 +42,16 @@ def version_time(version: int) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(version // _TICKS / 1000, datetime.UTC)
 
 
+def require_history(model: Model, feature: str, value: Any = None) -> None:
+    if not model.history:
+        raise InvalidValueError(f"{feature} needs version history on {model.name}: add @@history "
+                                "to the model (or __history__ = True)", model=model.name,
+                                value=value)
+
+
 def as_of_version(model: Model, as_of: Any) -> int:
     """The newest version included when reading ``as_of`` (a version int or a datetime)."""
-    if not model.history:
-        raise InvalidValueError(f"as_of needs version history on {model.name}: add @@history to "
-                                "the model (or __history__ = True)", model=model.name, value=as_of)
+    require_history(model, "as_of", as_of)
     if isinstance(as_of, datetime.datetime):
         if as_of.tzinfo is None:
             as_of = as_of.replace(tzinfo=datetime.UTC)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import weakref
 from typing import Any
 
 __all__ = ["Hub", "hub_for"]
 
-_hubs: dict[tuple[int, str], Hub] = {}
+_hubs: weakref.WeakKeyDictionary[Any, dict[str, Hub]] = weakref.WeakKeyDictionary()
 
 
 class Hub:
@@ -43,6 +44,8 @@ class Hub:
         if not hasattr(js, "BroadcastChannel"):
             return
         self._channel = js.BroadcastChannel.new(f"pyidb.model:{self.name}")
+        if hasattr(self._channel, "unref"):  # Node: an open channel must not keep the process up
+            self._channel.unref()
         self._proxy = create_proxy(lambda _event: self.wake(broadcast=False))
         self._channel.addEventListener("message", self._proxy)
 
@@ -54,8 +57,9 @@ class Hub:
 
 
 def hub_for(factory: Any, name: str) -> Hub:
-    key = (id(factory), name)
-    hub = _hubs.get(key)
+    """The hub of database ``name`` of ``factory`` (it lives as long as the factory)."""
+    hubs = _hubs.setdefault(factory, {})
+    hub = hubs.get(name)
     if hub is None:
-        hub = _hubs[key] = Hub(name)
+        hub = hubs[name] = Hub(name)
     return hub

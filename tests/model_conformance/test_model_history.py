@@ -49,6 +49,8 @@ async def test_as_of_reads_the_past(factory: Any) -> None:
     assert await c.post.find_many(as_of=datetime.datetime(2000, 1, 1)) == []
     with raises(InvalidValueError, match="as_of needs version history on User"):
         await c.user.find_many(as_of=datetime.datetime.now())
+    with raises(InvalidValueError, match=r"history\(\) needs version history on User"):
+        await c.user.history(where={"id": 1})
     c.close()
 
 

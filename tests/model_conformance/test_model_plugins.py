@@ -97,3 +97,25 @@ async def test_remote_origin_and_apply_remote(factory: Any) -> None:
         await t.user.apply_remote("delete", 7)
     assert await c.user.count() == 0 and rec.events[-1].op == "delete"
     c.close()
+
+
+async def test_apply_remote_link_for_many_to_many(factory: Any) -> None:
+    rec = Recorder()
+    c = await open_blog(factory, plugins=[rec])
+    await c.post.create(data={"title": "p"})
+    await c.category.create(data={"name": "py"})
+    async with c.tx(origin="remote") as t:
+        await t.apply_remote_link("_CategoryToPost", "create", ["py", 1])
+    got = await c.post.find_unique(where={"id": 1}, include={"categories": True})
+    assert got["categories"] == [{"name": "py"}]
+    assert (rec.events[-1].model, rec.events[-1].op, rec.events[-1].key, rec.events[-1].origin) == \
+        ("_CategoryToPost", "create", ["py", 1], "remote")
+    from pyidb.model import ForeignKeyViolationError
+
+    with raises(ForeignKeyViolationError, match="no Post with key 9"):
+        async with c.tx(origin="remote") as t:
+            await t.apply_remote_link("_CategoryToPost", "create", ["py", 9])
+    async with c.tx(origin="remote") as t:
+        await t.apply_remote_link("_CategoryToPost", "delete", ["py", 1])
+    assert (await c.post.find_unique(where={"id": 1}, include={"categories": True}))["categories"] == []
+    c.close()
