@@ -23,7 +23,7 @@ from typing import Any
 
 from ..key_range import KeyRange
 from .schema import Model
-from .storage import encode, model_indexes
+from .storage import encode, is_multi_entry, model_indexes
 from .where import Node, sort_key
 
 __all__ = ["Plan", "Scan", "plan_query"]
@@ -164,6 +164,8 @@ def _sources(model: Model) -> list[tuple[tuple[str, ...], str | None, bool]]:
     for fields, (name, unique) in model_indexes(model).items():
         if any(model.fields[f].type == "BigInt" for f in fields):
             continue  # a BigInt beyond 2**53 is no key: such records would be missing
+        if is_multi_entry(model, fields):
+            continue  # keyed by elements, not by the list: see _has_scan
         out.append((fields, name, unique))
     model.__dict__["_sources"] = out
     return out
@@ -241,10 +243,29 @@ def _prefix_range(fields: tuple[str, ...], eqs: list[Any]) -> KeyRange:
     return KeyRange.bound(list(eqs), [*eqs, []], False, True)
 
 
+def _has_scan(model: Model, conds: list[Node]) -> tuple[int, Scan, list[KeyRange | None],
+                                                        list[Node], tuple[str, ...], int] | None:
+    """``has`` / ``has_some`` on a list field with a multiEntry index: its element keys."""
+    for fields, (name, _unique) in model_indexes(model).items():
+        if not is_multi_entry(model, fields):
+            continue
+        f = model.fields[fields[0]]
+        for c in conds:
+            if c[0] == "cond" and c[1] == f.name and c[2] in ("has", "has_some"):
+                values = [c[3]] if c[2] == "has" else c[3]
+                if not 0 < len(values) <= _MAX_IN:
+                    continue
+                keys = sorted({repr(encode(f, v, element=True)): encode(f, v, element=True)
+                               for v in values}.values(), key=sort_key)
+                return (11 if len(keys) == 1 else 8, Scan(name, None),
+                        [KeyRange.only(k) for k in keys], [c], fields, 1)
+    return None
+
+
 def _best(model: Model, conds: list[Node]) -> tuple[int, Scan, list[KeyRange | None], list[Node],
                                                     tuple[str, ...], int] | None:
     b = _bounds(model, conds)
-    best = None
+    best = _has_scan(model, conds)
     for fields, index, unique in _sources(model):
         found = _range_for(model, fields, index, b)
         if found is None:

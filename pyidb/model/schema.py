@@ -163,6 +163,8 @@ def _check_model(schema: Schema, model: Model) -> None:
             if f is None or f.type in schema.models:
                 raise SchemaError(f"model {model.name}: {list(group)} names {name!r}, not a scalar "
                                   "field of the model", model=model.name, field=name)
+            if f.is_list and len(group) == 1 and group in model.indexes and f.type != "Json":
+                continue  # @@index([tags]) on a list: a multiEntry index (one entry per element)
             if f.type in ("Json",) or f.is_list:
                 raise SchemaError(f"model {model.name}: {f.type}{'[]' if f.is_list else ''} field "
                                   f"{name} cannot be indexed", model=model.name, field=name)

@@ -21,7 +21,7 @@ from .errors import InvalidValueError
 from .schema import Field, Model, Schema
 
 __all__ = ["META_STORE", "check_value", "decode", "encode", "history_store", "index_name",
-           "layout", "model_indexes"]
+           "is_multi_entry", "layout", "model_indexes"]
 
 META_STORE = "_pyidb_model"
 _MAX_SAFE = 2**53
@@ -55,13 +55,19 @@ def model_indexes(model: Model) -> dict[tuple[str, ...], tuple[str, bool]]:
     return out
 
 
+def is_multi_entry(model: Model, fields: tuple[str, ...]) -> bool:
+    """An index on one list field holds one entry per element (IndexedDB's multiEntry)."""
+    return len(fields) == 1 and model.fields[fields[0]].is_list
+
+
 def layout(schema: Schema, plugin_stores: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Every store the client needs: ``{name: {"key_path", "auto_increment", "indexes": {...}}}``."""
     stores: dict[str, Any] = {}
     for model in schema.models.values():
         stores[model.name] = {
             "key_path": key_path(model.id_fields), "auto_increment": model.autoincrement,
-            "indexes": {name: {"key_path": key_path(fields), "unique": unique, "multi_entry": False}
+            "indexes": {name: {"key_path": key_path(fields), "unique": unique,
+                               "multi_entry": is_multi_entry(model, fields)}
                         for fields, (name, unique) in model_indexes(model).items()}}
         for rel in model.relations.values():
             if rel.kind == "many" and rel.join_store:
@@ -161,12 +167,13 @@ def _check_json(model: str, f: Field, value: Any) -> None:
     raise _bad(model, f, value, "JSON data (dict with str keys, list, str, number, bool, None)")
 
 
-def encode(f: Field, value: Any) -> Any:
-    """A checked user value -> what is stored (and what index key ranges are built from)."""
+def encode(f: Field, value: Any, *, element: bool = False) -> Any:
+    """A checked user value (or one ``element`` of a list field) -> what is stored (and what
+    index key ranges are built from)."""
     if value is None:
         return None
     if f.type == "Boolean":
-        return [int(v) for v in value] if f.is_list else int(value)
+        return [int(v) for v in value] if f.is_list and not element else int(value)
     return value
 
 

@@ -56,6 +56,7 @@ model Post {
   updatedAt DateTime @updatedAt
   @@index([published, views])
   @@index([title])
+  @@index([tags])
   @@history
 }
 

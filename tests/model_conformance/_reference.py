@@ -15,6 +15,8 @@ model Item {
   t    String?
   flag Boolean
   x    Float
+  tags String[]
+  @@index([tags])
   @@index([a])
   @@index([a, s])
   @@index([s])
@@ -26,6 +28,7 @@ model Item {
 """
 STRINGS = ["", "a", "ab", "abc", "b", "ba", "é", "\U0001f600", "\ufb01", "a\uffff", "Ab"]
 INTS = [-2, 0, 1, 2, 3, 5]
+TAGS = ["red", "green", "blue", "b\U0001f600"]
 FIELDS = {"id": "int", "a": "int", "b": "int?", "s": "str", "t": "str?", "flag": "bool",
           "x": "float"}
 
@@ -37,7 +40,8 @@ def records(rng: random.Random, n: int) -> list[dict[str, Any]]:
         out.append({"id": i * 3 - 7, "a": rng.choice(INTS),
                     "b": rng.choice([None, *INTS]), "s": rng.choice(STRINGS),
                     "t": ts[i] if i < len(ts) and rng.random() < 0.7 else None,
-                    "flag": rng.random() < 0.5, "x": rng.choice([-1.5, 0.0, 0.25, 2.0, 3.5])})
+                    "flag": rng.random() < 0.5, "x": rng.choice([-1.5, 0.0, 0.25, 2.0, 3.5]),
+                    "tags": rng.sample(TAGS, k=rng.randint(0, 3))})
     return out
 
 
@@ -52,6 +56,13 @@ def _value(rng: random.Random, kind: str) -> Any:
 
 
 def _condition(rng: random.Random) -> dict[str, Any]:
+    if rng.random() < 0.15:
+        op = rng.choice(["has", "has", "has_some", "has_every", "is_empty"])
+        if op == "has":
+            return {"tags": {op: rng.choice(TAGS)}}
+        if op == "is_empty":
+            return {"tags": {op: rng.random() < 0.5}}
+        return {"tags": {op: rng.sample(TAGS, k=rng.randint(0, 2))}}
     name = rng.choice(list(FIELDS))
     kind = FIELDS[name]
     ops = ["equals", "not", "in", "not_in", "lt", "lte", "gt", "gte"] if kind != "bool" else \
@@ -123,6 +134,14 @@ def _test(have: Any, op: str, want: Any) -> bool:
         return have.endswith(want)
     if op == "contains":
         return want in have
+    if op == "has":
+        return want in have
+    if op == "has_some":
+        return any(w in have for w in want)
+    if op == "has_every":
+        return all(w in have for w in want)
+    if op == "is_empty":
+        return (len(have) == 0) == want
     a, b = _units(have), _units(want)
     return {"lt": a < b, "lte": a <= b, "gt": a > b, "gte": a >= b}[op]
 

@@ -36,6 +36,11 @@ async def test_explain_names_the_plan(factory: Any) -> None:
     assert (p["plan"], p["index"], p["stops_after"]) == ("walk", ["index(title)"], 25)
     p = await plan(where={"OR": [{"title": "a"}, {"authorId": 1}]})
     assert (p["plan"], sorted(p["index"])) == ("union", ["index(authorId)", "index(title)"])
+    p = await plan(where={"tags": {"has": "py"}})  # a list field's index is multiEntry
+    assert (p["plan"], p["index"], p["ranges"], p["filter_in_python"]) == \
+        ("scan", ["index(tags)"], ["= 'py'"], False)
+    p = await plan(where={"tags": {"has_some": ["py", "js"]}})
+    assert (p["plan"], p["index"]) == ("scan", ["index(tags)", "index(tags)"])
     p = await plan(where={"views": {"gt": 3}})  # views alone has no index of its own
     assert p["plan"] == "full" and p["filter_in_python"]
     p = await plan(take=-3)

@@ -98,7 +98,7 @@ async def test_every_prisma_construct_is_read(factory: Any) -> None:
     assert user.fields["score"].default.value == 0.0
     assert post.fields["updatedAt"].updated_at and post.history
     assert m.id_fields == ("userId", "group") and m.uniques == [("group", "rank")]
-    assert post.indexes == [("published", "views"), ("title",)]
+    assert post.indexes == [("published", "views"), ("title",), ("tags",)]
     assert user.relations["profile"].kind == "back" and not user.relations["profile"].to_many
     assert post.relations["author"].on_delete == "SetNull"
     cats = post.relations["categories"]
@@ -134,6 +134,7 @@ async def test_storage_layout_stores_and_indexes(factory: Any) -> None:
     assert tx.object_store("Profile").index("unique(userId)").unique  # relation scalar, unique
     assert post.index("index(authorId)").key_path == "authorId"
     assert post.index("index(published,views)").key_path == ["published", "views"]
+    assert post.index("index(tags)").multi_entry  # @@index on a list field
     m = tx.object_store("Membership")
     assert m.key_path == ["userId", "group"] and m.index("unique(group,rank)").unique
     assert tx.object_store("_CategoryToPost").key_path == ["A", "B"]
