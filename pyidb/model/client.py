@@ -200,7 +200,8 @@ class ModelClient:
 
     async def watch(self, *, where: Any = None, order: Any = None, take: int | None = None,
                     skip: int | None = None, include: Any = None) -> AsyncIterator[list[dict]]:
-        """``async for rows in client.task.watch(where=...):`` the result now and after each change."""
+        """``async for rows in client.task.watch(where=...):`` the result now and after each change
+        (until the loop is left or cancelled, or the client is closed)."""
         import asyncio
 
         args = dict(where=where, order=order, take=take, skip=skip, include=include)
@@ -210,13 +211,13 @@ class ModelClient:
         try:
             last: Any = None
             first = True
-            while True:
+            while not self._client.closed:
                 event.clear()
                 rows = await self.find_many(**args)
                 if first or rows != last:
                     first, last = False, rows
                     yield rows
-                await event.wait()
+                await event.wait()  # a commit, or close(): the loop then ends
         finally:
             watchers.discard(event)
 
@@ -466,6 +467,7 @@ class Client(_Models):
         self.factory = factory
         self.plugins = tuple(plugins)
         self.store_names = stores
+        self.closed = False
         self.hub: Hub = hub_for(factory, db.name)
         self.hlc: HybridClock = self.hub.clock
         # Another client upgrading the schema closes this connection instead of waiting on it
@@ -512,4 +514,7 @@ class Client(_Models):
         return TxScope(self, origin)
 
     def close(self) -> None:
+        """Close the connection; the client's watch() loops end."""
+        self.closed = True
         self.db.close()
+        self.hub.wake(broadcast=False)

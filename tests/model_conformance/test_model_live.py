@@ -74,3 +74,13 @@ async def test_writes_from_another_client_of_the_database_wake_watchers(factory:
         pass
     c1.close()
     c2.close()
+
+
+async def test_closing_the_client_ends_its_watch_loops(factory: Any) -> None:
+    c = await open_blog(factory)
+    out = _Collector()
+    task = asyncio.ensure_future(_watch(c, out))
+    await out.until(1)
+    c.close()
+    await asyncio.wait_for(task, 10)  # the loop ended by itself: no hang
+    assert out.results == [[]] and len(c.hub.watchers) == 0
