@@ -298,3 +298,34 @@ async def test_tx_commits_everything_or_nothing(factory: Any) -> None:
                 pass
     assert await c.user.count() == 1
     c.close()
+
+
+async def test_self_relations_tree_and_many_to_many(factory: Any) -> None:
+    from conformance._support import db_name
+
+    from pyidb.model import Client, Schema
+
+    schema = Schema.from_prisma("""
+model Node {
+  id       Int    @id
+  parentId Int?
+  parent   Node?  @relation("tree", fields: [parentId], references: [id], onDelete: Cascade)
+  children Node[] @relation("tree")
+  friends  Node[] @relation("friends")
+  friendOf Node[] @relation("friends")
+}
+""")
+    c = await Client.open(db_name("nodes"), schema, factory=factory)
+    await c.node.create(data={"id": 1, "children": {"create": [
+        {"id": 2}, {"id": 3, "children": {"create": {"id": 4}}}]}})
+    three = await c.node.find_unique(where={"id": 3}, include={"parent": True, "children": True})
+    assert three["parent"]["id"] == 1 and [n["id"] for n in three["children"]] == [4]
+    await c.node.update(where={"id": 1}, data={"friends": {"connect": [{"id": 2}, {"id": 4}]}})
+    four = await c.node.find_unique(where={"id": 4}, include={"friends": True, "friendOf": True})
+    assert four["friends"] == [] and [n["id"] for n in four["friendOf"]] == [1]
+    assert [n["id"] for n in await c.node.find_many(where={"friendOf": {"some": {"id": 1}}})] == [2, 4]
+    await c.node.delete(where={"id": 3})  # cascades to 4 and its friendship rows
+    assert [n["id"] for n in await c.node.find_many()] == [1, 2]
+    await c.node.delete(where={"id": 1})
+    assert await c.node.count() == 0 and await c.db.count("_friends") == 0
+    c.close()
