@@ -178,6 +178,8 @@ def _key(fields: tuple[str, ...], parts: list[Any]) -> Any:
 def _range_for(model: Model, fields: tuple[str, ...], index: str | None,
                b: dict[str, _Bounds]) -> tuple[int, list[KeyRange | None], list[Node], int] | None:
     """(score, ranges, conditions answered, fixed prefix length) for one source, or None."""
+    if fields[0] not in b:
+        return None  # nothing constrains the leading field: the index cannot narrow
     eqs: list[Any] = []
     used: list[Node] = []
     for name in fields:
