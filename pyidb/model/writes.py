@@ -352,6 +352,9 @@ class Writer(Reader):
                 if s[model.id_fields[0]] is None:
                     del s[model.id_fields[0]]
         keys = await self.tx.object_store(model.name).add_many(stored)
+        if not (self.client.plugins or model.history):
+            self.changed_models.add(model.name)  # nobody to tell record by record
+            return len(final)
         for record, key in zip(final, keys, strict=True):
             if model.autoincrement:
                 record[model.id_fields[0]] = key
