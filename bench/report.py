@@ -25,8 +25,8 @@ ENVS: dict[str, tuple[str, list[str], list[str]]] = {
     "transfer": ("CPython: whole-database export/import vs json.dump/json.load of the same records",
                  ["json", "pyidb memory:", "pyidb sqlite:"], ["json"]),
     **{env: (f"{title}: pyidb.model vs the same work on the raw pyidb API",
-             ["raw pyidb", "pyidb.model", "pyidb.model (table/10)"],
-             ["raw pyidb", "pyidb.model (table/10)"])
+             ["raw pyidb", "raw pyidb (table/10)", "pyidb.model", "pyidb.model (table/10)"],
+             ["raw pyidb"])
        for env, title in (("model", "CPython memory:"), ("model-chromium", "Chromium"))},
 }
 
@@ -81,6 +81,8 @@ for _env, _where in (("model", "CPython"), ("model-chromium", "Chromium")):
                _env, "pyidb.model", "find_range", 1.5, _env, "raw pyidb"),
         Target(f"{_where} model order+take=20: full table vs a tenth of it <= 1.5x", _env,
                "pyidb.model", "order_take", 1.5, _env, "pyidb.model (table/10)"),
+        Target(f"{_where} raw prev cursor, 20 records: full table vs a tenth (for reference)",
+               _env, "raw pyidb", "order_take", 1.5, _env, "raw pyidb (table/10)"),
         Target(f"{_where} model create_many <= 1.3x raw put_many", _env, "pyidb.model",
                "create_many", 1.3, _env, "raw pyidb", n=None),
     ]
