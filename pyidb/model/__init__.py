@@ -51,6 +51,8 @@ Applying server state (sync's pull)::
 ``apply_remote`` writes the record exactly as given (all scalar fields, type-checked; unique and
 foreign-key checks; no defaults, no nested writes, no cascades: deleting a record others point at
 raises ForeignKeyViolationError). It emits events (with the transaction's origin) and history.
+``t.transaction`` is the pyidb transaction of the block (it includes the plugin stores), for reading
+or writing a plugin's own stores in the same transaction.
 ``apply_remote_link`` adds or removes one row of an implicit many-to-many join store (both records
 must exist to add one), with the same event a local connect/disconnect emits.
 """

@@ -117,11 +117,13 @@ class ModelClient:
 
     async def find_first(self, *, where: Any = None, order: Any = None, skip: int | None = None,
                          cursor: Any = None, include: Any = None, as_of: Any = None) -> dict | None:
+        """``await client.post.find_first(where={"title": {"startswith": "H"}})`` (None if none)."""
         rows = await self.find_many(where=where, order=order, take=1, skip=skip, cursor=cursor,
                                     include=include, as_of=as_of)
         return rows[0] if rows else None
 
     async def find_first_or_raise(self, **kwargs: Any) -> dict:
+        """As :meth:`find_first`, but RecordNotFoundError instead of None."""
         found = await self.find_first(**kwargs)
         if found is None:
             raise RecordNotFoundError(f"no {self._model.name} record matches {kwargs.get('where')!r}",
@@ -149,6 +151,7 @@ class ModelClient:
 
     async def find_unique_or_raise(self, *, where: Any, include: Any = None,
                                    as_of: Any = None) -> dict:
+        """As :meth:`find_unique`, but RecordNotFoundError instead of None."""
         found = await self.find_unique(where=where, include=include, as_of=as_of)
         if found is None:
             raise RecordNotFoundError(f"no {self._model.name} record matches {where!r}",
@@ -156,6 +159,7 @@ class ModelClient:
         return found
 
     async def count(self, *, where: Any = None) -> int:
+        """``await client.post.count(where={"published": True})`` (an index count when it can)."""
         m = self._model
 
         async def run(ctx: Context) -> int:
@@ -235,10 +239,13 @@ class ModelClient:
         return await self._run(True, run)
 
     async def create_many(self, *, data: Sequence[dict], skip_duplicates: bool = False) -> int:
+        """``await client.post.create_many(data=[{...}, ...])``: the number created (no nested
+        writes; ``skip_duplicates`` leaves out records whose id or unique fields exist)."""
         m = self._model
         return await self._run(True, lambda ctx: ctx.create_many(m, data, skip_duplicates))
 
     async def update(self, *, where: Any, data: dict, include: Any = None) -> dict:
+        """``await client.post.update(where={"id": 1}, data={"views": {"increment": 1}})``."""
         m = self._model
 
         async def run(ctx: Context) -> dict:
@@ -251,6 +258,8 @@ class ModelClient:
         return await self._run(True, run)
 
     async def update_many(self, *, where: Any = None, data: dict) -> int:
+        """``await client.post.update_many(where={"published": False}, data={"views": 0})``: how
+        many were updated (no relation writes)."""
         m = self._model
 
         async def run(ctx: Context) -> int:
@@ -283,6 +292,8 @@ class ModelClient:
         return await self._run(True, run)
 
     async def delete(self, *, where: Any, include: Any = None) -> dict:
+        """``await client.user.delete(where={"id": 1})``: the deleted record (onDelete rules apply
+        to the records pointing at it)."""
         m = self._model
 
         async def run(ctx: Context) -> dict:
@@ -295,6 +306,7 @@ class ModelClient:
         return await self._run(True, run)
 
     async def delete_many(self, *, where: Any = None) -> int:
+        """``await client.post.delete_many(where={"published": False})``: how many were deleted."""
         m = self._model
 
         async def run(ctx: Context) -> int:
@@ -402,6 +414,11 @@ class TxScope(_Models):
     def __init__(self, client: Client, origin: str) -> None:
         self._client = client
         self._origin = origin
+
+    @property
+    def transaction(self) -> Transaction:
+        """The pyidb transaction underneath (e.g. for a plugin's own stores, which it includes)."""
+        return self._tx
 
     async def __aenter__(self) -> TxScope:
         client = self._client
