@@ -26,8 +26,9 @@ from .history import (
 )
 from .live import Hub, hub_for
 from .query import record_key, slice_rows
+from .remote import apply_remote, apply_remote_link, join_relation
 from .schema import Model, Schema
-from .storage import META_STORE, decode, history_store, layout
+from .storage import META_STORE, history_store, layout
 from .upgrade import plan_upgrade, run_upgrade
 from .where import matches, parse_where, sort_records
 from .writes import Writer
@@ -324,44 +325,7 @@ class ModelClient:
         nested writes, no cascades (a delete restricted by referrers raises). Events and history
         are written as for any write, with the context's origin."""
         m = self._model
-
-        async def run(ctx: Context) -> None:
-            from .storage import check_value, encode
-
-            store = ctx.tx.object_store(m.name)
-            stored = await store.get(key)
-            before = decode(m, stored) if stored is not None else None
-            if op == "delete":
-                if before is not None:
-                    for rel in m.relations.values():
-                        if rel.kind == "back" and await ctx._referrers(m, before, rel):
-                            from .errors import ForeignKeyViolationError
-
-                            raise ForeignKeyViolationError(
-                                f"cannot delete {m.name} {key!r}: {rel.target} records point at it",
-                                model=m.name, value=key)
-                    await ctx._remove(m, before)
-                return
-            if op != "upsert" or not isinstance(data, dict):
-                raise InvalidValueError("apply_remote takes ('upsert', key, record) or "
-                                        "('delete', key)", model=m.name, value=op)
-            record = {f.name: check_value(ctx.schema, m.name, f, data.get(f.name)) for f in m.scalars}
-            values = [encode(m.fields[f], record[f]) for f in m.id_fields]
-            if (values[0] if len(values) == 1 else values) != key:
-                raise InvalidValueError(f"apply_remote: the record's id {values!r} is not the key "
-                                        f"{key!r}", model=m.name, value=key)
-            own = key if before is not None else None
-            await ctx._check_unique(m, record, own, only=None if own is None else
-                                    {f for f in record if record[f] != before.get(f)})  # type: ignore[union-attr]
-            await ctx._check_fks(m, record)
-            if before is None:
-                await ctx._insert(m, record)
-            else:
-                changed = tuple(f for f in record if record[f] != before.get(f))
-                if changed:
-                    await ctx._replace(m, before, record, changed)
-
-        return await self._run(True, run)
+        return await self._run(True, lambda ctx: apply_remote(ctx, m, op, key, data))
 
 
 def _mentions_relation(model: Model, where: Any) -> bool:
@@ -431,28 +395,11 @@ class TxScope(_Models):
         """Add (``op`` "create") or remove ("delete") the row ``key`` = ``[A, B]`` of an implicit
         many-to-many join store (e.g. ``"_CategoryToPost"``), as sync's pull applies it; both
         records must exist for a create. Emits the same event a local connect/disconnect does."""
-        rels = [r for m in self._client.schema.models.values() for r in m.relations.values()
-                if r.join_store == join_store and r.join_side == "A"]
-        if not rels or op not in ("create", "delete") or not isinstance(key, (list, tuple)) \
-                or len(key) != 2:
-            raise InvalidValueError(f"apply_remote_link takes a join store of the schema, "
-                                    f"'create' or 'delete' and [A, B], got {join_store!r}, "
-                                    f"{op!r}, {key!r}", value=key)
-        rel = rels[0]
-        ctx = self._ctx
-
-        async def run() -> None:
-            if op == "create":
-                for model, k in ((rel.model, key[0]), (rel.target, key[1])):
-                    if await ctx.tx.object_store(model).get_key(k) is None:
-                        from .errors import ForeignKeyViolationError
-
-                        raise ForeignKeyViolationError(
-                            f"apply_remote_link: no {model} with key {k!r}", model=model, value=k)
-            await ctx._join(rel, key[0], key[1], op == "create")
-
+        rel = join_relation(self._client.schema, join_store, op, key)
         model = self._client.schema.models[rel.model]
-        await ModelClient(self._client, model, ctx)._run(True, lambda _ctx: run())
+        ctx = self._ctx
+        await ModelClient(self._client, model, ctx)._run(
+            True, lambda _ctx: apply_remote_link(ctx, rel, op, key))
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         failed = self._ctx.failed
