@@ -196,7 +196,7 @@ def _model(schema: Schema, m: Model) -> str:
         if len(group) > 1:
             name = f"{m.name}_{'_'.join(group)}_Key"
             out.append(_td(name, [(g, _scalar_type(schema, m.fields[g])) for g in group], True))
-            unique.append(("_".join(group), name))
+            unique.append((m.compound_key(group), name))
     where += [("AND", f"{m.name}Where | Sequence[{m.name}Where]"),
               ("OR", f"Sequence[{m.name}Where]"),
               ("NOT", f"{m.name}Where | Sequence[{m.name}Where]")]

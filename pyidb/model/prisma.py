@@ -213,13 +213,18 @@ def _block_attribute(line: _Line, model: Model) -> None:
         if attr not in ("@@id", "@@unique", "@@index"):
             raise line.error(f"the block attribute {attr} is not supported")
         fields = None
+        name = None
         for key, value in args:
             if key in (None, "fields"):
                 fields = _names(line, value)
-            elif key not in ("name", "map"):
+            elif key == "name" and attr != "@@index" and value[0] == "str":
+                name = value[1]  # the where key of the compound (instead of a_b)
+            else:
                 raise line.error(f"{attr}({key}: ...) is not supported")
         if not fields:
             raise line.error(f"{attr} needs a list of fields")
+        if name is not None:
+            model.unique_names[fields] = name
         if attr == "@@id":
             model.id_fields = fields
         elif attr == "@@unique":

@@ -1,7 +1,8 @@
 """Python-first schemas: models as annotated classes, enums as ``enum.Enum`` subclasses.
 
 The idiom is the dataclass one: a type hint per field, ``field(...)`` for what a hint cannot say,
-and ``__id__``/``__unique__``/``__index__``/``__history__`` for block attributes::
+and ``__id__``/``__unique__``/``__index__``/``__history__`` for block attributes
+(``__unique_names__ = {("a", "b"): "ab"}`` names a compound's where key)::
 
     class Role(enum.Enum):
         USER = "USER"
@@ -157,7 +158,8 @@ def _model(cls: type, names: dict[str, Any]) -> Model:
     return Model(cls.__name__, fields, tuple(getattr(cls, "__id__", ())),
                  [tuple(u) for u in getattr(cls, "__unique__", [])],
                  [tuple(i) for i in getattr(cls, "__index__", [])],
-                 bool(getattr(cls, "__history__", False)))
+                 bool(getattr(cls, "__history__", False)),
+                 {tuple(k): v for k, v in getattr(cls, "__unique_names__", {}).items()})
 
 
 def schema_from_classes(classes: tuple[type, ...]) -> Schema:

@@ -80,6 +80,8 @@ class Model:
     uniques: list[tuple[str, ...]] = field(default_factory=list)
     indexes: list[tuple[str, ...]] = field(default_factory=list)
     history: bool = False
+    unique_names: dict[tuple[str, ...], str] = field(default_factory=dict)
+    """``@@unique([a, b], name: "ab")``: the where key of a compound id or unique (default a_b)."""
     relations: dict[str, Relation] = field(default_factory=dict, compare=False)
 
     @property
@@ -89,6 +91,10 @@ class Model:
     @property
     def autoincrement(self) -> bool:
         return any(self.fields[f].default == Default("autoincrement") for f in self.id_fields)
+
+    def compound_key(self, fields: tuple[str, ...]) -> str:
+        """The where key naming a compound id or unique: its name, or the fields joined by _."""
+        return self.unique_names.get(fields) or "_".join(fields)
 
     def unique_sets(self) -> list[tuple[str, ...]]:
         """Every set of fields that identifies one record: the id first, then the uniques."""

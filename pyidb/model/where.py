@@ -163,7 +163,7 @@ def _compound(model: Model, key: str) -> tuple[str, ...] | None:
     if key in model.fields:
         return None
     for group in model.unique_sets():
-        if len(group) > 1 and "_".join(group) == key:
+        if len(group) > 1 and model.compound_key(group) == key:
             return group
     return None
 

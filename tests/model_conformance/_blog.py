@@ -70,7 +70,7 @@ model Membership {
   group  String
   rank   Int
   @@id([userId, group])
-  @@unique([group, rank])
+  @@unique([group, rank], name: "groupRank")
 }
 """
 

@@ -228,7 +228,7 @@ async def test_compound_keys(factory: Any) -> None:
     await c.membership.create(data={"userId": 2, "group": "g", "rank": 2})
     found = await c.membership.find_unique(where={"userId_group": {"userId": 2, "group": "g"}})
     assert found == {"userId": 2, "group": "g", "rank": 2}
-    assert await c.membership.find_unique(where={"group_rank": {"group": "g", "rank": 1}}) == \
+    assert await c.membership.find_unique(where={"groupRank": {"group": "g", "rank": 1}}) == \
         {"userId": 1, "group": "g", "rank": 1}
     with raises(UniqueViolationError, match=r"Membership\(group, rank\)") as e:
         await c.membership.create(data={"userId": 3, "group": "g", "rank": 2})

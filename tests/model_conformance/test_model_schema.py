@@ -98,6 +98,8 @@ async def test_every_prisma_construct_is_read(factory: Any) -> None:
     assert user.fields["score"].default.value == 0.0
     assert post.fields["updatedAt"].updated_at and post.history
     assert m.id_fields == ("userId", "group") and m.uniques == [("group", "rank")]
+    assert m.compound_key(("group", "rank")) == "groupRank"  # @@unique(..., name: "groupRank")
+    assert m.compound_key(m.id_fields) == "userId_group"
     assert post.indexes == [("published", "views"), ("title",), ("tags",)]
     assert user.relations["profile"].kind == "back" and not user.relations["profile"].to_many
     assert post.relations["author"].on_delete == "SetNull"
@@ -110,6 +112,7 @@ async def test_unsupported_constructs_are_errors_naming_the_line(factory: Any) -
         "model A {\n  id Int @id\n  x Decimal\n}": "field x has unknown type Decimal",
         "model A {\n  id Int @id @map(\"_id\")\n}": "schema line 2: the attribute @map",
         "model A {\n  id Int @id\n  @@map(\"a\")\n}": "schema line 3: the block attribute @@map",
+        "model A {\n  id Int @id\n  x Int\n  @@unique([x], map: \"u\")\n}": r"@@unique\(map: ...\)",
         "view V {\n  id Int\n}": "schema line 1: unsupported construct",
         "type T {\n  x Int\n}": "schema line 1",
         "model A {\n  id Int @id @default(dbgenerated(\"x\"))\n}": "schema line 2: @default",
