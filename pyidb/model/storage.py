@@ -25,6 +25,7 @@ __all__ = ["META_STORE", "check_value", "decode", "encode", "history_store", "in
 
 META_STORE = "_pyidb_model"
 _MAX_SAFE = 2**53
+_FAST: dict[str, type] = {"String": str, "Int": int, "Boolean": bool, "BigInt": int}
 
 
 def index_name(fields: tuple[str, ...], unique: bool) -> str:
@@ -110,6 +111,10 @@ def _datetime(model: str, f: Field, value: Any) -> datetime.datetime:
 
 def check_value(schema: Schema, model: str, f: Field, value: Any, *, element: bool = False) -> Any:
     """``value`` checked against ``f``'s type and normalised (user form, not stored form)."""
+    fast = _FAST.get(f.type)
+    if fast is not None and type(value) is fast and (element or not f.is_list) \
+            and (fast is not int or -_MAX_SAFE < value < _MAX_SAFE):
+        return value  # the common case, checked without the branches below
     if value is None:
         if f.optional and not element:
             return None

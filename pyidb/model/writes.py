@@ -295,19 +295,18 @@ class Writer(NestedWrites):
                 raise InvalidValueError(f"create_many on {model.name} takes no nested writes "
                                         f"({', '.join(nested)}); use create", model=model.name)
             records.append(self._complete(model, scalars))
-        seen: dict[tuple[str, ...], set[Any]] = {}
+        sets = [(fields, set()) for fields in model.unique_sets()
+                if not (model.autoincrement and fields == model.id_fields)]
         kept = []
         for record in records:
             dup = None
-            for fields in model.unique_sets():
-                values = tuple(record.get(f) for f in fields)
+            for fields, seen in sets:
+                values = tuple(record[f] for f in fields)
                 if None in values:
                     continue
-                bucket = seen.setdefault(fields, set())
-                k = tuple(repr(v) for v in values)
-                if k in bucket:
+                if values in seen:  # key values (str, numbers, dates, bytes) hash as they compare
                     dup = (fields, values)
-                bucket.add(k)
+                seen.add(values)
             if dup is not None:
                 if skip_duplicates:
                     continue
