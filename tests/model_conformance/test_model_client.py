@@ -329,3 +329,22 @@ model Node {
     await c.node.delete(where={"id": 1})
     assert await c.node.count() == 0 and await c.db.count("_friends") == 0
     c.close()
+
+
+async def test_create_many_checks_duplicates_or_skips_them(factory: Any) -> None:
+    c = await open_blog(factory)
+    assert await c.user.create_many(data=[{"email": "a@x.org"}, {"email": "b@x.org"}]) == 2
+    with raises(UniqueViolationError, match="twice in create_many"):
+        await c.user.create_many(data=[{"email": "c@x.org"}, {"email": "c@x.org"}])
+    with raises(UniqueViolationError, match="email='a@x.org'"):
+        await c.user.create_many(data=[{"email": "d@x.org"}, {"email": "a@x.org"}])
+    assert await c.user.count() == 2  # nothing of the failed batches
+    n = await c.user.create_many(data=[{"email": "a@x.org"}, {"email": "e@x.org"},
+                                       {"email": "e@x.org"}], skip_duplicates=True)
+    assert n == 1 and await c.user.count() == 3
+    await c.membership.create_many(data=[{"userId": 1, "group": "g", "rank": 1}])
+    with raises(UniqueViolationError, match=r"Membership\(userId, group\)"):
+        await c.membership.create_many(data=[{"userId": 1, "group": "g", "rank": 2}])
+    with raises(InvalidValueError, match="no nested writes"):
+        await c.user.create_many(data=[{"email": "f@x.org", "posts": {"create": {"title": "t"}}}])
+    c.close()
