@@ -61,7 +61,9 @@ def _pass_through(op: pyidb.Operation, proceed):  # type: ignore[no-untyped-def]
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "factory" in metafunc.fixturenames:
         # white-box tests outside the suite reach into the engine's factory: no wrapper there
-        urls = CONFORMANCE_URLS if "conformance" in metafunc.definition.path.parts else ENGINE_URLS
+        parts = metafunc.definition.path.parts
+        suite = "conformance" in parts or "model_conformance" in parts
+        urls = CONFORMANCE_URLS if suite else ENGINE_URLS
         metafunc.parametrize("factory", urls, indirect=True)
 
 
