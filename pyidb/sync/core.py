@@ -66,6 +66,9 @@ class SyncServer:
                  policies: dict[str, str | Resolver] | None = None) -> None:
         self.schema, self.store, self.schema_version = schema, store, schema_version
         self.policies = dict(policies or {})
+        # Fault injection for the tests only: called after each applied event of a push, inside
+        # its transaction (see ``pause_hook`` in server.py).
+        self.after_event: Callable[[int], None] | None = None
         for model, policy in self.policies.items():
             if model not in schema.models:
                 raise ValueError(f"policy for unknown model {model!r}")
@@ -125,6 +128,8 @@ class SyncServer:
                            (client_id, seq, str(event.get("id")), _dumps(answer)))
                 last_seq = seq
                 results.append(answer)
+                if self.after_event is not None:
+                    self.after_event(len(results))
             db.execute("UPDATE sync_clients SET last_seq = ? WHERE client_id = ?", (last_seq, client_id))
         return {"protocol": PROTOCOL_VERSION, "results": results}
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,23 @@ def create_app(server: SyncServer, authenticate: Authenticate) -> Starlette:
     ])
 
 
+def pause_hook(spec: str) -> Callable[[int], None]:
+    """Fault injection for the tests (``PYIDB_SYNC_TEST_PAUSE="N:/dir"``): after the N-th event
+    of a push is applied, still inside its transaction, create ``/dir/paused`` and wait until
+    ``/dir/resume`` exists. The test can then SIGKILL the server mid-batch, or race a pull or
+    another push against the open transaction, at a known point instead of by timing."""
+    count, _, directory = spec.partition(":")
+    paused, resume = Path(directory) / "paused", Path(directory) / "resume"
+
+    def hook(applied: int) -> None:
+        if applied == int(count):
+            paused.touch()
+            while not resume.exists():
+                time.sleep(0.01)
+
+    return hook
+
+
 def main(argv: list[str] | None = None) -> None:
     """The command line (see the module doc)."""
     parser = argparse.ArgumentParser(prog="python -m pyidb.sync.server", description=__doc__.split("\n")[0])
@@ -102,6 +121,8 @@ def main(argv: list[str] | None = None) -> None:
     schema = SyncSchema.parse(Path(args.schema).read_text())
     policies = json.loads(args.policies) if args.policies else None
     server = SyncServer(schema, Store(args.db), schema_version=args.schema_version, policies=policies)
+    if os.environ.get("PYIDB_SYNC_TEST_PAUSE"):
+        server.after_event = pause_hook(os.environ["PYIDB_SYNC_TEST_PAUSE"])
     config = uvicorn.Config(create_app(server, bearer_tokens(tokens)), host=args.host, port=args.port,
                             log_level="warning")
     userver = uvicorn.Server(config)

@@ -23,12 +23,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 class ServerProcess:
     def __init__(self, tmp: Path, schema: str, *, tokens: dict[str, str], db: str | None = None,
-                 schema_version: int = 1, policies: dict | None = None) -> None:
+                 schema_version: int = 1, policies: dict | None = None, env: dict | None = None) -> None:
         self.tmp = tmp
         (tmp / "schema.prisma").write_text(schema)
         (tmp / "tokens.json").write_text(json.dumps(tokens))
         self.db = db or f"sqlite:///{tmp / 'server.db'}"
-        self.schema_version, self.policies = schema_version, policies
+        self.schema_version, self.policies, self.env = schema_version, policies, env or {}
         self.proc: subprocess.Popen | None = None
         self.url = ""
 
@@ -39,7 +39,7 @@ class ServerProcess:
         if self.policies:
             args += ["--policies", json.dumps(self.policies)]
         self.proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, text=True,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env})
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()  # blocks until the server listens (or dies)
         if "listening on" not in line:

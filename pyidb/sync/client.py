@@ -1,0 +1,186 @@
+"""The client side of sync: an outbox written in the same IndexedDB transaction as each write.
+
+    sync = SyncPlugin(schema_version=1)                  # every model, or models={"Post"}
+    client = await Client.open("app", schema, plugins=[sync])
+    await client.post.create(data={...})                 # + one outbox event, same transaction
+    await sync.outbox.stats()                            # {"pending": 1, ...}
+    worker = sync.worker("http://127.0.0.1:8765", token="alice-token")
+    await worker.sync_once()
+
+Stores the plugin adds to the client's database:
+
+- ``sync_outbox`` (key ``n``, the local write order): one event per create/update/delete with a
+  unique ``id``, the model, key and change. Its per-client ``seq`` is given when the event first
+  joins a push batch (from a counter in ``sync_meta``, in the same transaction), not when it is
+  written: an aborted write must not leave a hole in the sequence, which the server would wait on.
+- ``sync_meta``: this client's id, the next seq, and the pull cursor (saved in the same
+  transaction as the page it describes).
+- ``sync_versions``: the server version of each record as last seen (the ``base_version`` of a
+  later local change).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from .protocol import encode, key_text
+
+OUTBOX, META, VERSIONS = "sync_outbox", "sync_meta", "sync_versions"
+PENDING, IN_FLIGHT, FAILED, REJECTED, SYNCED = "pending", "in_flight", "failed", "rejected", "synced"
+OPEN = (PENDING, IN_FLIGHT, FAILED)
+
+
+class SyncPlugin:
+    """A model-client plugin that logs synced models' writes to the outbox (see the module doc).
+
+    ``models``: the names of the synced models (default: all). ``schema_version``: the version of
+    the schema this client runs, sent with every request (the server refuses older ones).
+    """
+
+    def __init__(self, *, models: Iterable[str] | None = None, schema_version: int = 1) -> None:
+        self.models = set(models) if models is not None else None
+        self.schema_version = schema_version
+        self.client: Any = None
+        self.outbox = Outbox(self)
+        self.stores: dict[str, dict] = {
+            OUTBOX: {"key_path": "n", "auto_increment": True, "indexes": {
+                # Sparse indexes: the fields exist only while the event is still to be synced.
+                "queue": {"key_path": "q", "unique": False, "multi_entry": False},
+                "open": {"key_path": "open", "unique": False, "multi_entry": False},
+                "status": {"key_path": "status", "unique": False, "multi_entry": False},
+                "id": {"key_path": "id", "unique": True, "multi_entry": False},
+            }},
+            META: {"key_path": "name", "auto_increment": False, "indexes": {}},
+            VERSIONS: {"key_path": "ref", "auto_increment": False, "indexes": {}},
+        }
+
+    def bind(self, client: Any) -> SyncPlugin:
+        """Remember the model client this plugin was opened with (done by :func:`open_client`)."""
+        self.client = client
+        return self
+
+    def synced(self, model: str) -> bool:
+        return self.models is None or model in self.models
+
+    # -- the plugin hook ------------------------------------------------------------------------
+    def on_write(self, tx: Any, event: Any) -> None:
+        """Called by the model client inside the write's own transaction: add the outbox event.
+
+        Writes that apply the server's changes have ``origin == "remote"`` and are not logged:
+        that is what keeps a pulled change from being pushed back (no echo)."""
+        if event.origin != "local" or not self.synced(event.model):
+            return
+        ref = key_text(event.key)
+        if event.op == "create":
+            data = encode(event.after)
+        elif event.op == "update":
+            data = encode({f: event.after.get(f) for f in event.changed})
+        else:
+            data = None
+        tx.object_store(OUTBOX).add({
+            "id": uuid.uuid4().hex, "model": event.model, "key": encode(event.key), "op": event.op,
+            "data": data, "after": encode(event.after) if event.after is not None else None,
+            "status": PENDING, "seq": None, "base_version": None, "attempts": 0, "error": None,
+            # ``q`` and ``open`` exist only while the event is to be synced (sparse indexes):
+            # "queue" lists open events by key n (equal index keys sort by primary key), "open"
+            # finds the open events of one record.
+            "q": 0, "open": [event.model, ref], "synced_at": None,
+        })
+
+
+class Outbox:
+    """The outbox API: ``await outbox.next_batch(100)``, ``mark_synced``, ``mark_failed``,
+    ``stats``, ``clear_synced``."""
+
+    def __init__(self, plugin: SyncPlugin) -> None:
+        self.plugin = plugin
+
+    @property
+    def db(self) -> Any:
+        if self.plugin.client is None:
+            raise RuntimeError("the sync plugin is not bound to a client: call sync.bind(client)")
+        return self.plugin.client.db
+
+    async def client_id(self) -> str:
+        """This database's client id (made once, kept in ``sync_meta``)."""
+        async with self.db.transaction([META], "readwrite") as tx:
+            meta = tx.object_store(META)
+            row = await meta.get("client_id")
+            if row is None:
+                row = {"name": "client_id", "value": uuid.uuid4().hex}
+                await meta.put(row)
+            return row["value"]
+
+    async def next_batch(self, limit: int = 100) -> list[dict]:
+        """The next ``limit`` open events in write order, each with its ``seq`` (given now, once,
+        and kept for every retry) and ``base_version``; they are marked in flight."""
+        async with self.db.transaction([OUTBOX, META, VERSIONS], "readwrite") as tx:
+            outbox, meta = tx.object_store(OUTBOX), tx.object_store(META)
+            events = await outbox.index("queue").get_all(0, limit)
+            counter = await meta.get("next_seq") or {"name": "next_seq", "value": 1}
+            for event in events:
+                if event["seq"] is None:
+                    event["seq"] = counter["value"]
+                    counter["value"] += 1
+                    seen = await tx.object_store(VERSIONS).get(event["open"])
+                    event["base_version"] = seen["version"] if seen else None
+                if event["status"] == PENDING:
+                    event["status"] = IN_FLIGHT
+                await outbox.put(event)
+            await meta.put(counter)
+        return events
+
+    async def mark_synced(self, ids: Iterable[str]) -> None:
+        """Mark events (by event id) as accepted by the server."""
+        async with self.db.transaction([OUTBOX], "readwrite") as tx:
+            for event_id in ids:
+                await _close(tx.object_store(OUTBOX), event_id, SYNCED, None)
+
+    async def mark_failed(self, event_id: str, error: str, retryable: bool) -> None:
+        """Record a failure: retryable ones stay in the queue (status ``failed``), others are
+        ``rejected`` and leave it."""
+        async with self.db.transaction([OUTBOX], "readwrite") as tx:
+            store = tx.object_store(OUTBOX)
+            if retryable:
+                event = await store.index("id").get(event_id)
+                if event is not None:
+                    await store.put({**event, "status": FAILED, "error": error,
+                                     "attempts": event["attempts"] + 1})
+            else:
+                await _close(store, event_id, REJECTED, error)
+
+    async def stats(self) -> dict[str, int]:
+        """``{"pending", "in_flight", "failed", "rejected", "synced"}`` counts."""
+        async with self.db.transaction([OUTBOX], "readonly") as tx:
+            index = tx.object_store(OUTBOX).index("status")
+            return {s: await index.count(s) for s in (PENDING, IN_FLIGHT, FAILED, REJECTED, SYNCED)}
+
+    async def rejected(self) -> list[dict]:
+        """The events the server refused, with its reason in ``error`` (for a UI to show)."""
+        async with self.db.transaction([OUTBOX], "readonly") as tx:
+            return await tx.object_store(OUTBOX).index("status").get_all(REJECTED)
+
+    async def clear_synced(self, older_than: float = 0.0) -> int:
+        """Delete synced events synced more than ``older_than`` seconds ago; returns how many."""
+        limit = time.time() - older_than  # housekeeping only: no clock ever orders changes
+        removed = 0
+        async with self.db.transaction([OUTBOX], "readwrite") as tx:
+            store = tx.object_store(OUTBOX)
+            async for cursor in store.index("status").open_cursor(SYNCED):
+                if (cursor.value.get("synced_at") or 0) <= limit:
+                    await cursor.delete()
+                    removed += 1
+        return removed
+
+
+async def _close(store: Any, event_id: str, status: str, error: str | None) -> dict | None:
+    event = await store.index("id").get(event_id)
+    if event is None:
+        return None
+    event = {k: v for k, v in event.items() if k not in ("q", "open")}
+    event.update(status=status, error=error, synced_at=time.time())
+    await store.put(event)
+    return event

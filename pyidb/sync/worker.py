@@ -1,0 +1,229 @@
+"""The sync worker: push the outbox, then pull the server's changes, with retries.
+
+    worker = sync.worker("http://127.0.0.1:8765", token="alice-token", batch_size=100)
+    report = await worker.sync_once()      # {"pushed": 3, "rejected": 0, "pulled": 5}
+    worker.start(); ...; await worker.stop()
+    worker.status                          # SyncStatus(last_sync=..., pending=0, last_error=None)
+
+Every step is safe to interrupt (a closed tab, a killed process, a lost connection): events stay
+in the outbox with their seq until the server's answer is stored, and the server answers a
+retried seq from its own record without applying it again. A pulled page and its cursor are
+written in one IndexedDB transaction, so the cursor never runs ahead of the data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .client import META, OUTBOX, REJECTED, SYNCED, VERSIONS, SyncPlugin, _close
+from .protocol import PROTOCOL_VERSION, SyncError, decode, key_text
+from .transport import HttpTransport, Transport, TransportError
+
+
+@dataclass
+class SyncStatus:
+    """What a UI shows: ``running``, ``last_sync`` (time of the last full push+pull), ``pending``
+    (events still to push), ``last_error`` (None after a success), ``failures`` in a row,
+    ``upgrade_required`` (the server needs a newer client schema)."""
+
+    running: bool = False
+    last_sync: float | None = None
+    pending: int = 0
+    last_error: str | None = None
+    failures: int = 0
+    upgrade_required: bool = False
+    history: list[dict] = field(default_factory=list, repr=False)
+
+
+class SyncWorker:
+    """See the module doc. ``backoff=(first_delay, cap)`` in seconds: after n failures in a row
+    the worker waits ``min(cap, first_delay * 2**n)`` scaled by a random factor in [0.5, 1]
+    (jitter, so that many clients do not retry in step)."""
+
+    def __init__(self, plugin: SyncPlugin, transport: str | Transport, *, token: str | None = None,
+                 batch_size: int = 100, pull_limit: int = 500, interval: float = 5.0,
+                 max_retries: int = 5, backoff: tuple[float, float] = (0.5, 30.0)) -> None:
+        self.plugin = plugin
+        self.transport: Transport = (HttpTransport(transport, token=token) if isinstance(transport, str)
+                                     else transport)
+        self.batch_size, self.pull_limit, self.interval = batch_size, pull_limit, interval
+        self.max_retries, self.backoff = max_retries, backoff
+        self.status = SyncStatus()
+        self._task: asyncio.Task | None = None
+        self._wake = asyncio.Event()
+
+    @property
+    def client(self) -> Any:
+        return self.plugin.client
+
+    # -- one round -------------------------------------------------------------------------------
+    async def sync_once(self) -> dict[str, int]:
+        """Push every open event, then pull until the server has nothing newer; retries a failing
+        request ``max_retries`` times with backoff before raising (the events stay queued)."""
+        try:
+            report = {"pushed": 0, "merged": 0, "rejected": 0, "pulled": 0}
+            await self._retrying(self._push_all, report)
+            await self._retrying(self._pull_all, report)
+        except SyncError as exc:
+            self.status.last_error = str(exc)
+            self.status.upgrade_required = exc.code == "upgrade_required"
+            raise
+        except TransportError as exc:
+            self.status.last_error = str(exc)
+            self.status.failures += 1
+            raise
+        finally:
+            self.status.pending = await self._pending()
+        self.status.last_sync, self.status.last_error, self.status.failures = time.time(), None, 0
+        return report
+
+    async def _retrying(self, step: Any, report: dict[str, int]) -> None:
+        for attempt in range(self.max_retries + 1):
+            try:
+                return await step(report)
+            except TransportError:
+                if attempt == self.max_retries:
+                    raise
+                await asyncio.sleep(self.delay(attempt))
+
+    def delay(self, failures: int) -> float:
+        """The backoff before retry number ``failures + 1`` (exponential, capped, jittered)."""
+        first, cap = self.backoff
+        return min(cap, first * 2 ** failures) * random.uniform(0.5, 1.0)
+
+    async def _pending(self) -> int:
+        stats = await self.plugin.outbox.stats()
+        return stats["pending"] + stats["in_flight"] + stats["failed"]
+
+    async def _push_all(self, report: dict[str, int]) -> None:
+        client_id = await self.plugin.outbox.client_id()
+        while True:
+            batch = await self.plugin.outbox.next_batch(self.batch_size)
+            if not batch:
+                return
+            body = {"protocol": PROTOCOL_VERSION, "schema_version": self.plugin.schema_version,
+                    "client_id": client_id,
+                    "events": [{k: e[k] for k in ("id", "seq", "model", "op", "key", "data", "after",
+                                                   "base_version")} for e in batch]}
+            try:
+                answer = await self.transport.post("/push", body)
+            except TransportError as exc:
+                for event in batch:
+                    await self.plugin.outbox.mark_failed(event["id"], str(exc), retryable=True)
+                raise
+            results = answer.get("results", [])
+            await self._apply_push_results(batch, results, report)
+            if any(r.get("status") == "retry" for r in results) or len(results) < len(batch):
+                raise TransportError("the server asked to resend events after a gap")
+
+    async def _apply_push_results(self, batch: list[dict], results: list[dict],
+                                  report: dict[str, int]) -> None:
+        """Close the answered events and apply the server's record for each, in one transaction."""
+        by_id = {e["id"]: e for e in batch}
+        async with self._remote_tx() as (tx, apply):
+            outbox = tx.object_store(OUTBOX)
+            for result in results:
+                event = by_id.get(result.get("id"))
+                status = result.get("status")
+                if event is None or status not in ("applied", "merged", "rejected"):
+                    continue
+                closed = SYNCED if status != "rejected" else REJECTED
+                await _close(outbox, event["id"], closed, result.get("reason"))
+                report["pushed" if status == "applied" else status] += 1
+                # The server's answer decides the record -- unless a newer local edit of it is
+                # still queued (then that edit's own answer will).
+                ref = event["open"]
+                if await outbox.index("open").count(ref) == 0:
+                    await self._apply_one(tx, apply, event["model"], event["key"], result)
+
+    async def _pull_all(self, report: dict[str, int]) -> None:
+        client_id = await self.plugin.outbox.client_id()
+        while True:
+            async with self.client.db.transaction([META], "readonly") as tx:
+                row = await tx.object_store(META).get("cursor")
+            body = {"protocol": PROTOCOL_VERSION, "schema_version": self.plugin.schema_version,
+                    "client_id": client_id, "cursor": row["value"] if row else None,
+                    "limit": self.pull_limit}
+            page = await self.transport.post("/pull", body)
+            report["pulled"] += await self._apply_page(page)
+            if not page.get("has_more"):
+                return
+
+    async def _apply_page(self, page: dict) -> int:
+        """One page of changes and its cursor, in ONE IndexedDB transaction."""
+        applied = 0
+        async with self._remote_tx() as (tx, apply):
+            outbox = tx.object_store(OUTBOX)
+            if page.get("reset"):
+                await self._forget_synced_records(tx, apply)
+            for change in page.get("changes", []):
+                if change.get("own") and not page.get("reset"):
+                    continue  # our own change: its push answer already applied it (no echo)
+                if not self.plugin.synced(change["model"]):
+                    continue
+                ref = [change["model"], key_text(change["key"])]
+                if await outbox.index("open").count(ref):
+                    continue  # a local edit is queued: the server's answer to it decides
+                await self._apply_one(tx, apply, change["model"], change["key"], change)
+                applied += 1
+            await tx.object_store(META).put({"name": "cursor", "value": page["cursor"]})
+        return applied
+
+    async def _apply_one(self, tx: Any, apply: Any, model: str, key: Any, answer: dict) -> None:
+        record, version = answer.get("record"), answer.get("version")
+        ref = [model, key_text(key)]
+        await apply(model, decode(key), decode(record) if record is not None else None)
+        versions = tx.object_store(VERSIONS)
+        if version is None:
+            await versions.delete(ref)
+        else:
+            await versions.put({"ref": ref, "version": version})
+
+    async def _forget_synced_records(self, tx: Any, apply: Any) -> None:
+        """Before a full resync: drop local records that have no queued edit (the snapshot that
+        follows brings back every record the server has)."""
+        raise NotImplementedError
+
+    def _remote_tx(self) -> Any:
+        raise NotImplementedError
+
+    # -- background loop -----------------------------------------------------------------------
+    def start(self) -> None:
+        """Sync now and then every ``interval`` seconds (sooner after :meth:`nudge`)."""
+        if self._task is None or self._task.done():
+            self.status.running = True
+            self._task = asyncio.ensure_future(self._run())
+
+    def nudge(self) -> None:
+        """Sync as soon as possible (e.g. after a local write or when the network comes back)."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop the loop after the current step; queued events stay for the next start."""
+        task, self._task = self._task, None
+        self.status.running = False
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.sync_once()
+                wait = self.interval
+            except SyncError:
+                wait = self.interval if not self.status.upgrade_required else self.backoff[1]
+            except TransportError:
+                wait = self.delay(self.status.failures)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), wait)
+            except TimeoutError:
+                pass
