@@ -1,4 +1,5 @@
-"""The sync server's guarantees, through HTTP against a real server process (uvicorn on SQLite).
+"""The sync server's guarantees, through HTTP against a real server process (uvicorn), each test on
+SQLite and on PostgreSQL (a throwaway cluster, tests/pg_cluster.py).
 
 Each test drives ``python -m pyidb.sync.server`` with raw protocol requests, so what it proves does
 not depend on the client. Faults are injected on purpose: a response thrown away (lost ack), a
@@ -67,9 +68,16 @@ def history(server: ServerProcess, key: str, token: str = "ta", model: str = "Po
     return r.json()["versions"]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'server.db'}"
+    return request.getfixturevalue("sync_pg_database")
+
+
 @pytest.fixture
-def server(tmp_path: Path):
-    with ServerProcess(tmp_path, BLOG, tokens=TOKENS) as s:
+def server(tmp_path: Path, db_url: str):
+    with ServerProcess(tmp_path, BLOG, tokens=TOKENS, db=db_url) as s:
         yield s
 
 
@@ -156,9 +164,9 @@ def test_delete_wins_over_a_concurrent_update(server: ServerProcess, order: str)
     assert push(server, "a", [post("p1", 4)])[0]["reason"].startswith("deleted")
 
 
-def test_policies_server_wins_client_wins_strict(tmp_path: Path) -> None:
+def test_policies_server_wins_client_wins_strict(tmp_path: Path, db_url: str) -> None:
     policies = {"Post": "server_wins", "Comment": "strict"}
-    with ServerProcess(tmp_path, BLOG, tokens=TOKENS, policies=policies) as server:
+    with ServerProcess(tmp_path, BLOG, tokens=TOKENS, policies=policies, db=db_url) as server:
         push(server, "a", [post("p1", 1), comment("k1", 2, "p1")])
         push(server, "a", [update("p1", 3, "a", base=1, title="a's title")])
         answer = push(server, "b", [update("p1", 1, "b", base=1, title="b's title", views=5)])[0]
@@ -210,8 +218,8 @@ def test_unknown_or_future_cursor_gets_a_full_resync(server: ServerProcess) -> N
         assert r["reset"] is True and [c["key"] for c in r["changes"]] == ["p1", "p2"]
 
 
-def test_an_older_client_schema_is_told_to_upgrade(tmp_path: Path) -> None:
-    with ServerProcess(tmp_path, BLOG, tokens=TOKENS, schema_version=2) as server:
+def test_an_older_client_schema_is_told_to_upgrade(tmp_path: Path, db_url: str) -> None:
+    with ServerProcess(tmp_path, BLOG, tokens=TOKENS, schema_version=2, db=db_url) as server:
         r = server.post("/pull", {**BASE, "cursor": None}, "ta")
         assert r.status_code == 409 and r.json()["error"] == "upgrade_required"
         r = server.post("/push", {**BASE, "client_id": "a", "events": [post("p1", 1)]}, "ta")
@@ -221,11 +229,12 @@ def test_an_older_client_schema_is_told_to_upgrade(tmp_path: Path) -> None:
         assert r.json()["results"][0]["status"] == "applied"
 
 
-def test_sigkill_mid_batch_then_restart_applies_the_batch_once(tmp_path: Path) -> None:
+def test_sigkill_mid_batch_then_restart_applies_the_batch_once(tmp_path: Path, db_url: str) -> None:
     pause = tmp_path / "pause"
     pause.mkdir()
     events = [post(f"p{i}", i) for i in range(1, 21)]
-    server = ServerProcess(tmp_path, BLOG, tokens=TOKENS, env={"PYIDB_SYNC_TEST_PAUSE": f"10:{pause}"})
+    server = ServerProcess(tmp_path, BLOG, tokens=TOKENS, db=db_url,
+                           env={"PYIDB_SYNC_TEST_PAUSE": f"10:{pause}"})
     server.start()
     try:
         failed: list[BaseException] = []
@@ -253,10 +262,11 @@ def test_sigkill_mid_batch_then_restart_applies_the_batch_once(tmp_path: Path) -
         server.stop()
 
 
-def test_a_pull_racing_a_slow_push_never_skips_its_late_commit(tmp_path: Path) -> None:
+def test_a_pull_racing_a_slow_push_never_skips_its_late_commit(tmp_path: Path, db_url: str) -> None:
     pause = tmp_path / "pause"
     pause.mkdir()
-    server = ServerProcess(tmp_path, BLOG, tokens=TOKENS, env={"PYIDB_SYNC_TEST_PAUSE": f"2:{pause}"})
+    server = ServerProcess(tmp_path, BLOG, tokens=TOKENS, db=db_url,
+                           env={"PYIDB_SYNC_TEST_PAUSE": f"2:{pause}"})
     with server:
         push(server, "c0", [post("p0", 1)])
         _, cursor = pull_all(server)
