@@ -17,6 +17,7 @@ Stores the plugin adds to the client's database:
   transaction as the page it describes).
 - ``sync_versions``: the server version of each record as last seen (the ``base_version`` of a
   later local change).
+- ``sync_deferred``: pulled records waiting for their parent record (in a later page).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 
 from .protocol import encode, key_text
 
-OUTBOX, META, VERSIONS = "sync_outbox", "sync_meta", "sync_versions"
+OUTBOX, META, VERSIONS, DEFERRED = "sync_outbox", "sync_meta", "sync_versions", "sync_deferred"
 PENDING, IN_FLIGHT, FAILED, REJECTED, SYNCED = "pending", "in_flight", "failed", "rejected", "synced"
 OPEN = (PENDING, IN_FLIGHT, FAILED)
 
@@ -55,12 +56,19 @@ class SyncPlugin:
             }},
             META: {"key_path": "name", "auto_increment": False, "indexes": {}},
             VERSIONS: {"key_path": "ref", "auto_increment": False, "indexes": {}},
+            DEFERRED: {"key_path": "ref", "auto_increment": False, "indexes": {}},
         }
 
     def bind(self, client: Any) -> SyncPlugin:
         """Remember the model client this plugin was opened with (done by :func:`open_client`)."""
         self.client = client
         return self
+
+    def worker(self, transport: Any, **options: Any) -> Any:
+        """A :class:`pyidb.sync.worker.SyncWorker` for this client: ``sync.worker(url, token=...)``."""
+        from .worker import SyncWorker
+
+        return SyncWorker(self, transport, **options)
 
     def synced(self, model: str) -> bool:
         return self.models is None or model in self.models
@@ -73,6 +81,8 @@ class SyncPlugin:
         that is what keeps a pulled change from being pushed back (no echo)."""
         if event.origin != "local" or not self.synced(event.model):
             return
+        if self.client is not None and event.model not in self.client.schema.models:
+            return  # rows of implicit many-to-many join stores are not synced (see the README)
         ref = key_text(event.key)
         if event.op == "create":
             data = encode(event.after)
@@ -89,6 +99,27 @@ class SyncPlugin:
             # finds the open events of one record.
             "q": 0, "open": [event.model, ref], "synced_at": None,
         })
+
+
+async def open_client(name: str, schema: Any, *, factory: Any = None, plugins: Iterable[Any] = (),
+                      models: Iterable[str] | None = None, schema_version: int = 1) -> Any:
+    """``Client.open`` with sync enabled: the client gets ``client.outbox`` and
+    ``client.sync_worker(url_or_transport, token=..., batch_size=..., interval=..., max_retries=...,
+    backoff=...)``::
+
+        client = await open_client("app", Schema.from_prisma(text), factory=pyidb.factory("memory:"))
+        await client.sync_worker("http://127.0.0.1:8765", token="alice-token").sync_once()
+    """
+    from ..model import Client, SchemaError
+
+    for taken in ("outbox", "sync", "sync_worker"):
+        if taken in {m.lower() for m in schema.models}:
+            raise SchemaError(f"a model named {taken!r} would hide client.{taken}: rename it")
+    sync = SyncPlugin(models=models, schema_version=schema_version)
+    client = await Client.open(name, schema, factory=factory, plugins=[*plugins, sync])
+    sync.bind(client)
+    client.sync, client.outbox, client.sync_worker = sync, sync.outbox, sync.worker
+    return client
 
 
 class Outbox:

@@ -332,7 +332,7 @@ class SyncServer:
             record[model.scope_field] = scope  # the caller's scope, whatever the payload said
         for name, value in record.items():
             field = model.fields.get(name)
-            if field is None or not self.schema.is_value_type(field.type):
+            if field is None:
                 raise Rejected(f"{model.name} has no field {name!r}")
             if value is None:
                 if not field.optional:
@@ -345,8 +345,7 @@ class SyncServer:
                 if not self._type_ok(field.type, item):
                     raise Rejected(f"{model.name}.{name} must be a {field.type}, not {item!r}")
         for name, field in model.fields.items():
-            if (self.schema.is_value_type(field.type) and not field.optional and not field.is_list
-                    and name not in record):
+            if not field.optional and not field.is_list and name not in record:
                 raise Rejected(f"{model.name}.{name} is required")
         ids = [record.get(f) for f in model.id_fields]
         if key_text(ids[0] if len(ids) == 1 else ids) != key:
@@ -362,15 +361,16 @@ class SyncServer:
                              (rel.target, key_text(values[0] if len(values) == 1 else values))).fetchone()
             if row is None or row[0] != scope or row[1]:
                 raise Rejected(f"{model.name}.{','.join(rel.fields)} points at no {rel.target} in your scope")
-        unique = [n for n, f in model.fields.items() if f.unique and record.get(n) is not None]
-        if unique:
+        uniques = [u for u in model.uniques if all(record.get(f) is not None for f in u)]
+        if uniques:
             for other_key, other in db.execute(
                     "SELECT key, data FROM sync_records WHERE scope = ? AND model = ? AND deleted = 0",
                     (scope, model.name)).fetchall():
                 other_record = json.loads(other)
-                for n in unique:
-                    if other_key != key and other_record.get(n) == record[n]:
-                        raise Rejected(f"ConstraintError: another {model.name} has {n} = {record[n]!r}")
+                for u in uniques:
+                    if other_key != key and all(other_record.get(f) == record[f] for f in u):
+                        raise Rejected(f"ConstraintError: another {model.name} has {u} = "
+                                       f"{[record[f] for f in u]!r}")
         return record
 
     def _type_ok(self, type_name: str, value: Any) -> bool:

@@ -16,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .client import META, OUTBOX, REJECTED, SYNCED, VERSIONS, SyncPlugin, _close
+from .client import DEFERRED, META, OUTBOX, REJECTED, SYNCED, VERSIONS, SyncPlugin, _close
 from .protocol import PROTOCOL_VERSION, SyncError, decode, key_text
 from .transport import HttpTransport, Transport, TransportError
 
@@ -64,10 +66,28 @@ class SyncWorker:
     async def sync_once(self) -> dict[str, int]:
         """Push every open event, then pull until the server has nothing newer; retries a failing
         request ``max_retries`` times with backoff before raising (the events stay queued)."""
+        report = {"pushed": 0, "merged": 0, "rejected": 0, "pulled": 0}
+        await self._guarded(self._push_all, report)
+        await self._guarded(self._pull_all, report)
+        self.status.last_sync, self.status.last_error, self.status.failures = time.time(), None, 0
+        return report
+
+    async def push(self) -> dict[str, int]:
+        """Only push the outbox (with retries); see :meth:`sync_once`."""
+        report = {"pushed": 0, "merged": 0, "rejected": 0, "pulled": 0}
+        await self._guarded(self._push_all, report)
+        return report
+
+    async def pull(self) -> dict[str, int]:
+        """Only pull (with retries); see :meth:`sync_once`."""
+        report = {"pushed": 0, "merged": 0, "rejected": 0, "pulled": 0}
+        await self._guarded(self._pull_all, report)
+        return report
+
+    async def _guarded(self, step: Any, report: dict[str, int]) -> None:
+        """Run a step with retries, keeping :attr:`status` up to date."""
         try:
-            report = {"pushed": 0, "merged": 0, "rejected": 0, "pulled": 0}
-            await self._retrying(self._push_all, report)
-            await self._retrying(self._pull_all, report)
+            await self._retrying(step, report)
         except SyncError as exc:
             self.status.last_error = str(exc)
             self.status.upgrade_required = exc.code == "upgrade_required"
@@ -78,8 +98,6 @@ class SyncWorker:
             raise
         finally:
             self.status.pending = await self._pending()
-        self.status.last_sync, self.status.last_error, self.status.failures = time.time(), None, 0
-        return report
 
     async def _retrying(self, step: Any, report: dict[str, int]) -> None:
         for attempt in range(self.max_retries + 1):
@@ -170,26 +188,97 @@ class SyncWorker:
                     continue  # a local edit is queued: the server's answer to it decides
                 await self._apply_one(tx, apply, change["model"], change["key"], change)
                 applied += 1
+            # Records whose parent was not here yet (it is in a later page, or came now).
+            progress = True
+            while progress:
+                progress = False
+                for waiting in await tx.object_store(DEFERRED).get_all():
+                    await tx.object_store(DEFERRED).delete(waiting["ref"])
+                    if await self._apply_one(tx, apply, waiting["model"], waiting["key"], waiting):
+                        progress = True
             await tx.object_store(META).put({"name": "cursor", "value": page["cursor"]})
         return applied
 
-    async def _apply_one(self, tx: Any, apply: Any, model: str, key: Any, answer: dict) -> None:
+    async def _apply_one(self, tx: Any, apply: Any, model: str, key: Any, answer: dict) -> bool:
+        """Write the server's state of one record; False when it waits for its parent."""
         record, version = answer.get("record"), answer.get("version")
         ref = [model, key_text(key)]
+        if record is not None and not await self._parents_present(tx, model, decode(record)):
+            # The parent comes in a later page: keep the change until it is there (apply_remote
+            # checks foreign keys, and a failed request would abort the page).
+            await tx.object_store(DEFERRED).put({"ref": ref, "model": model, "key": key,
+                                                 "record": record, "version": version})
+            return False
         await apply(model, decode(key), decode(record) if record is not None else None)
         versions = tx.object_store(VERSIONS)
         if version is None:
             await versions.delete(ref)
         else:
             await versions.put({"ref": ref, "version": version})
+        return True
+
+    async def _parents_present(self, tx: Any, model: str, record: dict) -> bool:
+        schema = self.client.schema
+        for rel in schema.models[model].relations.values():
+            if rel.kind != "owner" or rel.references != schema.models[rel.target].id_fields:
+                continue
+            values = [record.get(f) for f in rel.fields]
+            if any(v is None for v in values):
+                continue
+            key = values[0] if len(values) == 1 else values
+            if await tx.object_store(rel.target).count(key) == 0:
+                return False
+        return True
 
     async def _forget_synced_records(self, tx: Any, apply: Any) -> None:
         """Before a full resync: drop local records that have no queued edit (the snapshot that
         follows brings back every record the server has)."""
-        raise NotImplementedError
+        outbox = tx.object_store(OUTBOX)
+        await tx.object_store(VERSIONS).clear()
+        await tx.object_store(DEFERRED).clear()
+        for model in delete_order(self.client.schema):
+            if not self.plugin.synced(model):
+                continue
+            for key in await tx.object_store(model).get_all_keys():
+                if await outbox.index("open").count([model, key_text(key)]) == 0:
+                    await apply(model, key, None)
 
-    def _remote_tx(self) -> Any:
-        raise NotImplementedError
+    @asynccontextmanager
+    async def _remote_tx(self) -> AsyncIterator[tuple[Any, Any]]:
+        """A model-client transaction whose writes have origin "remote" (so the outbox plugin
+        does not log them: no echo), with its IndexedDB transaction for the sync stores."""
+        async with self.client.tx(origin="remote") as scope:
+            tx = scope._tx  # the TxScope's own IndexedDB transaction: one commit for all
+
+            async def apply(model: str, key: Any, record: dict | None) -> None:
+                delegate = getattr(scope, model.lower())
+                if record is not None:
+                    await delegate.apply_remote("upsert", key, record)
+                else:
+                    ids = self.client.schema.models[model].id_fields
+                    where = {ids[0]: key} if len(ids) == 1 else dict(zip(ids, key, strict=True))
+                    # delete_many: a missing record is no error, and onDelete applies locally.
+                    await delegate.delete_many(where=where)
+
+            yield tx, apply
+
+
+def delete_order(schema: Any) -> list[str]:
+    """Model names, each after every model whose records point at it (children first)."""
+    order: list[str] = []
+
+    def visit(name: str, seen: set[str]) -> None:
+        if name in order or name in seen:
+            return
+        seen.add(name)
+        for other in schema.models.values():
+            if any(r.kind == "owner" and r.target == name for r in other.relations.values()):
+                visit(other.name, seen)
+        order.append(name)
+
+    for name in schema.models:
+        visit(name, set())
+    return order
 
     # -- background loop -----------------------------------------------------------------------
     def start(self) -> None:
