@@ -4,9 +4,9 @@ Client side (``pyidb.sync.client``): an outbox plugin that logs every write of a
 same IndexedDB transaction as the write, and a sync worker that pushes the outbox and pulls the
 server's changelog by cursor::
 
-    sync = SyncPlugin(schema_version=1)
-    client = await Client.open("app", schema, plugins=[sync])
-    worker = sync.worker("http://127.0.0.1:8765", token="alice-token")
+    client = await pyidb.sync.open_client("app", schema)      # Client.open + the SyncPlugin
+    await client.post.create(data={...})                       # + an outbox event, same transaction
+    worker = client.sync_worker("http://127.0.0.1:8765", token="alice-token")
     await worker.sync_once()
 
 Server side (``pyidb.sync.server``): a Starlette app storing records and the changelog in SQLite or
@@ -14,6 +14,9 @@ PostgreSQL (``python -m pyidb.sync.server --schema schema.prisma --db sqlite:///
 The wire format is in ``pyidb.sync.protocol``.
 """
 
-from .protocol import PROTOCOL_VERSION
+from .client import Outbox, SyncPlugin, open_client
+from .protocol import PROTOCOL_VERSION, SyncError
+from .transport import HttpTransport, TransportError
 
-__all__ = ["PROTOCOL_VERSION"]
+__all__ = ["PROTOCOL_VERSION", "HttpTransport", "Outbox", "SyncError", "SyncPlugin", "TransportError",
+           "open_client"]

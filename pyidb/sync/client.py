@@ -152,16 +152,18 @@ class Outbox:
             outbox, meta = tx.object_store(OUTBOX), tx.object_store(META)
             events = await outbox.index("queue").get_all(0, limit)
             counter = await meta.get("next_seq") or {"name": "next_seq", "value": 1}
+            fresh = [e for e in events if e["seq"] is None]
+            seen = await tx.object_store(VERSIONS).get_many([e["open"] for e in fresh]) if fresh else []
+            for event, version in zip(fresh, seen, strict=True):
+                event["seq"] = counter["value"]
+                counter["value"] += 1
+                event["base_version"] = version["version"] if version else None
             for event in events:
-                if event["seq"] is None:
-                    event["seq"] = counter["value"]
-                    counter["value"] += 1
-                    seen = await tx.object_store(VERSIONS).get(event["open"])
-                    event["base_version"] = seen["version"] if seen else None
                 if event["status"] == PENDING:
                     event["status"] = IN_FLIGHT
-                await outbox.put(event)
-            await meta.put(counter)
+            if events:
+                await outbox.put_many(events)
+                await meta.put(counter)
         return events
 
     async def mark_synced(self, ids: Iterable[str]) -> None:
@@ -207,11 +209,14 @@ class Outbox:
         return removed
 
 
-async def _close(store: Any, event_id: str, status: str, error: str | None) -> dict | None:
+async def _close(store: Any, event_id: str, status: str, error: str | None) -> None:
     event = await store.index("id").get(event_id)
-    if event is None:
-        return None
+    if event is not None:
+        await store.put(closed(event, status, error))
+
+
+def closed(event: dict, status: str, error: str | None) -> dict:
+    """The event out of the queue (``q`` and ``open`` removed from the sparse indexes)."""
     event = {k: v for k, v in event.items() if k not in ("q", "open")}
     event.update(status=status, error=error, synced_at=time.time())
-    await store.put(event)
     return event

@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .client import DEFERRED, META, OUTBOX, REJECTED, SYNCED, VERSIONS, SyncPlugin, _close
+from .client import DEFERRED, META, OUTBOX, REJECTED, SYNCED, VERSIONS, SyncPlugin, closed
 from .protocol import PROTOCOL_VERSION, SyncError, decode, key_text
 from .transport import HttpTransport, Transport, TransportError
 
@@ -142,21 +142,30 @@ class SyncWorker:
                                   report: dict[str, int]) -> None:
         """Close the answered events and apply the server's record for each, in one transaction."""
         by_id = {e["id"]: e for e in batch}
+        answered = [(by_id[r["id"]], r) for r in results
+                    if r.get("id") in by_id and r.get("status") in ("applied", "merged", "rejected")]
         async with self._remote_tx() as (tx, apply):
             outbox = tx.object_store(OUTBOX)
-            for result in results:
-                event = by_id.get(result.get("id"))
-                status = result.get("status")
-                if event is None or status not in ("applied", "merged", "rejected"):
+            if answered:
+                await outbox.put_many([closed(e, SYNCED if r["status"] != "rejected" else REJECTED,
+                                              r.get("reason")) for e, r in answered])
+            # The server's answer decides the record -- unless a newer local edit of it is still
+            # queued (then that edit's own answer will): the last answer per record, if no event
+            # of it is left in the queue.
+            last: dict[str, tuple[dict, dict]] = {}
+            for event, result in answered:
+                report["pushed" if result["status"] == "applied" else result["status"]] += 1
+                last[key_text(event["open"])] = (event, result)
+            versions = []
+            for event, result in last.values():
+                if await outbox.index("open").count(event["open"]):
                     continue
-                closed = SYNCED if status != "rejected" else REJECTED
-                await _close(outbox, event["id"], closed, result.get("reason"))
-                report["pushed" if status == "applied" else status] += 1
-                # The server's answer decides the record -- unless a newer local edit of it is
-                # still queued (then that edit's own answer will).
-                ref = event["open"]
-                if await outbox.index("open").count(ref) == 0:
+                if result["status"] == "applied":  # the server holds exactly the local record
+                    versions.append({"ref": event["open"], "version": result.get("version")})
+                else:
                     await self._apply_one(tx, apply, event["model"], event["key"], result)
+            if versions:
+                await tx.object_store(VERSIONS).put_many(versions)
 
     async def _pull_all(self, report: dict[str, int]) -> None:
         client_id = await self.plugin.outbox.client_id()
@@ -183,8 +192,7 @@ class SyncWorker:
                     continue  # our own change: its push answer already applied it (no echo)
                 if not self.plugin.synced(change["model"]):
                     continue
-                ref = [change["model"], key_text(change["key"])]
-                if await outbox.index("open").count(ref):
+                if await outbox.index("open").count([change["model"], key_text(change["key"])]):
                     continue  # a local edit is queued: the server's answer to it decides
                 await self._apply_one(tx, apply, change["model"], change["key"], change)
                 applied += 1
