@@ -207,6 +207,25 @@ async def test_offline_push_keeps_events_and_reports_the_error(tmp_path: Path) -
     assert all(0 < d <= worker.backoff[1] for d in delays)
 
 
+async def test_background_worker_syncs_history_and_stops(server: ServerProcess) -> None:
+    a, b = await new_client(), await new_client()
+    worker = a.sync_worker(server.url, token="ta", interval=3600)
+    worker.start()
+    await a.post.create(data={"id": "bg1", "owner": "alice", "title": "v1"})
+    await a.post.update(where={"id": "bg1"}, data={"title": "v2"})
+    worker.nudge()  # sync now rather than in an hour
+    while worker.status.last_sync is None or worker.status.pending:
+        await asyncio.sleep(0.01)
+        worker.nudge()
+    await worker.stop()
+    assert not worker.status.running
+    wb = b.sync_worker(server.url, token="ta")
+    await wb.sync_once()
+    assert (await b.post.find_unique(where={"id": "bg1"}))["title"] == "v2"
+    assert [v["record"]["title"] for v in await wb.history("Post", "bg1")] == ["v1", "v2"]
+    assert await b.sync_worker(server.url, token="tb").history("Post", "bg1") == []
+
+
 def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
     from pyidb.sync.client import SyncPlugin
     from pyidb.sync.worker import SyncWorker

@@ -218,6 +218,26 @@ def test_unknown_or_future_cursor_gets_a_full_resync(server: ServerProcess) -> N
         assert r["reset"] is True and [c["key"] for c in r["changes"]] == ["p1", "p2"]
 
 
+def test_a_cursor_older_than_pruned_tombstones_gets_a_full_resync(tmp_path: Path, db_url: str) -> None:
+    from pyidb.sync.core import SyncServer
+    from pyidb.sync.schema import SyncSchema
+    from pyidb.sync.store import Store
+
+    with ServerProcess(tmp_path, BLOG, tokens=TOKENS, db=db_url) as server:
+        push(server, "a", [post("p1", 1), post("p2", 2)])
+        _, old_cursor = pull_all(server)
+        push(server, "a", [delete("p1", 3, "a")])
+        _, fresh_cursor = pull_all(server)
+        # Pruning is an operator's job, done in code next to the running server.
+        admin = SyncServer(SyncSchema.parse(BLOG), Store(db_url))
+        assert admin.prune("alice", 3) == 1
+        admin.store.close()
+        r = server.post("/pull", {**BASE, "cursor": old_cursor}, "ta").json()
+        assert r["reset"] is True and [c["key"] for c in r["changes"]] == ["p2"]
+        r = server.post("/pull", {**BASE, "cursor": fresh_cursor}, "ta").json()
+        assert r["reset"] is False and r["changes"] == []
+
+
 def test_an_older_client_schema_is_told_to_upgrade(tmp_path: Path, db_url: str) -> None:
     with ServerProcess(tmp_path, BLOG, tokens=TOKENS, schema_version=2, db=db_url) as server:
         r = server.post("/pull", {**BASE, "cursor": None}, "ta")

@@ -175,6 +175,19 @@ class SyncServer:
                 "versions": [{"version": v, "deleted": bool(d), "record": json.loads(data) if data else None,
                               "client_id": c} for v, d, data, c in rows]}
 
+    def prune(self, scope: str, up_to_version: int) -> int:
+        """Forget the scope's tombstones of versions <= ``up_to_version`` (their history stays in
+        the changelog); returns how many. A client whose cursor is older than that can no longer
+        learn of those deletes from the changes, so its next pull is a full resync. A pruned key
+        may be created again."""
+        with self.store.write(scope) as db:
+            removed = db.execute("DELETE FROM sync_records WHERE scope = ? AND deleted = 1 AND version <= ?",
+                                 (scope, up_to_version)).rowcount
+            oldest = db.execute("SELECT min_version FROM sync_scopes WHERE scope = ?", (scope,)).fetchone()[0]
+            db.execute("UPDATE sync_scopes SET min_version = ? WHERE scope = ?",
+                       (max(oldest, up_to_version), scope))
+        return removed
+
     def changelog(self, scope: str) -> list[dict]:
         """The whole changelog of a scope in version order (for replay checks and audits)."""
         with self.store.read() as db:

@@ -21,7 +21,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
@@ -59,6 +59,8 @@ def create_app(server: SyncServer, authenticate: Authenticate) -> Starlette:
                                     status_code=401)
             try:
                 body = await request.json()
+            except ClientDisconnect:  # the client went away mid-request (closed tab): no answer
+                return JSONResponse({"error": "disconnected"}, status_code=400)
             except ValueError:
                 return JSONResponse({"error": "bad_request", "message": "the body must be JSON"}, 400)
             if not isinstance(body, dict):

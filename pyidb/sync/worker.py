@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .client import DEFERRED, META, OUTBOX, REJECTED, SYNCED, VERSIONS, SyncPlugin, closed
-from .protocol import PROTOCOL_VERSION, SyncError, decode, key_text
+from .protocol import PROTOCOL_VERSION, SyncError, decode, encode, key_text
 from .transport import HttpTransport, Transport, TransportError
 
 
@@ -271,6 +271,52 @@ class SyncWorker:
             yield tx, apply
 
 
+    async def history(self, model: str, key: Any) -> list[dict]:
+        """Every version the server keeps of one record, oldest first: ``[{"version", "deleted",
+        "record", "client_id"}, ...]`` (only records of this client's scope)."""
+        answer = await self.transport.post("/history", {
+            "protocol": PROTOCOL_VERSION, "schema_version": self.plugin.schema_version,
+            "model": model, "key": encode(key)})
+        return [{**v, "record": decode(v["record"]) if v.get("record") is not None else None}
+                for v in answer.get("versions", [])]
+
+    # -- background loop -----------------------------------------------------------------------
+    def start(self) -> None:
+        """Sync now and then every ``interval`` seconds (sooner after :meth:`nudge`)."""
+        if self._task is None or self._task.done():
+            self.status.running = True
+            self._task = asyncio.ensure_future(self._run())
+
+    def nudge(self) -> None:
+        """Sync as soon as possible (e.g. after a local write or when the network comes back)."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop the loop after the current round (a round is never cut in the middle: it does
+        not need to be, but finishing it keeps the status right); queued events stay queued."""
+        task, self._task = self._task, None
+        self.status.running = False
+        if task is not None:
+            self._wake.set()
+            await task
+
+    async def _run(self) -> None:
+        while self.status.running:
+            try:
+                await self.sync_once()
+                wait = self.interval
+            except SyncError:
+                wait = self.interval if not self.status.upgrade_required else self.backoff[1]
+            except TransportError:
+                wait = self.delay(self.status.failures)
+            if not self.status.running:
+                return
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), wait)
+            except TimeoutError:
+                pass
+
 def delete_order(schema: Any) -> list[str]:
     """Model names, each after every model whose records point at it (children first)."""
     order: list[str] = []
@@ -287,40 +333,3 @@ def delete_order(schema: Any) -> list[str]:
     for name in schema.models:
         visit(name, set())
     return order
-
-    # -- background loop -----------------------------------------------------------------------
-    def start(self) -> None:
-        """Sync now and then every ``interval`` seconds (sooner after :meth:`nudge`)."""
-        if self._task is None or self._task.done():
-            self.status.running = True
-            self._task = asyncio.ensure_future(self._run())
-
-    def nudge(self) -> None:
-        """Sync as soon as possible (e.g. after a local write or when the network comes back)."""
-        self._wake.set()
-
-    async def stop(self) -> None:
-        """Stop the loop after the current step; queued events stay for the next start."""
-        task, self._task = self._task, None
-        self.status.running = False
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.sync_once()
-                wait = self.interval
-            except SyncError:
-                wait = self.interval if not self.status.upgrade_required else self.backoff[1]
-            except TransportError:
-                wait = self.delay(self.status.failures)
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), wait)
-            except TimeoutError:
-                pass
