@@ -21,6 +21,8 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -46,8 +48,12 @@ def bearer_tokens(tokens: dict[str, str]) -> Authenticate:
     return authenticate
 
 
-def create_app(server: SyncServer, authenticate: Authenticate) -> Starlette:
-    """The ASGI app: ``uvicorn.run(create_app(server, bearer_tokens(tokens)))``."""
+def create_app(server: SyncServer, authenticate: Authenticate, *,
+               cors_origins: list[str] | None = None) -> Starlette:
+    """The ASGI app: ``uvicorn.run(create_app(server, bearer_tokens(tokens)))``.
+
+    ``cors_origins``: web origins whose pages may call the server (``["https://app.example"]``):
+    a browser client served from another origin than the server needs it."""
 
     def endpoint(method: Callable[[str, dict], dict]) -> Callable[[Request], Awaitable[JSONResponse]]:
         async def handle(request: Request) -> JSONResponse:
@@ -77,12 +83,16 @@ def create_app(server: SyncServer, authenticate: Authenticate) -> Starlette:
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True, "schema_version": server.schema_version})
 
+    middleware = []
+    if cors_origins:
+        middleware.append(Middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["POST"],
+                                     allow_headers=["authorization", "content-type"]))
     return Starlette(routes=[
         Route("/push", endpoint(server.push), methods=["POST"]),
         Route("/pull", endpoint(server.pull), methods=["POST"]),
         Route("/history", endpoint(server.history), methods=["POST"]),
         Route("/health", health, methods=["GET"]),
-    ])
+    ], middleware=middleware)
 
 
 def pause_hook(spec: str) -> Callable[[int], None]:
@@ -111,6 +121,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port (printed)")
     parser.add_argument("--tokens", required=True, help='JSON file {"token": "scope key"}')
     parser.add_argument("--schema-version", type=int, default=1)
+    parser.add_argument("--cors-origin", action="append", default=[],
+                        help="a web origin allowed to call the server from a page (repeatable)")
     parser.add_argument("--policies", default=None,
                         help='JSON {"Model": "merge|server_wins|client_wins|strict"}')
     args = parser.parse_args(argv)
@@ -125,7 +137,8 @@ def main(argv: list[str] | None = None) -> None:
     server = SyncServer(schema, Store(args.db), schema_version=args.schema_version, policies=policies)
     if os.environ.get("PYIDB_SYNC_TEST_PAUSE"):
         server.after_event = pause_hook(os.environ["PYIDB_SYNC_TEST_PAUSE"])
-    config = uvicorn.Config(create_app(server, bearer_tokens(tokens)), host=args.host, port=args.port,
+    app = create_app(server, bearer_tokens(tokens), cors_origins=args.cors_origin)
+    config = uvicorn.Config(app, host=args.host, port=args.port,
                             log_level="warning")
     userver = uvicorn.Server(config)
 

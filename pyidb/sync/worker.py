@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -67,8 +68,12 @@ class SyncWorker:
         """Push every open event, then pull until the server has nothing newer; retries a failing
         request ``max_retries`` times with backoff before raising (the events stay queued)."""
         report = {"pushed": 0, "merged": 0, "rejected": 0, "pulled": 0}
-        await self._guarded(self._push_all, report)
-        await self._guarded(self._pull_all, report)
+
+        async def round_() -> None:
+            await self._guarded(self._push_all, report)
+            await self._guarded(self._pull_all, report)
+
+        await with_web_lock(f"pyidb-sync:{self.client.db.name}", round_)
         self.status.last_sync, self.status.last_error, self.status.failures = time.time(), None, 0
         return report
 
@@ -316,6 +321,37 @@ class SyncWorker:
                 await asyncio.wait_for(self._wake.wait(), wait)
             except TimeoutError:
                 pass
+
+async def with_web_lock(name: str, fn: Any) -> None:
+    """Run ``await fn()`` holding the Web Lock ``name`` (``navigator.locks``): in a browser with
+    several tabs (or workers) on one database, one syncs at a time and the others wait their
+    turn. The lock is released when the holder finishes or its tab closes. Elsewhere (CPython,
+    Node without Web Locks) it just runs ``fn``: the server's per-client seq check still applies
+    each event once."""
+    locks = None
+    if sys.platform == "emscripten":
+        import js  # type: ignore[import-not-found]
+
+        locks = getattr(getattr(js, "navigator", None), "locks", None)
+    if locks is None:
+        await fn()
+        return
+    from pyodide.ffi import create_once_callable  # type: ignore[import-not-found]
+
+    failure: list[BaseException] = []
+
+    async def held(_lock: Any) -> None:
+        try:
+            await fn()
+        except BaseException as exc:  # re-raised below as itself, not as a JS error
+            failure.append(exc)
+
+    # The callback returns a Task: Pyodide hands it to JS as a thenable, so the lock is held
+    # until the task is done.
+    await locks.request(name, create_once_callable(lambda lock: asyncio.ensure_future(held(lock))))
+    if failure:
+        raise failure[0]
+
 
 def delete_order(schema: Any) -> list[str]:
     """Model names, each after every model whose records point at it (children first)."""

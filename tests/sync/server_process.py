@@ -23,12 +23,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 class ServerProcess:
     def __init__(self, tmp: Path, schema: str, *, tokens: dict[str, str], db: str | None = None,
-                 schema_version: int = 1, policies: dict | None = None, env: dict | None = None) -> None:
+                 schema_version: int = 1, policies: dict | None = None, env: dict | None = None,
+                 cors_origin: str | None = None) -> None:
         self.tmp = tmp
         (tmp / "schema.prisma").write_text(schema)
         (tmp / "tokens.json").write_text(json.dumps(tokens))
         self.db = db or f"sqlite:///{tmp / 'server.db'}"
         self.schema_version, self.policies, self.env = schema_version, policies, env or {}
+        self.cors_origin = cors_origin
         self.proc: subprocess.Popen | None = None
         self.url = ""
 
@@ -38,6 +40,8 @@ class ServerProcess:
                 "--schema-version", str(self.schema_version)]
         if self.policies:
             args += ["--policies", json.dumps(self.policies)]
+        if self.cors_origin:
+            args += ["--cors-origin", self.cors_origin]
         self.proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, text=True,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env})
         assert self.proc.stdout is not None
