@@ -169,21 +169,27 @@ class Outbox:
     async def mark_synced(self, ids: Iterable[str]) -> None:
         """Mark events (by event id) as accepted by the server."""
         async with self.db.transaction([OUTBOX], "readwrite") as tx:
-            for event_id in ids:
-                await _close(tx.object_store(OUTBOX), event_id, SYNCED, None)
-
-    async def mark_failed(self, event_id: str, error: str, retryable: bool) -> None:
-        """Record a failure: retryable ones stay in the queue (status ``failed``), others are
-        ``rejected`` and leave it."""
-        async with self.db.transaction([OUTBOX], "readwrite") as tx:
             store = tx.object_store(OUTBOX)
-            if retryable:
+            for event_id in ids:
                 event = await store.index("id").get(event_id)
                 if event is not None:
-                    await store.put({**event, "status": FAILED, "error": error,
-                                     "attempts": event["attempts"] + 1})
-            else:
-                await _close(store, event_id, REJECTED, error)
+                    await store.put(closed(event, SYNCED, None))
+
+    async def mark_failed(self, event_id: str | Iterable[str], error: str, retryable: bool) -> None:
+        """Record a failure of one event (or several, by id): retryable ones stay in the queue
+        (status ``failed``, ``attempts`` + 1), others are ``rejected`` and leave it."""
+        ids = [event_id] if isinstance(event_id, str) else list(event_id)
+        async with self.db.transaction([OUTBOX], "readwrite") as tx:
+            store = tx.object_store(OUTBOX)
+            for one in ids:
+                event = await store.index("id").get(one)
+                if event is None:
+                    continue
+                if retryable:
+                    event = {**event, "status": FAILED, "error": error, "attempts": event["attempts"] + 1}
+                else:
+                    event = closed(event, REJECTED, error)
+                await store.put(event)
 
     async def stats(self) -> dict[str, int]:
         """``{"pending", "in_flight", "failed", "rejected", "synced"}`` counts."""
@@ -207,12 +213,6 @@ class Outbox:
                     await cursor.delete()
                     removed += 1
         return removed
-
-
-async def _close(store: Any, event_id: str, status: str, error: str | None) -> None:
-    event = await store.index("id").get(event_id)
-    if event is not None:
-        await store.put(closed(event, status, error))
 
 
 def closed(event: dict, status: str, error: str | None) -> dict:

@@ -67,26 +67,27 @@ class SyncWorker:
     async def sync_once(self) -> dict[str, int]:
         """Push every open event, then pull until the server has nothing newer; retries a failing
         request ``max_retries`` times with backoff before raising (the events stay queued)."""
-        report = {"pushed": 0, "merged": 0, "rejected": 0, "pulled": 0}
-
-        async def round_() -> None:
-            await self._guarded(self._push_all, report)
-            await self._guarded(self._pull_all, report)
-
-        await with_web_lock(f"pyidb-sync:{self.client.db.name}", round_)
+        report = await self._round(self._push_all, self._pull_all)
         self.status.last_sync, self.status.last_error, self.status.failures = time.time(), None, 0
         return report
 
     async def push(self) -> dict[str, int]:
         """Only push the outbox (with retries); see :meth:`sync_once`."""
-        report = {"pushed": 0, "merged": 0, "rejected": 0, "pulled": 0}
-        await self._guarded(self._push_all, report)
-        return report
+        return await self._round(self._push_all)
 
     async def pull(self) -> dict[str, int]:
         """Only pull (with retries); see :meth:`sync_once`."""
+        return await self._round(self._pull_all)
+
+    async def _round(self, *steps: Any) -> dict[str, int]:
+        """Run the steps in order holding this database's sync lock (see :func:`with_web_lock`)."""
         report = {"pushed": 0, "merged": 0, "rejected": 0, "pulled": 0}
-        await self._guarded(self._pull_all, report)
+
+        async def run() -> None:
+            for step in steps:
+                await self._guarded(step, report)
+
+        await with_web_lock(f"pyidb-sync:{self.client.db.name}", run)
         return report
 
     async def _guarded(self, step: Any, report: dict[str, int]) -> None:
@@ -135,8 +136,7 @@ class SyncWorker:
             try:
                 answer = await self.transport.post("/push", body)
             except TransportError as exc:
-                for event in batch:
-                    await self.plugin.outbox.mark_failed(event["id"], str(exc), retryable=True)
+                await self.plugin.outbox.mark_failed([e["id"] for e in batch], str(exc), retryable=True)
                 raise
             results = answer.get("results", [])
             await self._apply_push_results(batch, results, report)
