@@ -261,7 +261,7 @@ class SyncWorker:
         """A model-client transaction whose writes have origin "remote" (so the outbox plugin
         does not log them: no echo), with its IndexedDB transaction for the sync stores."""
         async with self.client.tx(origin="remote") as scope:
-            tx = scope._tx  # the TxScope's own IndexedDB transaction: one commit for all
+            tx = scope.transaction  # the same IndexedDB transaction: one commit for all
 
             async def apply(model: str, key: Any, record: dict | None) -> None:
                 delegate = getattr(scope, model.lower())
