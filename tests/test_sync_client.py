@@ -226,6 +226,39 @@ async def test_background_worker_syncs_history_and_stops(server: ServerProcess) 
     assert await b.sync_worker(server.url, token="tb").history("Post", "bg1") == []
 
 
+async def test_many_to_many_links_sync(server: ServerProcess) -> None:
+    a, b, bob = await new_client(), await new_client(), await new_client()
+    wa, wb = a.sync_worker(server.url, token="ta"), b.sync_worker(server.url, token="ta")
+    await a.post.create(data={"id": "mm1", "owner": "alice", "title": "t", "labels": {
+        "create": [{"id": "red", "name": "red"}, {"id": "blue", "name": "blue"}]}})
+    await wa.sync_once()
+    await wb.sync_once()
+
+    async def labels(client) -> list[str]:
+        post = await client.post.find_unique(where={"id": "mm1"}, include={"labels": True})
+        return sorted(label["id"] for label in post["labels"])
+
+    assert await labels(b) == ["blue", "red"]
+    await b.post.update(where={"id": "mm1"}, data={"labels": {"disconnect": [{"id": "red"}]}})
+    await wb.sync_once()
+    await wa.sync_once()
+    assert await labels(a) == ["blue"]
+    await a.label.delete(where={"id": "blue"})  # its link goes with it, on the server too
+    await wa.sync_once()
+    await wb.sync_once()
+    assert await labels(b) == [] and await b.label.count() == 1
+    # Bob cannot link his post to Alice's label (nor learn it exists): his label with the same
+    # key and the link are both rejected, and his client drops them.
+    await bob.post.create(data={"id": "bobs", "owner": "bob", "title": "b",
+                                "labels": {"create": [{"id": "red", "name": "my red"}]}})
+    report = await bob.sync_worker(server.url, token="tb").sync_once()
+    assert report["rejected"] == 2 and report["pushed"] == 1
+    assert sorted(e["model"] for e in await bob.outbox.rejected()) == ["Label", "_LabelToPost"]
+    post = await bob.post.find_unique(where={"id": "bobs"}, include={"labels": True})
+    assert post["labels"] == [] and await bob.label.count() == 0
+    assert await labels(a) == []  # and nothing reached Alice
+
+
 def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
     from pyidb.sync.client import SyncPlugin
     from pyidb.sync.worker import SyncWorker

@@ -22,15 +22,20 @@ N_CLIENTS, STEPS = 3, 120
 
 
 async def snapshot(client) -> dict:
-    return {"posts": sorted(map(repr, await client.post.find_many())),
-            "comments": sorted(map(repr, await client.comment.find_many()))}
+    posts = await client.post.find_many(include={"labels": True})
+    for post in posts:
+        post["labels"] = sorted(label["id"] for label in post["labels"])
+    return {"posts": sorted(map(repr, posts)),
+            "comments": sorted(map(repr, await client.comment.find_many())),
+            "labels": sorted(map(repr, await client.label.find_many()))}
 
 
 async def random_edit(rng: random.Random, client, name: str, n: int) -> None:
     posts = await client.post.find_many()
     comments = await client.comment.find_many()
+    labels = await client.label.find_many()
     op = rng.choice(["create", "create", "update", "update", "update", "delete", "comment", "comment",
-                     "edit_comment", "delete_comment"])
+                     "edit_comment", "delete_comment", "label", "link", "link", "unlink"])
     try:
         if op == "create" or not posts:
             await client.post.create(data={"id": f"{name}-p{n}", "owner": "alice", "title": f"t{n}"})
@@ -48,11 +53,17 @@ async def random_edit(rng: random.Random, client, name: str, n: int) -> None:
             await client.comment.update(where={"id": rng.choice(comments)["id"]}, data={"text": f"e{n}"})
         elif op == "delete_comment" and comments:
             await client.comment.delete(where={"id": rng.choice(comments)["id"]})
+        elif op == "label" or (op in ("link", "unlink") and not labels):
+            await client.label.create(data={"id": f"{name}-l{n}", "name": f"l{n}"})
+        elif op in ("link", "unlink"):
+            verb = "connect" if op == "link" else "disconnect"
+            await client.post.update(where={"id": rng.choice(posts)["id"]},
+                                     data={"labels": {verb: [{"id": rng.choice(labels)["id"]}]}})
     except ModelError:
         pass  # e.g. the record vanished in a pull just now: a normal local error, nothing written
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_random_offline_edits_converge(tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)
     with ServerProcess(tmp_path, BLOG, tokens=TOKENS) as server:
@@ -82,7 +93,13 @@ async def test_random_offline_edits_converge(tmp_path: Path, seed: int) -> None:
         states = [await snapshot(c) for c in clients]
         fresh = await open_client("fresh", SCHEMA, factory=pyidb.factory("memory:"))
         await fresh.sync_worker(server.url, token="ta", pull_limit=5).sync_once()
-        assert states[0] == states[1] == states[2] == await snapshot(fresh)
+        server_state = await snapshot(fresh)
+        for i, state in enumerate(states):  # on a failure, say what differs from the server
+            for kind in state:
+                mine, theirs = set(state[kind]), set(server_state[kind])
+                if mine != theirs:
+                    print(f"client {i} {kind}: only here {mine - theirs}, only on the server {theirs - mine}")
+        assert states[0] == states[1] == states[2] == server_state
         assert states[0]["posts"], "the run should leave some data"
         for client in clients:
             stats = await client.outbox.stats()
@@ -90,4 +107,7 @@ async def test_random_offline_edits_converge(tmp_path: Path, seed: int) -> None:
         log = replay(Path(server.db[len("sqlite:///"):]), "alice")
         assert log["replayed"] == log["current"]
         live = {k for k, v in log["current"].items() if v is not None}
-        assert len(live) == len(states[0]["posts"]) + len(states[0]["comments"])
+        links = sum(len(eval(p)["labels"]) for p in states[0]["posts"])  # our own repr strings
+        assert len(live) == (len(states[0]["posts"]) + len(states[0]["comments"]) + len(states[0]["labels"])
+                             + links)
+        assert links, "the run should leave some many-to-many links"

@@ -81,8 +81,6 @@ class SyncPlugin:
         that is what keeps a pulled change from being pushed back (no echo)."""
         if event.origin != "local" or not self.synced(event.model):
             return
-        if self.client is not None and event.model not in self.client.schema.models:
-            return  # rows of implicit many-to-many join stores are not synced (see the README)
         ref = key_text(event.key)
         if event.op == "create":
             data = encode(event.after)

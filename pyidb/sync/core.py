@@ -236,6 +236,8 @@ class SyncServer:
         return {"record": json.loads(row[3]) if row[3] else None, "deleted": bool(row[2]), "version": row[1]}
 
     def _apply(self, db: _Db, scope: str, client_id: str, event: dict) -> dict:
+        if event.get("model") in self.schema.joins:
+            return self._apply_link(db, scope, client_id, event)
         model = self._model(event)
         op, data = event.get("op"), event.get("data")
         try:
@@ -292,6 +294,36 @@ class SyncServer:
         status = "applied" if after is None or _dumps(after) == _dumps(record) else "merged"
         return {"status": status, "reason": None, "record": record, "deleted": False, "version": version}
 
+    def _apply_link(self, db: _Db, scope: str, client_id: str, event: dict) -> dict:
+        """A row of an implicit many-to-many join store: create (link) or delete (unlink) ``[A, B]``,
+        both records of the caller's scope. Links are idempotent and may be made again."""
+        store, key, op = event["model"], event.get("key"), event.get("op")
+        if not isinstance(key, list) or len(key) != 2:
+            raise Rejected(f"a {store} row's key is [A, B], not {key!r}")
+        ref = key_text(key)
+        row = self._row(db, scope, store, ref)
+        live = row is not None and not row[2]
+        if op == "create":
+            for model, k in zip(self.schema.joins[store], key, strict=True):
+                target = db.execute("SELECT scope, deleted FROM sync_records WHERE model = ? AND key = ?",
+                                    (model, key_text(k))).fetchone()
+                if target is None or target[0] != scope or target[1]:
+                    raise Rejected(f"{store}: no {model} with key {k!r} in your scope")
+            if live:
+                return {"status": "merged", "reason": "already linked", "record": json.loads(row[3]),
+                        "deleted": False, "version": row[1]}
+            record = {"A": key[0], "B": key[1]}
+            version = self._write(db, scope, client_id, event["seq"], store, ref, record, {})
+            return {"status": "applied", "reason": None, "record": record, "deleted": False,
+                    "version": version}
+        if op == "delete":
+            if not live:
+                return {"status": "merged", "reason": "not linked", "record": None, "deleted": True,
+                        "version": row[1] if row else None}
+            version = self._write(db, scope, client_id, event["seq"], store, ref, None, {})
+            return {"status": "applied", "reason": None, "record": None, "deleted": True, "version": version}
+        raise Rejected(f"unknown op {op!r} for {store}: use create or delete")
+
     def _write(self, db: _Db, scope: str, client_id: str, seq: int | None, model: str, key: str,
                record: dict | None, fields: dict[str, int]) -> int:
         """Store a record (or tombstone when ``record`` is None) and its changelog entry."""
@@ -311,7 +343,18 @@ class SyncServer:
 
     def _delete(self, db: _Db, scope: str, client_id: str, seq: int, model: Model, key: str,
                 record: dict) -> int:
-        """Tombstone a record, after applying its relations' onDelete to the records pointing at it."""
+        """Tombstone a record, after applying its relations' onDelete to the records pointing at it
+        and removing its many-to-many links."""
+        for store, sides in self.schema.joins.items():
+            if model.name not in sides:
+                continue
+            for link_key, link in db.execute(
+                    "SELECT key, data FROM sync_records WHERE scope = ? AND model = ? AND deleted = 0",
+                    (scope, store)).fetchall():
+                row = json.loads(link)
+                if any(m == model.name and key_text(row[side]) == key
+                       for side, m in zip("AB", sides, strict=True)):
+                    self._write(db, scope, client_id, seq, store, link_key, None, {})
         for child in self.schema.models.values():
             for rel in child.relations:
                 if rel.target != model.name:

@@ -40,10 +40,22 @@ class Model:
     relations: list[Relation] = field(default_factory=list)
 
 
+def join_models(schema: Schema) -> dict[str, tuple[str, str]]:
+    """The implicit many-to-many join stores of a model schema: ``{"_LabelToPost": ("Label",
+    "Post")}`` (the models of columns A and B). Their rows sync as records keyed ``[A, B]``."""
+    joins = {}
+    for m in schema.models.values():
+        for rel in m.relations.values():
+            if rel.kind == "many" and rel.join_store and rel.join_side == "A":
+                joins[rel.join_store] = (m.name, rel.target)
+    return joins
+
+
 @dataclass
 class SyncSchema:
     models: dict[str, Model]
     enums: dict[str, tuple[str, ...]]
+    joins: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, text: str) -> SyncSchema:
@@ -61,4 +73,4 @@ class SyncSchema:
             if model.scope_field and model.scope_field not in model.fields:
                 raise ValueError(f"model {m.name}: @@scope({model.scope_field}) names no field")
             models[m.name] = model
-        return cls(models, dict(schema.enums))
+        return cls(models, dict(schema.enums), join_models(schema))

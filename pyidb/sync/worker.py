@@ -14,6 +14,7 @@ written in one IndexedDB transaction, so the cursor never runs ahead of the data
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import sys
 import time
@@ -24,6 +25,7 @@ from typing import Any
 
 from .client import DEFERRED, META, OUTBOX, REJECTED, SYNCED, VERSIONS, SyncPlugin, closed
 from .protocol import PROTOCOL_VERSION, SyncError, decode, encode, key_text
+from .schema import join_models
 from .transport import HttpTransport, Transport, TransportError
 
 
@@ -62,6 +64,10 @@ class SyncWorker:
     @property
     def client(self) -> Any:
         return self.plugin.client
+
+    @functools.cached_property
+    def _joins(self) -> dict[str, tuple[str, str]]:
+        return join_models(self.client.schema)
 
     # -- one round -------------------------------------------------------------------------------
     async def sync_once(self) -> dict[str, int]:
@@ -189,11 +195,15 @@ class SyncWorker:
         """One page of changes and its cursor, in ONE IndexedDB transaction."""
         applied = 0
         async with self._remote_tx() as (tx, apply):
-            outbox = tx.object_store(OUTBOX)
+            outbox, meta = tx.object_store(OUTBOX), tx.object_store(META)
             if page.get("reset"):
                 await self._forget_synced_records(tx, apply)
+            # A full resync spans pages until has_more is false; while it runs, our own changes
+            # are applied too (the local copies were just dropped). Kept with the cursor, so an
+            # interrupted resync resumes as one.
+            resyncing = bool(page.get("reset")) or bool((await meta.get("resyncing") or {}).get("value"))
             for change in page.get("changes", []):
-                if change.get("own") and not page.get("reset"):
+                if change.get("own") and not resyncing:
                     continue  # our own change: its push answer already applied it (no echo)
                 if not self.plugin.synced(change["model"]):
                     continue
@@ -209,7 +219,8 @@ class SyncWorker:
                     await tx.object_store(DEFERRED).delete(waiting["ref"])
                     if await self._apply_one(tx, apply, waiting["model"], waiting["key"], waiting):
                         progress = True
-            await tx.object_store(META).put({"name": "cursor", "value": page["cursor"]})
+            await meta.put({"name": "cursor", "value": page["cursor"]})
+            await meta.put({"name": "resyncing", "value": resyncing and bool(page.get("has_more"))})
         return applied
 
     async def _apply_one(self, tx: Any, apply: Any, model: str, key: Any, answer: dict) -> bool:
@@ -232,6 +243,11 @@ class SyncWorker:
 
     async def _parents_present(self, tx: Any, model: str, record: dict) -> bool:
         schema = self.client.schema
+        if model in self._joins:  # a link needs both of its records
+            for side, target in zip("AB", self._joins[model], strict=True):
+                if await tx.object_store(target).count(record[side]) == 0:
+                    return False
+            return True
         for rel in schema.models[model].relations.values():
             if rel.kind != "owner" or rel.references != schema.models[rel.target].id_fields:
                 continue
@@ -249,7 +265,7 @@ class SyncWorker:
         outbox = tx.object_store(OUTBOX)
         await tx.object_store(VERSIONS).clear()
         await tx.object_store(DEFERRED).clear()
-        for model in delete_order(self.client.schema):
+        for model in [*self._joins, *delete_order(self.client.schema)]:
             if not self.plugin.synced(model):
                 continue
             for key in await tx.object_store(model).get_all_keys():
@@ -264,6 +280,9 @@ class SyncWorker:
             tx = scope.transaction  # the same IndexedDB transaction: one commit for all
 
             async def apply(model: str, key: Any, record: dict | None) -> None:
+                if model in self._joins:
+                    await scope.apply_remote_link(model, "create" if record is not None else "delete", key)
+                    return
                 delegate = getattr(scope, model.lower())
                 if record is not None:
                     await delegate.apply_remote("upsert", key, record)

@@ -1,5 +1,6 @@
 """The Prisma schema the sync tests use: a scoped root (Post, owner = the scope key) with
-children reached through a relation (Comment), and an unscoped model with a unique field."""
+children reached through a relation (Comment), a many-to-many relation (Post <-> Label, join
+store ``_LabelToPost``), and an unscoped model with a unique field."""
 
 BLOG = """
 /// @@scope(owner)
@@ -10,6 +11,7 @@ model Post {
   body     String?
   views    Int       @default(0)
   comments Comment[]
+  labels   Label[]
 }
 
 model Comment {
@@ -17,6 +19,12 @@ model Comment {
   postId String
   post   Post   @relation(fields: [postId], references: [id], onDelete: Cascade)
   text   String
+}
+
+model Label {
+  id    String @id
+  name  String
+  posts Post[]
 }
 
 model Tag {
