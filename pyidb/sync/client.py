@@ -81,6 +81,8 @@ class SyncPlugin:
         that is what keeps a pulled change from being pushed back (no echo)."""
         if event.origin != "local" or not self.synced(event.model):
             return
+        if event.op == "update" and not event.changed:
+            return  # e.g. the record side of a many-to-many connect: its link row is the event
         ref = key_text(event.key)
         if event.op == "create":
             data = encode(event.after)
