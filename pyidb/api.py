@@ -392,7 +392,13 @@ class ObjectStore(_Readable):
 
     @property
     @abstractmethod
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The store's name. Set it inside ``upgrade`` to rename the store (records, indexes and
+        key generator stay): ``tx.object_store("notes").name = "memos"``."""
+
+    @name.setter
+    @abstractmethod
+    def name(self, new_name: str) -> None: ...
 
     @property
     @abstractmethod
@@ -463,7 +469,13 @@ class Index(_Readable):
 
     @property
     @abstractmethod
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The index's name. Set it inside ``upgrade`` to rename the index:
+        ``store.index("by_date").name = "by_day"``."""
+
+    @name.setter
+    @abstractmethod
+    def name(self, new_name: str) -> None: ...
 
     @property
     @abstractmethod

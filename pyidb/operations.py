@@ -33,6 +33,8 @@ INDEX                       store, index                     Index              
 CREATE_INDEX                store, index, key_path,          Index                   store
                             unique, multi_entry
 DELETE_INDEX                store, index                     None                    store
+RENAME_OBJECT_STORE         store, new_name                  None                    store
+RENAME_INDEX                store, index, new_name           None                    index
 GET, GET_KEY, DELETE        store, index, query              Request                 store/index
 COUNT                       store, index, query              Request[int]            store/index
 GET_ALL, GET_ALL_KEYS,      store, index, query, count,      Request[list]           store/index
@@ -51,8 +53,9 @@ CURSOR_DELETE               store, index                     Request[None]      
 
 ``database``, ``store`` and ``index`` name where the operation happens; rewriting ``database`` on
 OPEN/DELETE_DATABASE, ``store_names`` on TRANSACTION, ``store`` on OBJECT_STORE /
-CREATE_OBJECT_STORE / DELETE_OBJECT_STORE, or ``index`` on INDEX / CREATE_INDEX / DELETE_INDEX
-changes what the backend opens (below those, the handle is already chosen). ``transaction`` is the
+CREATE_OBJECT_STORE / DELETE_OBJECT_STORE, ``index`` on INDEX / CREATE_INDEX / DELETE_INDEX, or
+``new_name`` on RENAME_OBJECT_STORE / RENAME_INDEX (``store.name = ...`` inside an upgrade) changes
+what the backend opens or names (below those, the handle is already chosen). ``transaction`` is the
 backend's own transaction (None above it): requests placed on it bypass every handler and land in
 the same transaction, which is how a handler writes something alongside each write (an outbox).
 ``mode`` is that transaction's mode. :attr:`Operation.is_write` is true for the kinds that change
@@ -91,6 +94,8 @@ class Kind(enum.Enum):
     INDEX = "index"
     CREATE_INDEX = "create_index"
     DELETE_INDEX = "delete_index"
+    RENAME_OBJECT_STORE = "rename_object_store"
+    RENAME_INDEX = "rename_index"
     GET = "get"
     GET_KEY = "get_key"
     GET_ALL = "get_all"
@@ -116,7 +121,8 @@ WRITE_KINDS = frozenset({
     Kind.ADD, Kind.PUT, Kind.ADD_MANY, Kind.PUT_MANY, Kind.DELETE, Kind.DELETE_MANY, Kind.CLEAR,
     Kind.CURSOR_UPDATE, Kind.CURSOR_DELETE,
 })
-"""The kinds that change records (schema changes are CREATE_*/DELETE_* kinds, not in here)."""
+"""The kinds that change records (schema changes are CREATE_*/DELETE_*/RENAME_* kinds, not in
+here)."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -154,6 +160,7 @@ class Operation:
     upgrade: Any = None
     blocked: Any = None
     blocking: Any = None
+    new_name: Any = None
 
     @property
     def is_write(self) -> bool:

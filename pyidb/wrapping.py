@@ -94,6 +94,8 @@ _PERFORM: dict[Kind, Callable[[Any, Operation], Any]] = {
     Kind.CREATE_INDEX: lambda t, op: t.create_index(
         op.index, op.key_path, unique=op.unique, multi_entry=op.multi_entry),
     Kind.DELETE_INDEX: lambda t, op: t.delete_index(op.index),
+    Kind.RENAME_OBJECT_STORE: lambda t, op: setattr(t, "name", op.new_name),
+    Kind.RENAME_INDEX: lambda t, op: setattr(t, "name", op.new_name),
     # the backend hook behind continue_/advance/continue_primary_key (see api.Cursor)
     Kind.CURSOR_MOVE: lambda t, op: t._move(op.count, op.key, op.primary_key),
     Kind.CURSOR_UPDATE: lambda t, op: t.update(op.value),
@@ -330,7 +332,8 @@ class _ObjectStore(_Source, api.ObjectStore):
         return self._chain.run(Operation(kind, inner, database=tx.db.name, store=inner.name,
                                          transaction=tx, mode=tx.mode, **fields))
 
-    name = property(lambda self: self._inner.name)
+    name = property(lambda self: self._inner.name,
+                    lambda self, new: self._op(Kind.RENAME_OBJECT_STORE, new_name=new))
     key_path = property(lambda self: self._inner.key_path)
     auto_increment = property(lambda self: self._inner.auto_increment)
 
@@ -395,7 +398,8 @@ class _Index(_Source, api.Index):
         return self._chain.run(Operation(kind, inner, database=tx.db.name, store=store.name,
                                          index=inner.name, transaction=tx, mode=tx.mode, **fields))
 
-    name = property(lambda self: self._inner.name)
+    name = property(lambda self: self._inner.name,
+                    lambda self, new: self._op(Kind.RENAME_INDEX, new_name=new))
     key_path = property(lambda self: self._inner.key_path)
     unique = property(lambda self: self._inner.unique)
     multi_entry = property(lambda self: self._inner.multi_entry)

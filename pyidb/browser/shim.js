@@ -552,6 +552,19 @@ const shim = {
     }
   },
 
+  rename(txId, store, index, newName) {
+    // IDBObjectStore.name / IDBIndex.name setters: the browser checks and renames
+    const rec = txs.get(txId);
+    if (rec === undefined) return ERR + "InvalidStateError\nthe transaction has finished";
+    try {
+      const s = storeOf(rec, store);
+      (index ? s.index(index) : s).name = newName;
+      return "";
+    } catch (e) {
+      return fail(e);
+    }
+  },
+
   deleteIndex(txId, store, name) {
     const rec = txs.get(txId);
     if (rec === undefined) return ERR + "InvalidStateError\nthe transaction has finished";

@@ -22,7 +22,8 @@ from ..arguments import (
     check_store_name,
 )
 from ..clone import clone, is_plain
-from ..errors import Error, InvalidArgumentError, InvalidStateError
+from ..errors import Error, InvalidArgumentError, InvalidStateError, TransactionInactiveError
+from ..keys import _utf16 as utf16
 from ..records import check_key_use, record_key
 from ..sync_future import SyncFuture
 from . import shim
@@ -87,6 +88,25 @@ class _Source(api._Readable):
 
     def _is_deleted(self) -> bool:
         return False
+
+    def _rename(self, new_name: str) -> bool:
+        """Set the real handle's name (the browser checks it); False if the name is unchanged.
+        A finished transaction is gone from the shim: its errors are the spec's from here."""
+        tx = self._tx
+        if tx._finished:
+            if tx.mode != "versionchange":
+                raise InvalidStateError("renaming works only inside the upgrade callback of open()")
+            raise TransactionInactiveError("the transaction is not active: it has finished")
+        old = self._index_name or self._store_name
+        shim.check(shim.js().rename(tx._id, self._store_name, self._index_name, new_name))
+        if new_name == old:
+            return False
+        tx._on_abort.append(lambda: self._set_name(old))  # an aborted upgrade gives it back
+        self._set_name(new_name)
+        return True
+
+    def _set_name(self, name: str) -> None:
+        raise NotImplementedError
 
     def _probe(self, write: bool) -> None:
         shim.check(shim.js().probe(self._tx._id, self._store_name, self._index_name, write))
@@ -157,9 +177,27 @@ class BrowserObjectStore(_Source, api.ObjectStore):
     def _is_deleted(self) -> bool:
         return self._deleted
 
-    name = property(lambda self: self._store_name)
     key_path = property(lambda self: self._key_path)
     auto_increment = property(lambda self: self._auto_increment)
+
+    @property
+    def name(self) -> str:
+        return self._store_name
+
+    @name.setter
+    def name(self, new_name: str) -> None:
+        new_name = check_store_name(new_name)
+        self._check_alive()  # a deleted store's error comes first (then upgrade, active)
+        self._rename(new_name)
+
+    def _set_name(self, name: str) -> None:
+        stores = self._tx._stores
+        if stores.get(self._store_name) is self:
+            del stores[self._store_name]
+        stores[name] = self
+        self._store_name = name
+        for index in self._indexes.values():
+            index._store_name = name
     transaction = property(lambda self: self._tx)
 
     @property
@@ -327,8 +365,30 @@ class BrowserIndex(_Source, api.Index):
     def _is_deleted(self) -> bool:
         return self._deleted or self._parent._deleted
 
-    name = property(lambda self: self._index_name)
     key_path = property(lambda self: self._key_path)
+
+    @property
+    def name(self) -> str:
+        return self._index_name
+
+    @name.setter
+    def name(self, new_name: str) -> None:
+        new_name = check_index_name(new_name)
+        if self._is_deleted():  # the shim finds indexes by name: decide here, in spec order
+            tx = self._tx
+            if tx.mode == "versionchange" and not tx._is_active():
+                raise TransactionInactiveError("the transaction is not active")
+            raise InvalidStateError(f"{self!r} has been deleted")
+        self._rename(new_name)
+
+    def _set_name(self, name: str) -> None:
+        parent, old = self._parent, self._index_name
+        if parent._indexes.get(old) is self:
+            del parent._indexes[old]
+        parent._indexes[name] = self
+        parent._index_names = sorted((name if n == old else n for n in parent._index_names),
+                                     key=utf16)  # sorted as a DOMStringList is
+        self._index_name = name
     unique = property(lambda self: self._unique)
     multi_entry = property(lambda self: self._multi_entry)
     object_store = property(lambda self: self._parent)

@@ -8,6 +8,7 @@ browser gives none: an explicit abort, or ``tx.error`` is null).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import api
@@ -48,6 +49,7 @@ class BrowserTransaction(api.Transaction):
         self._events = 0
         self._ending = False
         self._abort_asked = False  # _abort_quietly ran; the abort event has not come yet
+        self._on_abort: list[Callable[[], None]] = []  # undo the handles' renames, last first
         shim.handlers[tx_id] = self._on_event
 
     @classmethod
@@ -70,6 +72,8 @@ class BrowserTransaction(api.Transaction):
         if kind == "C":
             self._done.set_result(None)
         else:
+            for undo in reversed(self._on_abort):
+                undo()
             err = shim.error_from_text(text) if text else None
             if self._escaped_error is not None and err is not None and err.name == self._escaped_error.name:
                 err = self._escaped_error  # type: ignore[assignment]  # the very error that escaped

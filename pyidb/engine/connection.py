@@ -44,10 +44,22 @@ class DatabaseState:
         if versionchange:
             old = self.schema
             self.schema = catalog.load_schema(storage, self.name)
-            for store in old.stores.values():  # handles made during the upgrade are dead now
-                fresh = self.schema.stores.get(store.name)
-                if fresh is None or fresh.tree != store.tree:
+            # Handles keep the old schema objects: match them to the reloaded ones by tree (a
+            # store's identity; its name may have changed), so those made during the upgrade are
+            # dead now and renamed ones take their committed names back (spec "abort an upgrade
+            # transaction").
+            fresh_stores = {s.tree: s for s in self.schema.stores.values()}
+            for store in old.stores.values():
+                fresh = fresh_stores.get(store.tree)
+                if fresh is None:
                     store.deleted = True
+                    continue
+                store.name = fresh.name
+                fresh_indexes = {i.tree: i for i in fresh.indexes.values()}
+                for index in store.indexes.values():
+                    if index.tree in fresh_indexes:
+                        index.name = fresh_indexes[index.tree].name
+                store.indexes = {i.name: i for i in fresh.indexes.values()}
         else:
             catalog.reload_generators(storage, self.schema)
 

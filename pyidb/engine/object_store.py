@@ -12,7 +12,14 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import api
-from ..arguments import as_list, check_count, check_direction, check_flag, check_index_name
+from ..arguments import (
+    as_list,
+    check_count,
+    check_direction,
+    check_flag,
+    check_index_name,
+    check_store_name,
+)
 from ..clone import clone
 from ..errors import (
     ConstraintError,
@@ -104,10 +111,38 @@ class EngineObjectStore(_Source, api.ObjectStore):
         self._store = self._schema = schema
         self._indexes: dict[str, EngineIndex] = {}
 
-    name = property(lambda self: self._schema.name)
     key_path = property(lambda self: self._schema.key_path)
     auto_increment = property(lambda self: self._schema.auto_increment)
     transaction = property(lambda self: self._tx)
+
+    @property
+    def name(self) -> str:
+        return self._schema.name
+
+    @name.setter
+    def name(self, new_name: str) -> None:
+        """Spec ``IDBObjectStore.name`` setter: deleted, not an upgrade, inactive; then nothing
+        if unchanged, ConstraintError if taken. Records live in numbered trees: only the catalog
+        changes (and an aborted upgrade reloads it, so the old name comes back)."""
+        new_name = check_store_name(new_name)
+        tx = self._tx
+        if self._schema.deleted:
+            raise InvalidStateError(f"{self!r} has been deleted")
+        if tx.mode != "versionchange":
+            raise InvalidStateError("renaming an object store works only inside the upgrade "
+                                    "callback of open()")
+        tx.check_active()
+        old = self._schema.name
+        if new_name == old:
+            return
+        schema = tx.db_state.schema
+        if new_name in schema.stores:
+            raise ConstraintError(f"cannot rename object store {old!r}: an object store named "
+                                  f"{new_name!r} already exists")
+        schema.stores[new_name] = schema.stores.pop(old)
+        self._schema.name = new_name
+        tx.rekey_handle(old, new_name, self)
+        catalog.save_schema(tx.storage, schema)
 
     @property
     def index_names(self) -> list[str]:
@@ -289,7 +324,6 @@ class EngineIndex(_Source, api.Index):
         self._store = store._schema
         self._index = schema
 
-    name = property(lambda self: self._index.name)
     key_path = property(lambda self: self._index.key_path)
     unique = property(lambda self: self._index.unique)
     multi_entry = property(lambda self: self._index.multi_entry)
@@ -297,6 +331,36 @@ class EngineIndex(_Source, api.Index):
 
     def _deleted(self) -> bool:
         return self._index.deleted or self._store.deleted
+
+    @property
+    def name(self) -> str:
+        return self._index.name
+
+    @name.setter
+    def name(self, new_name: str) -> None:
+        """Spec ``IDBIndex.name`` setter: not an upgrade, inactive, deleted (this order, unlike
+        the store's); then nothing if unchanged, ConstraintError if the store has that index."""
+        new_name = check_index_name(new_name)
+        tx = self._tx
+        if tx.mode != "versionchange":
+            raise InvalidStateError("renaming an index works only inside the upgrade callback "
+                                    "of open()")
+        tx.check_active()
+        if self._deleted():
+            raise InvalidStateError(f"{self!r} has been deleted")
+        old, indexes = self._index.name, self._store.indexes
+        if new_name == old:
+            return
+        if new_name in indexes:
+            raise ConstraintError(f"cannot rename index {old!r}: object store "
+                                  f"{self._store.name!r} already has an index {new_name!r}")
+        indexes[new_name] = indexes.pop(old)
+        self._index.name = new_name
+        handles = self._parent._indexes
+        if handles.get(old) is self:
+            del handles[old]
+        handles[new_name] = self
+        catalog.save_schema(tx.storage, tx.db_state.schema)
 
     def get(self, query: Any) -> SyncFuture[Any]:
         self._check()

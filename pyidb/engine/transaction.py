@@ -144,6 +144,12 @@ class EngineTransaction(api.Transaction):
         handle = self._handles[name] = EngineObjectStore(self, schema)
         return handle
 
+    def rekey_handle(self, old: str, new: str, handle: EngineObjectStore) -> None:
+        """A store was renamed: ``object_store(new)`` gives the same handle, as in JS."""
+        if self._handles.get(old) is handle:
+            del self._handles[old]
+        self._handles[new] = handle
+
     def commit(self) -> None:
         if self._phase != ACTIVE:
             raise InvalidStateError(
