@@ -73,3 +73,8 @@ def test_model_client_example_runs_as_written(tmp_path: Path) -> None:
     promised = re.findall(r"# (\S.*)$", example.split("async def demo")[1], flags=re.M)
     promised = [p.split(" (")[0] for p in promised if not p.startswith("all or nothing")]
     assert printed == promised, (printed, promised)
+
+
+def test_rename_example_runs_as_written(tmp_path: Path) -> None:
+    assert _run_block('store.name = "volumes"', tmp_path) == [
+        "['volumes'] [{'title': 'Emma', 'author': 'Austen'}]"]
