@@ -4,14 +4,17 @@
 Worker, loads the staged Pyodide (never a CDN) and installs pyidb with ``%pip install pyidb``
 from the site's pypi/. Here Chromium opens the notebook, runs each cell with Shift+Enter as a
 reader would, and checks each code cell's output; then reloads the page, runs it all again, and
-the data written by the first run is still there (the run counter goes from 1 to 2).
+the data written by the first run is still there (the run counter goes from 1 to 2, and the
+model client finds the records it created and counts one more view).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
+import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,7 +37,8 @@ PAGE = "notebooks/index.html?path=pyidb-tour.ipynb"
 KERNEL_START_S = 180  # Pyodide and the kernel's packages load on the first run
 CELL_S = 60
 
-# What each code cell of the tour shows (by the cell's id), as the page renders it.
+# What each code cell of the tour shows (by the cell's id), as the page renders it; {runs} is the
+# number of this run in the browser, {views} the model cell's view counter (10, plus one per run).
 EXPECTED = {
     "install": "",
     "backend": f"('{pyidb.__version__}', 'browser')",
@@ -47,6 +51,15 @@ EXPECTED = {
               "#work     ship pyidb",
     "table": "id\ttext\ttags\twords\n1\tbuy oat milk\thome\t3\n2\tship pyidb\twork\t2\n"
              "3\tbook train to Lyon\ttravel, home\t4",
+    "model-open": "['Post', 'User', '_pyidb_model']",
+    "model-create": "('Ann', ['Hello', 'IndexedDB notes', 'Draft'], {views})",
+    "model-find": "[('IndexedDB notes', 42), ('Hello', {views})]\n"
+                  "plan              walk\n"
+                  "index             ['index(published,views)']\n"
+                  "direction         prev\n"
+                  "stops_after       2\n"
+                  "filter_in_python  False",
+    "model-include": "[('Draft', 'Ann')]",
     "runs": "This notebook has run {runs} time(s) in this browser.",
 }
 
@@ -105,13 +118,32 @@ def run_tour(page: Any, url: str, runs: int) -> None:
             continue
         count += 1
         got = run_cell(page, dom_cells.nth(i), count)
-        assert got == EXPECTED[source["id"]].replace("{runs}", str(runs)), f"cell {source['id']!r}"
+        want = EXPECTED[source["id"]].replace("{runs}", str(runs)).replace("{views}", str(10 + runs))
+        assert got == want, f"cell {source['id']!r}"
 
 
 def test_every_code_cell_of_the_tour_is_checked() -> None:
     code_ids = [c["id"] for c in tour_cells() if c["cell_type"] == "code"]
     assert sorted(code_ids) == sorted(EXPECTED)
-    assert any("PLACEHOLDER pyidb.model" in "".join(c["source"]) for c in tour_cells())
+    assert not any("PLACEHOLDER" in "".join(c["source"]) for c in tour_cells())
+
+
+def test_the_wheel_the_kernel_installs_has_the_model_client_and_no_missing_dependency(
+        built_site: Built, lite_server: SiteServer) -> None:  # noqa: F811
+    """%pip install pyidb in the kernel installs this wheel offline: pyidb.model must be in it, and
+    every dependency it requires (outside extras) must be a wheel in the site's pypi/."""
+    wheel = zipfile.ZipFile(built_site.wheels[-1])
+    modules = {p.relative_to(REPO).as_posix() for p in (REPO / "pyidb" / "model").glob("*.py")}
+    assert modules and modules <= set(wheel.namelist())
+    metadata = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+    required = [line.split(":", 1)[1].split(";")[0].strip()
+                for line in wheel.read(metadata).decode().splitlines()
+                if line.startswith("Requires-Dist:") and "extra ==" not in line]
+    assert required, "expected at least sortedcontainers"
+    offline = {w.name.split("-")[0].lower() for w in (LITE / "pypi").glob("*.whl")}
+    missing = [r for r in required
+               if re.split(r"[\s<>=!~\[;(]", r)[0].lower().replace("-", "_") not in offline]
+    assert missing == [], f"not in lite/pypi: {missing}"
 
 
 def test_tour_runs_in_jupyterlite_and_its_data_survives_a_reload(
