@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from .api import Key, ObjectStore
-from .key_path import extract_key
 from .key_range import KeyRange
 
 __all__ = ["PAGE", "pages"]
@@ -21,21 +20,14 @@ PAGE = 1000
 
 async def pages(store: ObjectStore, size: int = PAGE
                 ) -> AsyncIterator[tuple[list[Key] | None, list[Any]]]:
-    """``(keys, values)`` pages in key order, each one get_all (and get_all_keys for a store
-    without a key path) in the store's transaction; the next page starts after the last key."""
-    key_path = store.key_path
+    """``(keys, values)`` pages in key order, each one get_all_records in the store's
+    transaction; the next page starts after the last key."""
+    in_line = store.key_path is not None
     query: KeyRange | None = None
     while True:
-        keys: list[Key] | None = None
-        if key_path is None:
-            keys_request = store.get_all_keys(query, size)
-            found = await store.get_all(query, size)
-            keys = await keys_request
-        else:
-            found = await store.get_all(query, size)
-        if found:
-            yield keys, found
-        if len(found) < size:
+        records = await store.get_all_records(query, size)
+        if records:
+            yield (None if in_line else [r.key for r in records]), [r.value for r in records]
+        if len(records) < size:
             return
-        last = keys[-1] if keys is not None else extract_key(found[-1], key_path)
-        query = KeyRange.lower_bound(last, True)
+        query = KeyRange.lower_bound(records[-1].key, True)

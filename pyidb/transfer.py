@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,8 +47,8 @@ from .js_numbers import from_js_number
 from .key_path import inject_key
 from .paging import PAGE, pages
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "Progress", "TransferError", "export_database",
-           "import_database"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "Progress", "TransferError", "check_export",
+           "export_database", "import_database"]
 
 FORMAT = "pyidb-export"
 FORMAT_VERSION = 1
@@ -182,7 +183,9 @@ class _Reader:
         raws = [r.encode("utf-8", "surrogatepass") if isinstance(r, str) else bytes(r)
                 for r in itertools.islice(self._lines, PAGE)]
         for i, data in enumerate(raws):
-            if not data.endswith(b"\n"):
+            # A first line without an end is judged as a header: a JSON file that is no export
+            # is told so, not called truncated (an export header alone has no trailer anyway).
+            if not data.endswith(b"\n") and (self.number or i):
                 self.number += i + 1
                 self.fail("the line is cut short (no end of line): the file is truncated")
         try:
@@ -196,6 +199,10 @@ class _Reader:
                     docs.append(wire.loads(data))
                 except Error as e:
                     self.number += i + 1
+                    try:  # say "not JSON" about the file, not in wire's stored-data words
+                        json.loads(data)
+                    except ValueError as bad:
+                        self.fail(f"not valid JSON ({bad})")
                     self.fail(f"not valid pyidb-export JSON ({e.message})")
         self._ahead = list(zip(docs, raws, strict=True))
         self._ahead.reverse()
@@ -307,6 +314,30 @@ async def _restore_generator(store: ObjectStore, generator: int) -> None:
     await store.delete(key)
 
 
+def _check_all(reader: _Reader) -> dict[str, Any]:
+    header = _read_header(reader)
+    for _ in _batches(reader, header["stores"]):
+        pass
+    return header
+
+
+def check_export(source: str | os.PathLike[str] | IO[Any]) -> dict[str, Any]:
+    """Check a whole export (a path, or a text or binary file) as :func:`import_database` would,
+    without writing anything, and return its header (names, schema and ``count`` per store).
+
+    >>> pyidb.transfer.check_export(io.StringIO(text))["stores"][0]["count"]
+    12
+
+    Raises :class:`TransferError` saying which line is wrong.
+    """
+    f = _lines(source)
+    try:
+        return _check_all(_Reader(f))
+    finally:
+        if f is not source:
+            f.close()
+
+
 async def _exists(factory: Factory, name: str) -> bool:
     return any(d["name"] == name for d in await factory.databases())
 
@@ -344,16 +375,13 @@ async def import_database(
     try:
         seekable = exists and getattr(f, "seekable", lambda: False)()
         start = f.tell() if seekable else 0
+        if seekable:  # check every line before the old database goes
+            _check_all(_Reader(f))
+            f.seek(start)
         reader = _Reader(f)
         header = _read_header(reader)
         stores = header["stores"]
         if exists:
-            if seekable:  # check every line before the old database goes
-                for _ in _batches(reader, stores):
-                    pass
-                f.seek(start)
-                reader = _Reader(f)
-                _read_header(reader)
             await factory.delete_database(name)
         total = sum(s["count"] for s in stores)
 

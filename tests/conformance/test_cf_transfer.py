@@ -187,6 +187,8 @@ def _damaged(text: str) -> list[tuple[str, str]]:
         ("".join([lines[0].replace('"format_version":1', '"format_version":2'), *lines[1:]]),
          "format_version 2"),
         ('{"format":"something-else"}\n' + text, "not a pyidb export"),
+        ('{"some": "json"}', "line 1: not a pyidb export"),  # a JSON file, not "truncated"
+        ("not json", "line 1: not valid JSON"),
         (text + "[0]\n", "after the trailer"),
     ]
 

@@ -5,6 +5,7 @@ The page runs the same modules on the browser's IndexedDB; tests/demo/test_demo_
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, date, datetime, timedelta
 
@@ -181,85 +182,89 @@ async def test_a_database_without_the_tasks_store_is_refused() -> None:
 
 
 # -- export / import ---------------------------------------------------------------------------
-def mixed_upgrade(db, old, new, tx) -> None:
-    s = db.create_object_store("blobs")  # out-of-line keys
-    s.create_index("by_kind", "kind")
-    p = db.create_object_store("people", key_path=["last", "first"])
-    p.create_index("by_email", "email", unique=True)
-    p.create_index("by_tags", "tags", multi_entry=True)
-
-
-async def test_export_import_round_trip_keeps_schema_keys_and_tagged_values() -> None:
+async def test_export_is_pyidbs_format_and_an_import_replaces_the_list_exactly() -> None:
     tl = await seeded()
-    src = pyidb.factory("memory:")
-    other = await src.open("mixed", 3, upgrade=mixed_upgrade)
-    async with other.transaction(["blobs", "people"], "readwrite") as tx:
-        blobs = tx.object_store("blobs")
-        await blobs.put({"kind": "raw", "data": b"\x00\xff", "x": float("nan")}, b"k1")
-        await blobs.put({"kind": "big", "n": 2**70, "when": T0, "$t": "user key"}, [1, "a"])
-        await tx.object_store("people").put({"last": "Lovelace", "first": "Ada",
-                                             "email": "ada@example.org", "tags": ["math"]})
-    for db in (tl.db, other):
-        doc = await transfer.export_database(db)
-        text = transfer.dumps_export(doc)
-        assert text.isascii()
-        dst = pyidb.factory("memory:")
-        copy = await transfer.import_database(dst, transfer.loads_export(text))
-        again = await transfer.export_database(copy)
-        assert transfer.dumps_export(again) == text
-        assert (copy.name, copy.version) == (db.name, db.version)
-    store = json.loads(text)["stores"][0]
-    assert store["name"] == "blobs" and store["key_path"] is None
-    assert store["indexes"] == [{"name": "by_kind", "key_path": "kind", "unique": False,
-                                 "multi_entry": False}]
-    copied = await copy.get("blobs", [1, "a"])
-    assert copied == {"kind": "big", "n": 2**70, "when": T0, "$t": "user key"}
-    assert (await copy.get("blobs", b"k1"))["data"] == b"\x00\xff"
-    assert await copy.get_from_index("people", "by_email", "ada@example.org") is not None
+    text = await transfer.export_text(tl.db)
+    assert text.isascii()
+    header = json.loads(text.splitlines()[0])
+    assert (header["format"], header["database"], header["version"]) == (
+        "pyidb-export", "pyidb-demo-tasks", 1)
+    assert header["stores"][0]["count"] == 4 and header["stores"][0]["key_path"] == "id"
+    assert json.loads(text.splitlines()[-1])["end"]["records"] == 4
+    assert transfer.read_export(text, "t.pyidb.jsonl") == header
 
-
-async def test_imported_task_list_keeps_working_and_numbers_new_tasks_after_the_last() -> None:
-    tl = await seeded()
-    doc = transfer.loads_export(transfer.dumps_export(await transfer.export_database(tl.db)))
     f = pyidb.factory("memory:")
-    await TaskList.open(f)  # an existing database with other content is replaced
-    imported = TaskList.attach(await transfer.import_database(f, doc))
+    old = await TaskList.open(f)  # an existing database with other content is replaced
+    await old.add("only here")
+    old.close()
+    imported = TaskList.attach(await transfer.import_text(f, "pyidb-demo-tasks", text))
     assert await imported.list(View(sort="title")) == await tl.list(View(sort="title"))
+    assert await transfer.export_text(imported.db) == text  # identical re-export
     assert (await imported.add("new one"))["id"] == 5
     assert (await imported.counts()).tags == {"home": 2, "urgent": 1, "work": 3}
 
 
-async def test_a_failing_import_leaves_no_half_imported_records() -> None:
-    src = pyidb.factory("memory:")
-    db = await src.open("mixed", 1, upgrade=mixed_upgrade)
-    doc = await transfer.export_database(db)
-    people = doc["stores"][1]
-    people["records"] = [[["A", "x"], {"last": "A", "first": "x", "email": "same", "tags": []}],
-                         [["B", "y"], {"last": "B", "first": "y", "email": "same", "tags": []}]]
-    dst = pyidb.factory("memory:")
+async def test_a_demo_export_is_what_pyidbs_own_import_reads(tmp_path) -> None:
+    tl = await seeded()
+    path = tmp_path / "tasks.pyidb.jsonl"
+    path.write_text(await transfer.export_text(tl.db), encoding="ascii")
+    copy = await pyidb.import_database(pyidb.factory(f"sqlite:///{tmp_path / 'c.db'}"), "t", path)
+    assert titles(await TaskList.attach(copy).list(View())) == titles(await tl.list(View()))
+
+
+def resigned(lines: list[str]) -> str:
+    """Export lines with a correct trailer: a file that is well formed but holds what we wrote."""
+    body = "".join(line + "\n" for line in lines)
+    end = {"records": len(lines) - 1, "sha256": hashlib.sha256(body.encode()).hexdigest()}
+    return body + json.dumps({"end": end}) + "\n"
+
+
+async def test_an_import_the_schema_refuses_leaves_no_database_and_the_backup_restores() -> None:
+    tl = await seeded()
+    backup = await transfer.export_text(tl.db)
+    lines = backup.splitlines()[:-1]
+    header = json.loads(lines[0])
+    tasks = header["stores"][0]
+    tasks["indexes"].append({"name": "by_title_unique", "key_path": "title_key", "unique": True,
+                             "multi_entry": False})
+    tasks["count"] = 2
+    same = ['[0, {"id": 1, "title": "a", "title_key": "a", "tags": [], "done": 0}]',
+            '[0, {"id": 2, "title": "A", "title_key": "a", "tags": [], "done": 0}]']
+    bad = resigned([json.dumps(header), *same])
+    assert transfer.read_export(bad, "bad.pyidb.jsonl")["stores"][0]["count"] == 2
+    f = pyidb.factory("memory:")
+    (await TaskList.open(f)).close()
     with pytest.raises(pyidb.ConstraintError):
-        await transfer.import_database(dst, doc)
-    names = [d["name"] for d in await dst.databases()]
-    if "mixed" in names:  # left at version 0 by the aborted upgrade: it must hold nothing
-        left = await dst.open("mixed")
-        assert left.object_store_names == []
+        await transfer.import_text(f, "pyidb-demo-tasks", bad)
+    assert "pyidb-demo-tasks" not in [d["name"] for d in await f.databases()]
+    restored = await transfer.import_text(f, "pyidb-demo-tasks", backup)
+    assert await transfer.export_text(restored) == backup
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("[1, 2]", "top level must be an object"),
-    ('{"format": "pyidb-export", "format_version": 9}', "format_version 9"),
-    ('{"format": "pyidb-export", "format_version": 1, "database": "d", "version": 0,'
-     ' "stores": []}', "version"),
-    ('{"format": "pyidb-export", "format_version": 1, "database": "d", "version": 1,'
-     ' "stores": [{"name": "s", "key_path": null, "auto_increment": false, "indexes": [],'
-     ' "records": [[1]]}]}', "records must be"),
-    ("not json", "not a pyidb export file: it is not JSON text"),
-    (b"\xff\xfe garbage", "not a pyidb export file: it is not JSON text"),
+    ('{"hello": "world"}\n', 'line 1: not a pyidb export \\(the first line must be an object'),
+    ('{"hello": "world"}', 'line 1: not a pyidb export \\(the first line must be an object'),
+    ("not json\n", "line 1: not valid JSON \\(Expecting value"),
+    ("", "line 0: the file is empty"),
+    ("cut", "line 1: not valid JSON"),
+    ('{"format": "pyidb-export", "format_version": 9}\n', "line 1: format_version 9 is not 1"),
 ])
-def test_loads_export_rejects_what_it_cannot_import(text: str, message: str) -> None:
-    with pytest.raises(transfer.TransferError, match=message) as caught:
-        transfer.loads_export(text)
+def test_read_export_rejects_what_is_not_an_export(text: str, message: str) -> None:
+    with pytest.raises(transfer.TransferError,
+                       match=f"^not a pyidb export file: f.json: export file, {message}"
+                       ) as caught:
+        transfer.read_export(text, "f.json")
     assert "corrupt" not in str(caught.value)  # that wording is for damaged stored data
+
+
+async def test_read_export_rejects_a_truncated_or_changed_export_before_anything_is_asked() -> None:
+    text = await transfer.export_text((await seeded()).db)
+    lines = text.splitlines(keepends=True)
+    with pytest.raises(transfer.TransferError, match="line 5: the file ends before its trailer"):
+        transfer.read_export("".join(lines[:-1]), "t.jsonl")
+    changed = text.replace("write report", "write rEport")
+    with pytest.raises(transfer.TransferError, match="the checksum does not match"):
+        transfer.read_export(changed, "t.jsonl")
 
 
 # -- console -----------------------------------------------------------------------------------

@@ -225,41 +225,43 @@ def test_a_second_tab_redraws_when_the_first_changes_data(browser_context: Any,
     expect(first.locator("#counts")).to_have_text("0 tasks · 0 open · 0 done")
 
 
-def export_file(page: Any, path: Path) -> dict[str, Any]:
+def export_file(page: Any, path: Path) -> list[Any]:
+    """Click Export, save the download to ``path``; its lines parsed (header, records, trailer)."""
     with page.expect_download() as download:
         page.click("#export")
     download.value.save_as(path)
-    assert download.value.suggested_filename.startswith("pyidb-demo-tasks-")
-    return json.loads(path.read_text(encoding="utf-8"))
+    name = download.value.suggested_filename
+    assert name.startswith("pyidb-demo-tasks-") and name.endswith(".pyidb.jsonl")
+    return [json.loads(line) for line in path.read_text(encoding="ascii").splitlines()]
 
 
 def test_export_then_import_into_a_fresh_database(browser_context: Any, chromium: Any,
                                                   site_server: Any, tmp_path: Path) -> None:
     page = open_demo(browser_context, site_server)
     seed(page)
-    exported = export_file(page, tmp_path / "export.json")
-    assert exported["format"] == "pyidb-export" and exported["database"] == "pyidb-demo-tasks"
-    store = exported["stores"][0]
+    exported = export_file(page, tmp_path / "export.jsonl")
+    header, records, trailer = exported[0], exported[1:-1], exported[-1]
+    assert header["format"] == "pyidb-export" and header["database"] == "pyidb-demo-tasks"
+    store = header["stores"][0]
     assert (store["name"], store["key_path"], store["auto_increment"]) == ("tasks", "id", True)
     assert {i["name"] for i in store["indexes"]} == {
         "by_created", "by_done", "by_due", "by_tag", "by_title"}
-    assert len(store["records"]) == 4
-    first = store["records"][0][1]
-    assert first["created"]["$t"] == "date"  # a Date in IndexedDB, tagged in the file
+    assert store["count"] == len(records) == trailer["end"]["records"] == 4
+    assert records[0][1]["created"]["$t"] == "date"  # a Date in IndexedDB, tagged in the file
     before = titles(page)
 
     fresh = open_logged_context(chromium, ARTIFACTS / "browser" / "demo-import-fresh.log")
     try:
         other = open_demo(fresh, site_server)
         add_task(other, "Only in the fresh profile", "scratch")
-        other.set_input_files("#import-file", str(tmp_path / "export.json"))
+        other.set_input_files("#import-file", str(tmp_path / "export.jsonl"))
         expect(other.locator("#import-question")).to_have_text(
-            "Replace your 1 task with the 4 tasks in export.json?")
+            "Replace your 1 task with the 4 tasks in export.jsonl?")
         other.click("#import-replace")
         expect(other.locator("#counts")).to_have_text("4 tasks · 3 open · 1 done")
         assert titles(other) == before
-        reexported = export_file(other, tmp_path / "reexport.json")
-        assert reexported == exported
+        export_file(other, tmp_path / "reexport.jsonl")
+        assert (tmp_path / "reexport.jsonl").read_bytes() == (tmp_path / "export.jsonl").read_bytes()
 
         # the import is IndexedDB data: it is still there after a reload, and ids go on
         other.reload()
@@ -275,14 +277,16 @@ def test_import_with_the_app_open_in_another_tab(browser_context: Any, site_serv
                                                   tmp_path: Path) -> None:
     first = open_demo(browser_context, site_server)
     add_task(first, "From the export", "kept")
-    export_file(first, tmp_path / "one.json")
+    export_file(first, tmp_path / "one.jsonl")
     second = open_demo(browser_context, site_server)
     add_task(second, "Replaced by the import")
     # The delete+upgrade of the import must not wait for the first tab's connection.
-    second.set_input_files("#import-file", str(tmp_path / "one.json"))
+    second.set_input_files("#import-file", str(tmp_path / "one.jsonl"))
+    expect(second.locator("#import-question")).to_have_text(
+        "Replace your 2 tasks with the 1 task in one.jsonl?")
     second.click("#import-replace")
     expect(second.locator("#counts")).to_have_text("1 task · 1 open · 0 done")
-    expect(second.locator("#toast")).to_have_text("Imported 1 task from one.json")
+    expect(second.locator("#toast")).to_have_text("Imported 1 task from one.jsonl")
     assert titles(second) == ["From the export"]
     add_task_attempt = first.locator("#new-title")
     add_task_attempt.fill("Typed in the stale tab")
@@ -301,6 +305,15 @@ def test_a_bad_import_file_is_refused_and_nothing_changes(browser_context: Any, 
     bad.write_text('{"hello": "world"}', encoding="utf-8")
     page.set_input_files("#import-file", str(bad))
     expect(page.locator("#toast.error")).to_contain_text("not a pyidb export file")
+    expect(page.locator("#import-confirm")).to_be_hidden()
+    assert titles(page) == ["Keep me"]
+    # A cut export is refused before the question, with pyidb's line-level reason.
+    export_file(page, tmp_path / "whole.jsonl")
+    cut = tmp_path / "cut.pyidb.jsonl"
+    cut.write_text("".join((tmp_path / "whole.jsonl").read_text().splitlines(True)[:-1]))
+    page.set_input_files("#import-file", str(cut))
+    expect(page.locator("#toast.error")).to_contain_text(
+        "cut.pyidb.jsonl: export file, line 2: the file ends before its trailer line")
     expect(page.locator("#import-confirm")).to_be_hidden()
     assert titles(page) == ["Keep me"]
 

@@ -52,7 +52,7 @@ class App:
         self.backend = backend
         self.view = View()
         self.editing: Any = None
-        self.pending_import: tuple[dict[str, Any], str] | None = None
+        self.pending_import: tuple[str, str] | None = None  # (export text, file name)
         self.ns = console.namespace(task_list.db)
         self.lock = asyncio.Lock()  # one action at a time: each ends with a consistent render
         self._proxies: list[Any] = []  # handlers must outlive main(): keep their proxies
@@ -228,13 +228,13 @@ class App:
         self.spawn(self.export())
 
     async def export(self) -> None:
-        text = transfer.dumps_export(await transfer.export_database(self.tasks.db))
-        blob = js.Blob.new(to_js([text]), to_js({"type": "application/json"},
+        text = await transfer.export_text(self.tasks.db)
+        blob = js.Blob.new(to_js([text]), to_js({"type": "application/x-ndjson"},
                                                 dict_converter=js.Object.fromEntries))
         url = js.URL.createObjectURL(blob)
         link = document.createElement("a")
         link.href = url
-        link.download = f"{DB_NAME}-{date.today().isoformat()}.json"
+        link.download = f"{DB_NAME}-{date.today().isoformat()}.pyidb.jsonl"
         document.body.appendChild(link)
         link.click()
         link.remove()
@@ -249,14 +249,19 @@ class App:
             self.spawn(self.read_import(file))
 
     async def read_import(self, file: Any) -> None:
-        doc = transfer.loads_export(await file.text())
-        stores = {s["name"]: s for s in doc["stores"]}
+        text = str(await file.text())
+        header = transfer.read_export(text, str(file.name))
+        stores = {s["name"]: s for s in header["stores"]}
         if STORE not in stores or stores[STORE]["key_path"] != "id":
             raise transfer.TransferError(
                 f"{file.name} is a pyidb export, but not of this task list (no {STORE!r} store)")
+        if header["version"] != DB_VERSION:
+            raise transfer.TransferError(
+                f"{file.name} is a task list export of version {header['version']}; this page "
+                f"reads version {DB_VERSION}")
         current = await self.tasks.db.count(STORE)
-        incoming = len(stores[STORE]["records"])
-        self.pending_import = (doc, str(file.name))
+        incoming = stores[STORE]["count"]
+        self.pending_import = (text, str(file.name))
         el("import-question").textContent = (
             f"Replace your {views.plural(current, 'task')} with the "
             f"{views.plural(incoming, 'task')} in {file.name}?")
@@ -269,14 +274,14 @@ class App:
         if replace and pending is not None:
             self.spawn(self.replace_database(*pending))
 
-    async def replace_database(self, doc: dict[str, Any], file_name: str) -> None:
-        """Delete the database and recreate it from ``doc``; on failure put the old data back."""
-        backup = await transfer.export_database(self.tasks.db)
+    async def replace_database(self, text: str, file_name: str) -> None:
+        """Replace the database with the export ``text``; on failure put the old data back."""
+        backup = await transfer.export_text(self.tasks.db)
         self.tasks.close()
         try:
-            db = await transfer.import_database(self.factory, doc, DB_NAME, version=DB_VERSION)
+            db = await transfer.import_text(self.factory, DB_NAME, text)
         except pyidb.Error as e:
-            db = await transfer.import_database(self.factory, backup, DB_NAME)
+            db = await transfer.import_text(self.factory, DB_NAME, backup)
             self.attach(TaskList.attach(db))
             raise TaskError(f"Import failed, nothing changed: {e.name}: {e}") from None
         self.attach(TaskList.attach(db))
