@@ -2,7 +2,7 @@
 # pyidb build and test driver. Idempotent; works from a fresh Debian 12 / Ubuntu machine as root.
 #
 #   ./build.sh            same as ./build.sh all
-#   ./build.sh setup      apt: chromium (and node/npm, python3-venv if missing); .venv with
+#   ./build.sh setup      apt: chromium, postgresql (and node/npm, python3-venv if missing); .venv with
 #                         pip install -e '.[test]' build; npm ci of the pinned package.json
 #   ./build.sh wheel      dist/pyidb-*.whl and dist/deps/sortedcontainers-*.whl (Pyodide is offline)
 #   ./build.sh site       stage site/: pyodide/, wheels/ (+ manifest.json), tests/ runner pages and
@@ -53,6 +53,8 @@ lock() {
 }
 unlock() { exec 9>&-; }
 
+pg_initdb() { ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n1 | grep .; }
+
 step_setup() {
   local t0=$SECONDS
   local chromium="${PYIDB_CHROMIUM:-/usr/bin/chromium}"
@@ -64,6 +66,11 @@ step_setup() {
   fi
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     apt_install nodejs npm
+  fi
+  # The PostgreSQL tests start a throwaway cluster of their own (tests/pg_cluster.py): only the
+  # server binaries are needed.
+  if ! pg_initdb >/dev/null; then
+    apt_install postgresql
   fi
   local major
   major="$(node -p 'process.versions.node.split(".")[0]')"
@@ -191,6 +198,9 @@ step_all() { step_setup; step_wheel; step_site; }
 
 step_test() {
   step_all
+  if [ "${CI:-}" = true ]; then
+    pg_initdb >/dev/null || die "CI must run the PostgreSQL tests, but initdb is missing after setup"
+  fi
   log "running pytest over tests/"
   local t0=$SECONDS rc=0
   mkdir -p test-artifacts

@@ -5,6 +5,9 @@ URLs (one API over interchangeable backends, as httpx has transports):
 * ``"memory:"`` — a fresh in-memory engine (each call a new, empty one);
 * ``"sqlite:///relative/file.db"`` or ``"sqlite:////absolute/file.db"`` — the durable engine on
   a SQLite file (SQLAlchemy's convention); the same file gives the same factory in a process;
+* ``"postgresql://user:pass@host:port/dbname"`` — the durable engine on
+  PostgreSQL (needs ``pip install 'pyidb[postgresql]'``); ``?schema=NAME`` picks the schema that
+  holds pyidb's tables (default ``pyidb``); other query parameters go to libpq;
 * ``"browser"`` — the browser's real IndexedDB (Pyodide in a page).
 
 The default factory, used by :func:`pyidb.open` and friends, is the browser's IndexedDB when it is
@@ -33,7 +36,8 @@ class FallbackWarning(UserWarning):
 
 _sqlite_factories: weakref.WeakValueDictionary[str, Factory] = weakref.WeakValueDictionary()
 _default: Factory | None = None
-_URL_FORMS = "use 'memory:', 'sqlite:///path/to/file.db' or 'browser'"
+_URL_FORMS = "use 'memory:', 'sqlite:///path/to/file.db', 'postgresql://user@host/dbname' or 'browser'"
+_postgresql_factories: weakref.WeakValueDictionary[tuple[str, str], Factory] = weakref.WeakValueDictionary()
 
 
 def factory(url: str) -> Factory:
@@ -67,11 +71,37 @@ def factory(url: str) -> Factory:
         made = EngineFactory(SQLiteStorage(path), f"sqlite:///{path}")
         _sqlite_factories[path] = made
         return made
+    if url.startswith("postgresql://"):
+        return _postgresql(url)
     if url == "browser":
         from .browser import BrowserFactory
 
         return BrowserFactory()
     raise InvalidArgumentError(f"unknown factory URL {url!r}: {_URL_FORMS}")
+
+
+def _postgresql(url: str) -> Factory:
+    """The engine on PostgreSQL; one factory per (server, schema) in a process, as for SQLite."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schemas = [v for k, v in query if k == "schema"]
+    if len(schemas) > 1:
+        raise InvalidArgumentError("a PostgreSQL URL takes at most one schema= parameter")
+    schema = schemas[0] if schemas else "pyidb"
+    conninfo = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in query if k != "schema"])))
+    found = _postgresql_factories.get((conninfo, schema))
+    if found is not None and not getattr(found.storage, "closed", False):  # type: ignore[attr-defined]
+        return found
+    from .engine.factory import EngineFactory
+    from .engine.storage.postgresql import PostgreSQLStorage, check_schema_name
+
+    check_schema_name(schema)
+    safe_url = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
+    made = EngineFactory(PostgreSQLStorage(conninfo, schema=schema), safe_url)
+    _postgresql_factories[conninfo, schema] = made
+    return made
 
 
 def _browser_available() -> bool:
