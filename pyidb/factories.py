@@ -20,11 +20,12 @@ import os
 import sys
 import warnings
 import weakref
+from typing import Any
 
 from .api import Factory
 from .errors import InvalidArgumentError
 
-__all__ = ["FallbackWarning", "default_factory", "factory", "set_default_factory"]
+__all__ = ["FallbackWarning", "check_url", "default_factory", "factory", "set_default_factory"]
 
 
 class FallbackWarning(UserWarning):
@@ -40,28 +41,40 @@ _URL_FORMS = "use 'memory:', 'sqlite:///path/to/file.db', 'postgresql://user@hos
 _postgresql_factories: weakref.WeakValueDictionary[tuple[str, str], Factory] = weakref.WeakValueDictionary()
 
 
+def check_url(url: Any) -> str:
+    """The backend ``url`` names ("memory", "sqlite", "postgresql", "browser"), after checking
+    its form; opens nothing: ``check_url("sqlite:///x.db") == "sqlite"``."""
+    if not isinstance(url, str):
+        raise InvalidArgumentError(
+            f"a factory URL must be a str, not {type(url).__name__}: {_URL_FORMS}"
+        )
+    if url == "memory:" or url == "memory://":
+        return "memory"
+    if url.startswith("sqlite:///"):
+        _sqlite_path(url)
+        return "sqlite"
+    if url.startswith("postgresql://"):
+        _postgresql_parts(url)
+        return "postgresql"
+    if url == "browser":
+        return "browser"
+    raise InvalidArgumentError(f"unknown factory URL {url!r}: {_URL_FORMS}")
+
+
 def factory(url: str) -> Factory:
     """The factory for ``url``.
 
     >>> f = pyidb.factory("sqlite:///notes.db")
     >>> db = await f.open("notes", 1, upgrade=...)
     """
-    if not isinstance(url, str):
-        raise InvalidArgumentError(
-            f"a factory URL must be a str, not {type(url).__name__}: {_URL_FORMS}"
-        )
-    if url == "memory:" or url == "memory://":
+    kind = check_url(url)
+    if kind == "memory":
         from .engine.factory import EngineFactory
         from .engine.storage.memory import MemoryStorage
 
         return EngineFactory(MemoryStorage(), "memory:")
-    if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
-        if not path:
-            raise InvalidArgumentError("a sqlite URL needs a file: 'sqlite:///path/to/file.db'")
-        if path == ":memory:":
-            raise InvalidArgumentError("for a database in memory use 'memory:', not 'sqlite:///:memory:'")
-        path = os.path.abspath(path)
+    if kind == "sqlite":
+        path = _sqlite_path(url)
         found = _sqlite_factories.get(path)
         if found is not None and not getattr(found.storage, "closed", False):  # type: ignore[attr-defined]
             return found
@@ -71,34 +84,52 @@ def factory(url: str) -> Factory:
         made = EngineFactory(SQLiteStorage(path), f"sqlite:///{path}")
         _sqlite_factories[path] = made
         return made
-    if url.startswith("postgresql://"):
+    if kind == "postgresql":
         return _postgresql(url)
-    if url == "browser":
-        from .browser import BrowserFactory
+    from .browser import BrowserFactory
 
-        return BrowserFactory()
-    raise InvalidArgumentError(f"unknown factory URL {url!r}: {_URL_FORMS}")
+    return BrowserFactory()
 
 
-def _postgresql(url: str) -> Factory:
-    """The engine on PostgreSQL; one factory per (server, schema) in a process, as for SQLite."""
+def _sqlite_path(url: str) -> str:
+    path = url[len("sqlite:///"):]
+    if not path:
+        raise InvalidArgumentError("a sqlite URL needs a file: 'sqlite:///path/to/file.db'")
+    if path == ":memory:":
+        raise InvalidArgumentError("for a database in memory use 'memory:', not 'sqlite:///:memory:'")
+    return os.path.abspath(path)
+
+
+def _postgresql_parts(url: str) -> tuple[str, str, str]:
+    """``(conninfo for libpq, schema, URL without credentials)`` of a postgresql:// URL."""
     from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+    from .engine.storage.postgresql import check_schema_name
+
     parts = urlsplit(url)
+    if not parts.hostname and not parts.path.strip("/") and not parts.query:
+        raise InvalidArgumentError(
+            "a PostgreSQL URL needs a server or database: 'postgresql://user:password@host:5432/dbname'"
+        )
     query = parse_qsl(parts.query, keep_blank_values=True)
     schemas = [v for k, v in query if k == "schema"]
     if len(schemas) > 1:
         raise InvalidArgumentError("a PostgreSQL URL takes at most one schema= parameter")
-    schema = schemas[0] if schemas else "pyidb"
+    schema = check_schema_name(schemas[0] if schemas else "pyidb")
     conninfo = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in query if k != "schema"])))
+    safe_url = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
+    return conninfo, schema, safe_url
+
+
+def _postgresql(url: str) -> Factory:
+    """The engine on PostgreSQL; one factory per (server, schema) in a process, as for SQLite."""
+    conninfo, schema, safe_url = _postgresql_parts(url)
     found = _postgresql_factories.get((conninfo, schema))
     if found is not None and not getattr(found.storage, "closed", False):  # type: ignore[attr-defined]
         return found
     from .engine.factory import EngineFactory
-    from .engine.storage.postgresql import PostgreSQLStorage, check_schema_name
+    from .engine.storage.postgresql import PostgreSQLStorage
 
-    check_schema_name(schema)
-    safe_url = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
     made = EngineFactory(PostgreSQLStorage(conninfo, schema=schema), safe_url)
     _postgresql_factories[conninfo, schema] = made
     return made
