@@ -89,6 +89,26 @@ class Factory(ABC):
 
         return cmp(a, b)
 
+    def scoped(self, db: str, object_stores: Iterable[str] | None = None) -> Factory:
+        """This factory's databases in namespace ``db``, limited to ``object_stores``.
+
+        >>> hub = factory.scoped(db="workplace_hub", object_stores=["tasks"])
+        >>> await hub.open("main", 1, upgrade=...)   # a store outside the list: NotFoundError
+
+        See :mod:`pyidb.scopes` for what a scope guarantees.
+        """
+        from .scopes import scoped
+
+        return scoped(self, db, object_stores)
+
+    def _scope_target(self, db: str) -> tuple[Factory, str]:
+        """Where scope ``db`` lives: (factory, database-name prefix). By default this factory
+        with a length-prefixed name; a backend with real namespaces (PostgreSQL schemas)
+        returns a factory of its own and no prefix."""
+        from .scopes import scope_prefix
+
+        return self, scope_prefix(db)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {getattr(self, 'url', '?')!r}>"
 

@@ -240,3 +240,23 @@ def test_factory_url_schema_parameter(pg_server, where) -> None:
     f.close()
     with pytest.raises(InvalidStateError):
         f.storage.begin_write()  # type: ignore[attr-defined]
+
+
+async def test_a_scope_is_a_schema_of_its_own(pg_url, where) -> None:
+    f = pyidb.factory(pg_url)
+    scope = f"hub{os.getpid()}"
+    hub = f.scoped(scope, object_stores=["tasks"])
+    async with await hub.open("main", 1, upgrade=lambda db, *_: db.create_object_store("tasks")) as db:
+        await db.put("tasks", "x", 1)
+    with psycopg.connect(where[0], autocommit=True) as conn:
+        names = {r[0] for r in conn.execute(
+            "SELECT name FROM (SELECT convert_from(substring(key from 2), 'UTF8') AS name FROM "
+            f"{scope}.kv WHERE tree=0 AND key >= '\\x44'::bytea AND key < '\\x45'::bytea) d"
+        ).fetchall()}
+        assert names == {"main"}  # the scope's own catalog, with the plain database name
+        assert conn.execute(f"SELECT count(*) FROM {where[1]}.kv WHERE tree=0 AND key >= '\\x44'::bytea "
+                            "AND key < '\\x45'::bytea").fetchone()[0] == 0  # nothing in the host's
+        conn.execute(f"DROP SCHEMA {scope} CASCADE")
+    with pytest.raises(InvalidArgumentError, match="share the tables"):
+        f.scoped(where[1])  # the unscoped factory's own schema
+    f.close()

@@ -529,6 +529,16 @@ class PostgreSQLStorage(_Reader, Storage):
         rows = self._run(sql.SQL("EXPLAIN ") + query, (*_params(tree, lo, hi), 10)).fetchall()
         return [r[0] for r in rows]
 
+    def sibling(self, schema: str) -> PostgreSQLStorage:
+        """The storage of another schema on the same server (a scope's namespace):
+        ``s.sibling("workplace_hub")``. Refuses this storage's own schema."""
+        if schema == self.schema:
+            raise InvalidArgumentError(
+                f"the scope {schema!r} would share the tables of the unscoped factory (schema "
+                f"{self.schema!r}); choose another scope name"
+            )
+        return PostgreSQLStorage(self._conninfo, schema=schema, timeout=self._timeout)
+
     def drop(self) -> None:
         """Delete the schema with all its data, then close (tests, teardown): ``s.drop()``."""
         self._check_open()
