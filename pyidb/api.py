@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Sequence
 from typing import Any, Generic, Literal, TypeVar
 
-from .errors import AbortError
+from .errors import AbortError, InvalidStateError
 from .sync_future import SyncFuture
 
 __all__ = [
@@ -300,6 +300,11 @@ class Transaction(ABC):
         if not self._is_finished():
             self._abort_for_exception(exc)  # type: ignore[arg-type]
         return False
+
+    def _hold(self) -> None:
+        """Keep the transaction open until commit() or abort() (the host socket's server side);
+        only the engine can."""
+        raise InvalidStateError(f"{type(self).__name__} cannot hold a transaction open")
 
     def _abort_for_exception(self, exc: BaseException) -> None:
         """Abort because ``exc`` escaped the ``async with`` block.

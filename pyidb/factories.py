@@ -8,10 +8,13 @@ URLs (one API over interchangeable backends, as httpx has transports):
 * ``"postgresql://user:pass@host:port/dbname"`` — the durable engine on
   PostgreSQL (needs ``pip install 'pyidb[postgresql]'``); ``?schema=NAME`` picks the schema that
   holds pyidb's tables (default ``pyidb``); other query parameters go to libpq;
+* ``"pyidb+unix:///path/to.sock"`` — a plugin's scope on a pyidb host, over its socket (the
+  token from ``PYIDB_TOKEN``; see :mod:`pyidb.remote`);
 * ``"browser"`` — the browser's real IndexedDB (Pyodide in a page).
 
 The default factory, used by :func:`pyidb.open` and friends, is the browser's IndexedDB when it is
-reachable, else the URL in the environment variable ``PYIDB_URL``, else ``"memory:"``.
+reachable, else the host socket in ``PYIDB_SOCKET`` (with ``PYIDB_TOKEN``), else the URL in the
+environment variable ``PYIDB_URL``, else ``"memory:"``.
 """
 
 from __future__ import annotations
@@ -37,7 +40,10 @@ class FallbackWarning(UserWarning):
 
 _sqlite_factories: weakref.WeakValueDictionary[str, Factory] = weakref.WeakValueDictionary()
 _default: Factory | None = None
-_URL_FORMS = "use 'memory:', 'sqlite:///path/to/file.db', 'postgresql://user@host/dbname' or 'browser'"
+_URL_FORMS = (
+    "use 'memory:', 'sqlite:///path/to/file.db', 'postgresql://user@host/dbname', "
+    "'pyidb+unix:///path/to.sock' or 'browser'"
+)
 _postgresql_factories: weakref.WeakValueDictionary[tuple[str, str], Factory] = weakref.WeakValueDictionary()
 
 
@@ -58,6 +64,10 @@ def check_url(url: Any) -> str:
         return "postgresql"
     if url == "browser":
         return "browser"
+    if url.startswith("pyidb+unix://"):
+        if not url[len("pyidb+unix://"):].startswith("/"):
+            raise InvalidArgumentError("a pyidb+unix URL needs an absolute socket path: 'pyidb+unix:///run/x.sock'")
+        return "pyidb+unix"
     raise InvalidArgumentError(f"unknown factory URL {url!r}: {_URL_FORMS}")
 
 
@@ -86,6 +96,10 @@ def factory(url: str) -> Factory:
         return made
     if kind == "postgresql":
         return _postgresql(url)
+    if kind == "pyidb+unix":
+        from .remote import RemoteFactory
+
+        return RemoteFactory(url[len("pyidb+unix://"):])
     from .browser import BrowserFactory
 
     return BrowserFactory()
@@ -153,7 +167,9 @@ def default_factory() -> Factory:
             _default = factory("browser")
         else:
             url = os.environ.get("PYIDB_URL")
-            if url:
+            if os.environ.get("PYIDB_SOCKET") and os.environ.get("PYIDB_TOKEN"):
+                _default = factory("pyidb+unix://" + os.path.abspath(os.environ["PYIDB_SOCKET"]))
+            elif url:
                 _default = factory(url)
             else:
                 if sys.platform == "emscripten":

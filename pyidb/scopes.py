@@ -266,6 +266,9 @@ class ScopedTransaction(api.Transaction):
     def _abort_for_exception(self, exc: BaseException) -> None:
         self._inner._abort_for_exception(exc)
 
+    def _hold(self) -> None:
+        self._inner._hold()
+
 
 @_delegating
 class ScopedObjectStore(api.ObjectStore):

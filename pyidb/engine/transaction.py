@@ -79,6 +79,7 @@ class EngineTransaction(api.Transaction):
         self.on_start: Callable[[], None] | None = None
         self._doomed: Error | None = None
         self._failing: BaseException | None = None  # a request error being delivered
+        self._held = False  # see _hold()
         self._loop.call_soon(self._end_of_task)
         connection._transactions.add(self)
         self.db_state.factory.scheduler.add(self)
@@ -149,6 +150,16 @@ class EngineTransaction(api.Transaction):
             self._abort(exc)
         else:
             self.abort()
+
+    def _hold(self) -> None:
+        """Keep the transaction active until commit() or abort(), across loop turns.
+
+        For the host socket: a remote client's requests arrive over the network, long after
+        the turn that created the transaction; the client decides when it commits.
+        """
+        if self._state == INACTIVE:
+            self._state = ACTIVE
+        self._held = True
 
     def _is_active(self) -> bool:
         return self._state == ACTIVE
@@ -275,7 +286,7 @@ class EngineTransaction(api.Transaction):
             self._loop.call_soon(self._process)
 
     def _end_of_task(self) -> None:
-        if self._state == ACTIVE:
+        if self._state == ACTIVE and not self._held:
             self._state = INACTIVE
         self._maybe_commit()
 
@@ -313,9 +324,10 @@ class EngineTransaction(api.Transaction):
                     handled = fut.set_exception(error)
                 finally:
                     self._failing = None
-                if not handled and self._state != FINISHED:
+                # A held transaction's client decides (it aborts if its own code did not catch it).
+                if not handled and self._state != FINISHED and not self._held:
                     self._abort(error)
-            if self._state == ACTIVE:
+            if self._state == ACTIVE and not self._held:
                 self._state = INACTIVE
             if self._doomed is not None:
                 break
