@@ -65,6 +65,7 @@ async def open_database(factory: RemoteFactory, conn: _Connection, name: str, ve
             db.on_versionchange = blocking
         tx = RemoteTransaction(db, m["tx"], "versionchange", "default", db._schemas, defer=True)
         db._upgrade_tx = tx
+        state["tx"] = tx
 
         def failed(exc: BaseException) -> None:
             state["error"] = exc
@@ -94,6 +95,9 @@ async def open_database(factory: RemoteFactory, conn: _Connection, name: str, ve
             except Error:
                 if "error" in state:
                     raise state["error"] from None
+                refused = getattr(state.get("tx"), "_error", None)
+                if refused is not None:  # the host refused a schema change: that is why
+                    raise refused from None
                 raise
     finally:
         conn.listeners.pop(("upgrade", mid), None)
