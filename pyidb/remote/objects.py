@@ -29,6 +29,7 @@ from ..errors import (
     TransactionInactiveError,
 )
 from ..key_path import validate_key_path
+from ..keys import _utf16  # names sort as a DOMStringList: by UTF-16 code units
 from ..sync_future import SyncFuture
 from .wire import encode_query, error_from_wire
 
@@ -148,7 +149,7 @@ class RemoteDatabase(api.Database):
 
     @property
     def object_store_names(self) -> list[str]:
-        return sorted(self._schemas, key=lambda s: s.encode("utf-16-be", "surrogatepass"))
+        return sorted(self._schemas, key=_utf16)
 
     def _live_upgrade(self, what: str) -> RemoteTransaction:
         tx = self._upgrade_tx
@@ -253,7 +254,7 @@ class RemoteTransaction(api.Transaction):
     def object_store_names(self) -> list[str]:
         if self._mode == "versionchange":
             return self._db.object_store_names
-        return sorted(self._schemas, key=lambda s: s.encode("utf-16-be", "surrogatepass"))
+        return sorted(self._schemas, key=_utf16)
 
     @property
     def error(self) -> BaseException | None:
@@ -448,7 +449,7 @@ class RemoteObjectStore(_Readable, api.ObjectStore):
 
     @property
     def index_names(self) -> list[str]:
-        return sorted(self._schema["indexes"], key=lambda s: s.encode("utf-16-be", "surrogatepass"))
+        return sorted(self._schema["indexes"], key=_utf16)
 
     @property
     def transaction(self) -> RemoteTransaction:
