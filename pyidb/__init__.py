@@ -45,10 +45,18 @@ from .errors import (
     UnknownError,
     VersionError,
 )
-from .factories import FallbackWarning, default_factory, factory, set_default_factory
+from .factories import (
+    FallbackWarning,
+    default_factory,
+    factory,
+    register_scheme,
+    set_default_factory,
+)
 from .key_range import KeyRange
 from .keys import cmp
+from .operations import Handler, Kind, Operation
 from .transfer import TransferError, export_database, import_database
+from .wrapping import wrap
 
 __version__ = "0.1.0"
 
@@ -65,14 +73,17 @@ __all__ = [
     "Error",
     "Factory",
     "FallbackWarning",
+    "Handler",
     "Index",
     "InvalidAccessError",
     "InvalidArgumentError",
     "InvalidStateError",
     "KeyPathSyntaxError",
     "KeyRange",
+    "Kind",
     "NotFoundError",
     "ObjectStore",
+    "Operation",
     "QuotaExceededError",
     "ReadOnlyError",
     "Request",
@@ -92,8 +103,10 @@ __all__ = [
     "import_database",
     "keyval",
     "open",
+    "register_scheme",
     "set_default_factory",
     "storage",
+    "wrap",
 ]
 
 

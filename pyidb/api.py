@@ -83,6 +83,19 @@ class Factory(ABC):
     async def databases(self) -> list[dict[str, Any]]:
         """``[{"name": ..., "version": ...}, ...]`` for the databases of this factory."""
 
+    def close(self) -> None:  # noqa: B027 - a backend with nothing to release keeps this
+        """Release what the factory holds (a SQLite file); it is unusable afterwards.
+
+        >>> async with pyidb.factory("sqlite:///notes.db") as f:  # closed on leaving the block
+        ...     db = await f.open("notes", 1)
+        """
+
+    async def __aenter__(self) -> Factory:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
     def cmp(self, a: Key, b: Key) -> int:
         """Compare two keys as IndexedDB orders them: -1, 0 or 1."""
         from .keys import cmp
@@ -527,6 +540,11 @@ class CursorRequest(Generic[C]):
 
     def __aiter__(self) -> AsyncIterator[C]:
         return self._iterate()
+
+    def map(self, fn: Callable[[Any], Any]) -> CursorRequest[Any]:
+        """The same request with its cursor passed through ``fn`` (None stays None); for
+        wrappers that hand out their own cursor objects."""
+        return CursorRequest(self._request.map(lambda c: None if c is None else fn(c)))
 
     async def _iterate(self) -> AsyncIterator[C]:
         cursor = await self._request

@@ -13,11 +13,26 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import InvalidArgumentError
+from .js_numbers import KEY_INTEGER_LIMIT
 
 DIRECTIONS = ("next", "nextunique", "prev", "prevunique")
 MODES = ("readonly", "readwrite")
 DURABILITIES = ("default", "strict", "relaxed")
 _MAX_COUNT = 2**32 - 1
+
+
+def check_database_name(name: Any) -> str:
+    """``open()``/``deleteDatabase()``'s name: any str (IndexedDB allows "" too)."""
+    if not isinstance(name, str):
+        raise InvalidArgumentError(f"a database name must be a str, not {type(name).__name__}")
+    return name
+
+
+def check_version(version: Any) -> int | None:
+    """``open()``'s version: None (the current one) or an int from 1 below 2**53."""
+    if version is not None and (type(version) is not int or not 1 <= version < KEY_INTEGER_LIMIT):
+        raise InvalidArgumentError(f"version must be a positive int (1 or more), not {version!r}")
+    return version  # type: ignore[no-any-return]
 
 
 def check_count(count: Any) -> int | None:

@@ -27,7 +27,7 @@ string sorts first. Tags are all >= 0x10, so an array's 0x00 end sorts below any
 Every encoded key is self-delimiting and no encoded key is a prefix of another, so a tuple of
 keys encodes as the concatenation and compares like the tuple: an index entry is
 ``encode_key(index_key) + encode_key(primary_key)``. No encoded key starts with 0xFF, so
-``encode_key(k) + b"\\xff"`` (:func:`encode_upper_bound`) is an exclusive upper bound just past
+``encode_key(k) + b"\\xff"`` (:func:`pyidb.engine.bounds.past`) is an exclusive upper bound just past
 every entry that starts with ``encode_key(k)``.
 
 >>> encode_key(1)
@@ -43,9 +43,11 @@ import struct
 from datetime import UTC, datetime, timedelta
 
 from .errors import UnknownError
+from .js_numbers import EPOCH as _EPOCH
+from .js_numbers import MILLISECOND as _MS
 from .keys import MAX_SAFE_INTEGER, Key, normalize_string, to_key
 
-__all__ = ["decode_key", "decode_key_prefix", "encode_key", "encode_upper_bound"]
+__all__ = ["decode_key", "decode_key_prefix", "encode_key"]
 
 NUMBER, DATE, STRING, BINARY, ARRAY, END = 0x10, 0x20, 0x30, 0x40, 0x50, 0x00
 
@@ -54,8 +56,6 @@ _U64 = struct.Struct(">Q")
 _TAG_U64 = struct.Struct(">BQ")
 _SIGN = 1 << 63
 _ALL = (1 << 64) - 1
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
 _from_bytes = int.from_bytes
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
@@ -143,15 +143,6 @@ def encode_key(key: Key) -> bytes:
     out: list[bytes] = []
     _encode_into(key, out)
     return out[0] if len(out) == 1 else b"".join(out)
-
-
-def encode_upper_bound(key: Key) -> bytes:
-    """Exclusive upper bound just past ``encode_key(key)`` and every entry starting with it.
-
-    >>> encode_key(1) + encode_key("pk") < encode_upper_bound(1) < encode_key(2)
-    True
-    """
-    return encode_key(key) + b"\xff"
 
 
 def _number(data: bytes, pos: int) -> float | int:

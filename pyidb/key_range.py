@@ -13,7 +13,7 @@ from .errors import DataError
 from .key_encoding import encode_key
 from .keys import Key, compare_keys, key_to_python, to_key
 
-__all__ = ["KeyRange", "key_range_to_bytes", "to_key_range"]
+__all__ = ["KeyRange", "to_key_range"]
 
 
 class KeyRange:
@@ -194,25 +194,3 @@ def to_key_range(query: Any, *, null_allowed: bool = True) -> KeyRange | None:
         raise DataError("a key or KeyRange is required here; None (all records) is not allowed")
     key = to_key(query)
     return KeyRange(key, key)
-
-
-def key_range_to_bytes(key_range: KeyRange | None) -> tuple[bytes | None, bytes | None]:
-    """The ``(lo, hi)`` byte bounds (lo inclusive, hi exclusive) that select ``key_range`` in a
-    record tree (entries ``encode_key(pk)``) or an index tree (entries
-    ``encode_key(ik) + encode_key(pk)``, which range over the index key ``ik``).
-
-    >>> key_range_to_bytes(KeyRange.lower_bound(1, open=True))[0] == encode_key(1) + b"\\xff"
-    True
-    """
-    if key_range is None:
-        return None, None
-    lo = hi = None
-    if key_range._lower is not None:
-        lo = encode_key(key_range._lower)
-        if key_range._lower_open:
-            lo += b"\xff"
-    if key_range._upper is not None:
-        hi = encode_key(key_range._upper)
-        if not key_range._upper_open:
-            hi += b"\xff"
-    return lo, hi

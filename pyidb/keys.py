@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from .errors import DataError
+from .js_numbers import KEY_INTEGER_LIMIT
 
 __all__ = [
     "MAX_SAFE_INTEGER",
@@ -40,8 +41,9 @@ __all__ = [
 Key = Any
 """A normalized key (see the module docstring)."""
 
-MAX_SAFE_INTEGER = 2**53
-"""Largest int a JS number holds exactly (with its neighbours); bigger ints are not keys."""
+MAX_SAFE_INTEGER = KEY_INTEGER_LIMIT
+"""Largest int a JS number holds exactly (with its neighbours); bigger ints are not keys
+(2**53, one more than JS's Number.MAX_SAFE_INTEGER: see :mod:`pyidb.js_numbers`)."""
 
 _ALLOWED = "keys may be int/float (not NaN), str, bytes, datetime, or a list of those"
 _UTC = UTC

@@ -122,11 +122,16 @@ class SyncFuture(Generic[T]):
             raise asyncio.InvalidStateError("the request already completed")
         self._state = _EXCEPTION
         self._value = exc
-        tasks = [getattr(fn, "__self__", None) for fn, _ in self._callbacks]
+        tasks = [fn if type(fn) is _Forward else getattr(fn, "__self__", None)
+                 for fn, _ in self._callbacks]
         self._run_callbacks()
         if not tasks:
             return False
         for task in tasks:
+            if type(task) is _Forward:  # a mapped future: handled if its awaiters handled it
+                if not task.handled:
+                    return False
+                continue
             if not isinstance(task, asyncio.Task):
                 return False
             if task.done() and (task.cancelled() or _task_failed(task)):
@@ -149,9 +154,46 @@ class SyncFuture(Generic[T]):
                     {"message": "exception in a pyidb request callback", "exception": exc}
                 )
 
+    def map(self, fn: Callable[[T], Any]) -> SyncFuture[Any]:
+        """A future completed with ``fn(result)`` (or the same error) when this one completes,
+        in the same step: its awaiters resume synchronously, and whether they handled an error
+        counts as this future's answer (``req.map(wrap_cursor)``)."""
+        child: SyncFuture[Any] = SyncFuture(self._loop)
+        self.add_done_callback(_Forward(child, fn))
+        return child
+
     def __repr__(self) -> str:
         state = ("pending", "result", "exception")[self._state]
         return f"<{type(self).__name__} {state}>"
+
+
+class _Forward:
+    """Done callback of :meth:`SyncFuture.map`: completes the mapped future."""
+
+    __slots__ = ("child", "fn", "handled")
+
+    def __init__(self, child: SyncFuture[Any], fn: Callable[[Any], Any]) -> None:
+        self.child = child
+        self.fn = fn
+        self.handled = False
+
+    def __call__(self, fut: SyncFuture[Any]) -> None:
+        if fut._state == _EXCEPTION:
+            self.handled = self.child.set_exception(fut._value)
+        else:
+            self.child.set_result(self.fn(fut._value))
+
+
+def running_loop() -> asyncio.AbstractEventLoop:
+    """The running event loop, or InvalidStateError saying pyidb needs one (every backend)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        from .errors import InvalidStateError
+
+        raise InvalidStateError(
+            "pyidb needs a running asyncio event loop: call it from async code"
+        ) from None
 
 
 def _task_failed(task: asyncio.Task[Any]) -> bool:

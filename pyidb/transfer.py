@@ -5,7 +5,7 @@
 
 The file format, version 1 ("pyidb-export"), is JSON lines, ASCII only (so lone surrogates survive
 any file or FFI), one JSON document per line, values in pyidb's tagged wire form
-(:mod:`pyidb.values`: ``{"$t": "bytes"|"date"|"num"|"bigint"|"obj", "v": ...}``):
+(:mod:`pyidb.wire`: ``{"$t": "bytes"|"date"|"num"|"bigint"|"obj", "v": ...}``):
 
 1. a header::
 
@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
-from . import values
+from . import wire
 from .api import Database, Factory, ObjectStore
 from .errors import ConstraintError, DataError, Error
 from .key_path import inject_key
@@ -65,7 +65,7 @@ class TransferError(DataError):
 # --- export ----------------------------------------------------------------------------------
 
 def _line(doc: Any) -> str:
-    return values.dumps(doc, True, ensure_ascii=True) + "\n"
+    return wire.dumps(doc, True, ensure_ascii=True) + "\n"
 
 
 async def _generator_state(db: Database, name: str) -> int:
@@ -185,14 +185,14 @@ class _Reader:
                 self.number += i + 1
                 self.fail("the line is cut short (no end of line): the file is truncated")
         try:
-            docs = values.loads_many(raws)
+            docs = wire.loads_many(raws)
         except Error:
             docs = []
         if len(docs) != len(raws):  # a bad line (or one holding two documents): find it
             docs = []
             for i, data in enumerate(raws):
                 try:
-                    docs.append(values.loads(data))
+                    docs.append(wire.loads(data))
                 except Error as e:
                     self.number += i + 1
                     self.fail(f"not valid pyidb-export JSON ({e.message})")

@@ -304,3 +304,45 @@ def test_set_default_factory_with_a_bad_url_keeps_the_old_default(restore_defaul
     with pytest.raises(pyidb.InvalidArgumentError):
         pyidb.set_default_factory("nope:")
     assert pyidb.default_factory() is mine
+
+
+# -- the URL-scheme registry and closing factories ----------------------------------------------
+async def test_a_backend_registers_its_scheme(restore_default):
+    made: list[str] = []
+
+    def build(url: str) -> pyidb.Factory:
+        made.append(url)
+        return pyidb.factory("memory:")
+
+    pyidb.register_scheme("demo", build, form="'demo:name'")
+    try:
+        f = pyidb.factory("demo:one")
+        assert made == ["demo:one"] and isinstance(f, pyidb.Factory)
+        with pytest.raises(pyidb.InvalidArgumentError) as caught:
+            pyidb.factory("nope:x")
+        assert "'demo:name'" in str(caught.value) and "sqlite:///" in str(caught.value)
+        pyidb.set_default_factory("demo:two")
+        assert made == ["demo:one", "demo:two"]
+    finally:
+        del pyidb.factories._schemes["demo"]
+    with pytest.raises(pyidb.InvalidArgumentError):
+        pyidb.factory("demo:one")
+    with pytest.raises(pyidb.InvalidArgumentError):
+        pyidb.register_scheme("a:b", build, form="'a:b'")
+
+
+async def test_async_with_closes_every_factory(tmp_path):
+    async with pyidb.factory(f"sqlite:///{tmp_path / 'closing.db'}") as f:
+        async with await f.open("d", 1, upgrade=_upgrade) as db:
+            await db.put("s", "v", 1)
+    with pytest.raises(pyidb.InvalidStateError):
+        await f.databases()
+    async with pyidb.wrap(pyidb.factory(f"sqlite:///{tmp_path / 'closing.db'}"),
+                          lambda op, proceed: proceed(op)) as wrapped:
+        assert await wrapped.databases() == [{"name": "d", "version": 1}]
+    with pytest.raises(pyidb.InvalidStateError):
+        await wrapped.databases()
+    async with pyidb.factory("memory:") as mem:  # closing a memory factory drops its data
+        await mem.open("d", 1)
+    with pytest.raises(pyidb.InvalidStateError):
+        await mem.databases()

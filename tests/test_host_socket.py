@@ -22,7 +22,7 @@ import pytest
 import pyidb
 from pyidb.host import Host
 from pyidb.remote import RemoteFactory
-from pyidb.remote.wire import encode_frame
+from pyidb.remote.frames import encode_frame
 
 REPO = Path(__file__).resolve().parents[1]
 HUB, OTHER = "hub-token-0123456789abcdef", "other-token-0123456789abcd"

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pyidb.engine.bounds import past
 from pyidb.errors import DataError, UnknownError
 from pyidb.key_encoding import (
     decode_key,
     decode_key_prefix,
     encode_key,
-    encode_upper_bound,
 )
 from pyidb.keys import MAX_SAFE_INTEGER, compare_keys, to_key
 
@@ -88,7 +88,7 @@ def test_concatenation_decodes_back_in_pieces(a: object, b: object) -> None:
 
 @given(keys, keys, keys)
 def test_upper_bound_is_just_past_every_entry_with_that_key(a: object, pk: object, c: object) -> None:
-    bound = encode_upper_bound(a)
+    bound = past(encode_key(a))
     assert bound == encode_key(a) + b"\xff"
     assert encode_key(a) < bound
     assert encode_key(a) + encode_key(pk) < bound

@@ -10,9 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pyidb
+from pyidb.engine.bounds import range_bounds as key_range_to_bytes
 from pyidb.errors import DataError
 from pyidb.key_encoding import decode_key, encode_key
-from pyidb.key_range import KeyRange, key_range_to_bytes, to_key_range
+from pyidb.key_range import KeyRange, to_key_range
 from pyidb.keys import compare_keys, to_key
 
 small_keys = st.one_of(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import api, values
+from .. import api, wire
 from ..errors import (
     DataError,
     Error,
@@ -97,7 +97,7 @@ class BrowserCursor(api.Cursor):
             try:
                 if kind == "x":  # the shim could not encode the record
                     raise shim.error_from_text(text)
-                page = values.loads(text)
+                page = wire.loads(text)
             except Error as exc:
                 if not fut.set_exception(exc):
                     tx._abort_quietly()

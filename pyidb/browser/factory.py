@@ -17,17 +17,12 @@ from collections.abc import Coroutine
 from typing import Any
 
 from .. import api
+from ..arguments import check_database_name, check_version
 from ..callbacks import call_user
-from ..errors import AbortError, InvalidArgumentError
+from ..errors import AbortError
 from . import shim
 from .database import BrowserDatabase
 from .transaction import BrowserTransaction
-
-
-def _check_name(name: Any) -> str:
-    if not isinstance(name, str):
-        raise InvalidArgumentError(f"a database name must be a str, not {type(name).__name__}")
-    return name
 
 
 def _start_eagerly(coro: Coroutine[Any, Any, Any]) -> asyncio.Future[Any]:
@@ -141,9 +136,8 @@ class BrowserFactory(api.Factory):
                    upgrade: api.UpgradeCallback | None = None,
                    blocked: api.BlockedCallback | None = None,
                    blocking: api.VersionChangeCallback | None = None) -> BrowserDatabase:
-        _check_name(name)
-        if version is not None and (type(version) is not int or not 1 <= version < 2**53):
-            raise InvalidArgumentError(f"version must be a positive int (1 or more), not {version!r}")
+        check_database_name(name)
+        check_version(version)
         rid, tx_id = shim.new_id(), shim.new_id()
         req = _OpenRequest(name, upgrade, blocked, blocking, tx_id)
         shim.handlers[rid] = lambda kind, text: req.handle(rid, kind, text)
@@ -165,7 +159,7 @@ class BrowserFactory(api.Factory):
         return db
 
     async def delete_database(self, name: str, *, blocked: api.BlockedCallback | None = None) -> None:
-        _check_name(name)
+        check_database_name(name)
         done: asyncio.Future[None] = shim.running_loop().create_future()
         rid = shim.new_id()
 

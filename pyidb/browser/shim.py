@@ -7,7 +7,7 @@ one dispatcher (the only PyProxy pyidb creates, made once per page) that the shi
 IndexedDB event; the handler registered for the id completes a :class:`~pyidb.sync_future.SyncFuture`
 there, which resumes the awaiting task while the transaction is still active.
 
->>> rid, fut = new_request(values.loads, tx)
+>>> rid, fut = new_request(wire.loads, tx)
 >>> check(js().request(tx_id, rid, "notes", "", "get", encode_args(encode_key(1))))
 >>> value = await fut
 """
@@ -20,15 +20,18 @@ import itertools
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
-from .. import values
+from .. import wire
+from ..clone import clone
 from ..errors import Error, InvalidStateError, error_from_name
+from ..js_numbers import EPOCH as _EPOCH
+from ..js_numbers import KEY_INTEGER_LIMIT
+from ..js_numbers import MILLISECOND as _MS
 from ..key_range import KeyRange, to_key_range
 from ..keys import to_key
-from ..sync_future import SyncFuture
+from ..sync_future import SyncFuture, running_loop
 
 __all__ = [
     "check",
@@ -119,15 +122,6 @@ def _dispatch(id: int, kind: str, text: str) -> bool:
         return False
 
 
-def running_loop() -> asyncio.AbstractEventLoop:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        raise InvalidStateError(
-            "pyidb needs a running asyncio event loop: call it from async code"
-        ) from None
-
-
 # -- errors ------------------------------------------------------------------------------------
 def error_from_text(text: str) -> Error:
     """``"Name\\nmessage"`` (as the shim sends a DOMException) -> the pyidb error."""
@@ -180,7 +174,7 @@ def new_request(decode: Callable[[str], Any], tx: Any) -> tuple[int, SyncFuture[
         finally:
             tx._failing_error = None
         # doomed: the error escaped an ``async with`` block, even if code outside caught it
-        return handled and tx._doomed is None
+        return handled and tx._escaped_error is None
 
     handlers[rid] = handle
     return rid, fut
@@ -197,10 +191,8 @@ def decode_none(_text: str) -> None:
 # -- arguments on the wire -----------------------------------------------------------------------
 # Each argument becomes one JSON text in the values.py wire format; a request's arguments are the
 # JSON array of them, decoded by the shim with codec.js fromWire in one pass. Keys are encoded
-# here, not by values.dumps: a key is a JS number up to 2**53 (values, following Pyodide, make
+# here, not by wire.dumps: a key is a JS number up to 2**53 (values, following Pyodide, make
 # ints beyond 2**53-1 BigInts, which are no keys).
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
 _INF = float("inf")
 _dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode
 
@@ -245,15 +237,9 @@ def encode_query(query: Any, null_allowed: bool = True) -> str:
 
 
 def encode_value(value: Any) -> str:
-    """A value as wire text (values.clone's checks: DataCloneError for what cannot be stored)."""
-    copy, tags = values.clone(value)
-    return values.dumps(copy, tags, ensure_ascii=True)
-
-
-def encode_values(items: list[Any]) -> str:
-    """Many values as one wire text (a JSON array), one pass of the JSON encoder."""
-    copies, tags = values.clone(items)
-    return values.dumps(copies, tags, ensure_ascii=True)
+    """A value as wire text (clone's checks: DataCloneError for what cannot be stored)."""
+    copy, tags = clone(value)
+    return wire.dumps(copy, tags, ensure_ascii=True)
 
 
 def encode_args(*texts: str) -> str:
@@ -272,13 +258,13 @@ def fix_key(k: Any) -> Any:
     return k
 
 
-_SAFE_KEY = 2**53
+_SAFE_KEY = KEY_INTEGER_LIMIT
 
 
 def loads_key(text: str) -> Any:
-    return fix_key(values.loads(text))
+    return fix_key(wire.loads(text))
 
 
 def loads_keys(text: str) -> Any:
-    return [fix_key(k) for k in values.loads(text)]
+    return [fix_key(k) for k in wire.loads(text)]
 

@@ -1,6 +1,6 @@
 """``BrowserObjectStore`` and ``BrowserIndex``: each method places one IndexedDB request.
 
-Arguments are checked and converted on the Python side first (``to_key``, ``values.clone``), so a
+Arguments are checked and converted on the Python side first (``to_key``, ``clone``), so a
 bad key or value raises the same pyidb error as on the engine. Those checks run before anything
 is sent; when one fails, the shim's ``probe`` first runs the checks the browser makes *before* it
 looks at arguments (deleted store, inactive transaction, read-only), so their errors win as in JS.
@@ -9,14 +9,14 @@ looks at arguments (deleted store, inactive transaction, read-only), so their er
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .. import api, values
+from .. import api, wire
 from ..arguments import check_count, check_direction
+from ..clone import clone, is_plain
 from ..errors import Error, InvalidArgumentError, InvalidStateError
-from ..key_path import INVALID_KEY, NO_KEY, check_key_injectable, extract_key
+from ..records import check_key_use, record_key
 from ..sync_future import SyncFuture
 from . import shim
 from .cursor import open_cursor
@@ -24,71 +24,8 @@ from .cursor import open_cursor
 if TYPE_CHECKING:
     from .transaction import BrowserTransaction
 
-_SAFE = 2**53 - 1  # Number.MAX_SAFE_INTEGER, where values.clone starts tagging ints
-_PLAIN_DEPTH = 100  # deeper values take values.clone (which also finds cycles)
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _MISSING = object()
 _CHUNK = 1000  # records per chunk of a big put_many/add_many (see more() in _store_many)
-
-
-def is_plain(v: Any, depth: int = 0) -> bool:
-    """True when ``values.clone(v)`` would give back an equal value of the very same types and
-    need no tags, so ``v`` itself can be dumped as the wire text (no copy is built).
-
-    Plain: dict (exact type) with str keys other than "$t", list (exact), str without
-    surrogates, int within 2**53-1, bool, None, and the floats clone keeps as they are (finite,
-    not integral within 2**53-1). Anything else (tuples,
-    subclasses, bytes, datetimes, NaN, 2.0, big ints, deep nesting) says False: take clone.
-
-    >>> is_plain({"id": 1, "n": 0.5, "tags": ["a"]}), is_plain({"n": 2.0}), is_plain((1,))
-    (True, False, False)
-    """
-    t = type(v)
-    if t is dict:
-        if depth >= _PLAIN_DEPTH or "$t" in v:
-            return False
-        for k, x in v.items():
-            if type(k) is not str or not (k.isascii() or _SURROGATE.search(k) is None):
-                return False
-            tx = type(x)
-            if tx is str:
-                if not x.isascii() and _SURROGATE.search(x) is not None:
-                    return False
-            elif tx is int:
-                if not -_SAFE <= x <= _SAFE:
-                    return False
-            elif tx is bool or x is None:
-                pass
-            elif not is_plain(x, depth + 1):
-                return False
-        return True
-    if t is list:
-        if depth >= _PLAIN_DEPTH:
-            return False
-        for x in v:
-            tx = type(x)
-            if tx is str:
-                if not x.isascii() and _SURROGATE.search(x) is not None:
-                    return False
-            elif tx is int:
-                if not -_SAFE <= x <= _SAFE:
-                    return False
-            elif tx is bool or x is None:
-                pass
-            elif not is_plain(x, depth + 1):
-                return False
-        return True
-    if t is str:
-        return v.isascii() or _SURROGATE.search(v) is None
-    if t is int:
-        return -_SAFE <= v <= _SAFE
-    if t is bool or v is None:
-        return True
-    if t is float:
-        if v.is_integer():  # clone makes 2.0 an int; beyond 2**53 it stays a float
-            return not -_SAFE <= v <= _SAFE
-        return v - v == 0.0  # False for NaN and the infinities (they need tags)
-    return False
 
 
 def key_path_json(key_path: Any) -> str:
@@ -148,7 +85,7 @@ class _Source(api._Readable):
         shim.check(shim.js().probe(self._tx._id, self._store_name, self._index_name, write))
 
     def _query_op(self, op: str, query: Any, null_allowed: bool,
-                  decode: Callable[[str], Any] = values.loads, write: bool = False) -> SyncFuture[Any]:
+                  decode: Callable[[str], Any] = wire.loads, write: bool = False) -> SyncFuture[Any]:
         return self._request(op, lambda: shim.encode_args(shim.encode_query(query, null_allowed)),
                              decode, write)
 
@@ -168,7 +105,7 @@ class _Source(api._Readable):
         return self._request(op, lambda: shim.encode_args(shim.encode_query(query), limit), decode)
 
     def get_all(self, query: Any = None, count: int | None = None) -> SyncFuture[list[Any]]:
-        return self._get_all("getAll", query, count, values.loads)
+        return self._get_all("getAll", query, count, wire.loads)
 
     def get_all_keys(self, query: Any = None, count: int | None = None) -> SyncFuture[list[Any]]:
         return self._get_all("getAllKeys", query, count, shim.loads_keys)
@@ -274,7 +211,7 @@ class BrowserObjectStore(_Source, api.ObjectStore):
             copies, tags, key_texts, no_keys = checked
             keys_text = "null" if no_keys else shim.encode_args(*key_texts[start:end])
             part = copies if start == 0 and end == len(copies) else copies[start:end]
-            return shim.encode_args(values.dumps(part, tags, ensure_ascii=True), keys_text)
+            return shim.encode_args(wire.dumps(part, tags, ensure_ascii=True), keys_text)
 
         def more() -> Iterator[str]:
             # every record was checked before the first chunk went out; now the browser
@@ -289,31 +226,14 @@ class BrowserObjectStore(_Source, api.ObjectStore):
     def _prepare(self, value: Any, key: Any) -> tuple[Any, bool, str | None]:
         """The engine's checks of one record of a batch, so a bad record raises at call time
         and nothing is sent (the browser would find it only after placing earlier records)."""
-        from ..errors import DataError
-
         path, auto = self._key_path, self._auto_increment
-        if path is not None and key is not None:
-            raise DataError(
-                f"object store {self.name!r} uses in-line keys (key path {path!r}); "
-                "do not pass a key, put it in the value"
-            )
-        if path is None and not auto and key is None:
-            raise DataError(f"object store {self.name!r} has no key path and no key generator: pass a key")
+        check_key_use(self._store_name, path, auto, key)
         k = None if key is None else shim.encode_key(key)
         # The wire text is the browser's copy: a plain value is dumped as it is (same text,
         # same key extraction as its clone would give), only the others are cloned first.
-        copy, vt = (value, False) if is_plain(value) else values.clone(value)
+        copy, vt = (value, False) if is_plain(value) else clone(value)
         if path is not None:
-            extracted = extract_key(copy, path)
-            if extracted is INVALID_KEY:
-                raise DataError(f"the value's key path {path!r} does not give a valid key")
-            if extracted is NO_KEY:
-                if not auto:
-                    raise DataError(
-                        f"the value has no key at key path {path!r} of object store {self.name!r}"
-                    )
-                if not check_key_injectable(copy, path):
-                    raise DataError(f"a generated key cannot be put into the value at {path!r}")
+            record_key(self._store_name, path, auto, copy)
         return copy, vt, k
 
     def add_many(self, values: Iterable[Any], keys: Iterable[Any] | None = None) -> SyncFuture[list[Any]]:
@@ -326,7 +246,7 @@ class BrowserObjectStore(_Source, api.ObjectStore):
         def build() -> str:
             return shim.encode_args(shim.encode_args(*[shim.encode_key(k) for k in keys]))
 
-        return self._request("getMany", build, values.loads)
+        return self._request("getMany", build, wire.loads)
 
     def delete_many(self, keys: Iterable[Any]) -> SyncFuture[None]:
         def build() -> str:

@@ -41,7 +41,7 @@ class BrowserTransaction(api.Transaction):
         self._cursor_ids: list[int] = []
         self._names: list[str] | None = None
         self._failing_error: BaseException | None = None
-        self._doomed: BaseException | None = None
+        self._escaped_error: BaseException | None = None
         # > 0 while one of its request events is being delivered (so it is active), and True
         # once commit()/abort() ended it early: cursors serving moves from a page read these.
         self._events = 0
@@ -69,8 +69,8 @@ class BrowserTransaction(api.Transaction):
             self._done.set_result(None)
         else:
             err = shim.error_from_text(text) if text else None
-            if self._doomed is not None and err is not None and err.name == self._doomed.name:
-                err = self._doomed  # type: ignore[assignment]  # the very error that escaped
+            if self._escaped_error is not None and err is not None and err.name == self._escaped_error.name:
+                err = self._escaped_error  # type: ignore[assignment]  # the very error that escaped
             self._error = err
             self._done.set_exception(err or AbortError("the transaction was aborted"))
         return False
@@ -134,7 +134,7 @@ class BrowserTransaction(api.Transaction):
             # A request's own error escaped the block while its error event is being
             # delivered: instead of an explicit abort (tx.error None), let the browser's default
             # action abort with that error (no preventDefault), so tx.error and ``done`` say it.
-            self._doomed = self._error = exc  # type: ignore[assignment]
+            self._escaped_error = self._error = exc  # type: ignore[assignment]
             return False
         return await super().__aexit__(exc_type, exc, tb)
 

@@ -19,7 +19,7 @@ from ..errors import (
 from ..key_path import validate_key_path
 from . import catalog
 from .catalog import DatabaseSchema, StoreSchema
-from .transaction import FINISHED, EngineTransaction
+from .transaction import EngineTransaction
 
 if TYPE_CHECKING:
     from .factory import EngineFactory
@@ -61,7 +61,7 @@ class EngineDatabase(api.Database):
     """A connection of the pure-Python engine."""
 
     def __init__(self, state: DatabaseState) -> None:
-        self._state = state
+        self.db_state = state
         self._transactions: set[EngineTransaction] = set()
         self._close_pending = False
         self._closed = False
@@ -69,20 +69,20 @@ class EngineDatabase(api.Database):
 
     @property
     def name(self) -> str:
-        return self._state.name
+        return self.db_state.name
 
     @property
     def version(self) -> int:
-        return self._state.schema.version
+        return self.db_state.schema.version
 
     @property
     def object_store_names(self) -> list[str]:
-        return catalog.sort_names(self._state.schema.stores)
+        return catalog.sort_names(self.db_state.schema.stores)
 
     # -- schema changes (only inside upgrade) ------------------------------------------------
     def _live_upgrade(self, what: str) -> EngineTransaction:
         tx = self._upgrade_tx
-        if tx is None or tx._state == FINISHED:
+        if tx is None or tx._is_finished():
             raise InvalidStateError(f"{what} works only inside the upgrade callback of open()")
         tx.check_active()
         return tx
@@ -94,7 +94,7 @@ class EngineDatabase(api.Database):
         if not isinstance(name, str):
             raise InvalidArgumentError(f"an object store name must be a str, not {type(name).__name__}")
         path = None if key_path is None else validate_key_path(key_path)
-        schema = self._state.schema
+        schema = self.db_state.schema
         if name in schema.stores:
             raise ConstraintError(f"object store {name!r} already exists")
         if auto_increment and (path == "" or isinstance(path, list)):
@@ -110,7 +110,7 @@ class EngineDatabase(api.Database):
 
     def delete_object_store(self, name: str) -> None:
         tx = self._live_upgrade("delete_object_store()")
-        schema = self._state.schema
+        schema = self.db_state.schema
         store = schema.stores.get(name)
         if store is None:
             raise NotFoundError(f"no object store named {name!r}")
@@ -129,12 +129,12 @@ class EngineDatabase(api.Database):
         *,
         durability: Any = "default",
     ) -> EngineTransaction:
-        if self._upgrade_tx is not None and self._upgrade_tx._state != FINISHED:
+        if self._upgrade_tx is not None and not self._upgrade_tx._is_finished():
             raise InvalidStateError("cannot start a transaction while the upgrade is running")
         if self._close_pending:
             raise InvalidStateError(f"the connection to database {self.name!r} is closed")
         scope = check_store_names(store_names)
-        stores = self._state.schema.stores
+        stores = self.db_state.schema.stores
         missing = [n for n in scope if n not in stores]
         if missing:
             raise NotFoundError(
@@ -158,9 +158,9 @@ class EngineDatabase(api.Database):
     def _maybe_closed(self) -> None:
         if self._close_pending and not self._transactions and not self._closed:
             self._closed = True
-            if self in self._state.connections:
-                self._state.connections.discard(self)
-                self._state.connection_closed()
+            if self in self.db_state.connections:
+                self.db_state.connections.discard(self)
+                self.db_state.connection_closed()
 
     def _fire_versionchange(self, old: int, new: int | None) -> None:
         if self.on_versionchange is not None:

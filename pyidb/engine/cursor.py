@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import api
+from ..clone import clone
 from ..errors import (
     DataError,
     InvalidAccessError,
@@ -21,8 +22,9 @@ from ..errors import (
 from ..key_encoding import decode_key, encode_key
 from ..key_path import INVALID_KEY, NO_KEY, extract_key
 from ..keys import compare_keys, to_key
-from ..values import clone, decode
+from ..wire import decode
 from . import record_store
+from .bounds import after, index_key_of, past
 from .catalog import IndexSchema, StoreSchema
 
 if TYPE_CHECKING:
@@ -138,7 +140,7 @@ class EngineCursor(api.Cursor):
             fetch = _PAGE if self._read_ahead and walking else count
             if direction.startswith("next"):
                 if cur is not None:
-                    lo = _max(lo, cur + b"\x00")
+                    lo = _max(lo, after(cur))
                 if key_b is not None:
                     lo = _max(lo, key_b + (pk_b or b""))
                 rows = list(storage.scan(tree, lo, hi, limit=fetch))
@@ -146,7 +148,7 @@ class EngineCursor(api.Cursor):
                 if cur is not None:
                     hi = _min(hi, cur)
                 if key_b is not None:
-                    hi = _min(hi, key_b + pk_b + b"\x00" if pk_b is not None else key_b + b"\xff")
+                    hi = _min(hi, after(key_b + pk_b) if pk_b is not None else past(key_b))
                 rows = list(storage.scan(tree, lo, hi, reverse=True, limit=fetch))
             hit = rows[count - 1] if len(rows) >= count else None
             if fetch > count and len(rows) > 1:
@@ -182,13 +184,13 @@ class EngineCursor(api.Cursor):
 
     def _set_index_position(self, hit: tuple[bytes, bytes]) -> None:
         entry, pk = hit
-        self._pos, self._opos = entry[: len(entry) - len(pk)], pk
+        self._pos, self._opos = index_key_of(entry, pk), pk
 
     def _unique_step(self, storage: Any, tree: int, key_b: bytes | None) -> tuple[bytes, bytes] | None:
         lo, hi = self._lo, self._hi
         if self._direction == "nextunique":
             if self._pos is not None:
-                lo = _max(lo, self._pos + b"\xff")
+                lo = _max(lo, past(self._pos))
             if key_b is not None:
                 lo = _max(lo, key_b)
             return next(storage.scan(tree, lo, hi, limit=1), None)
@@ -196,12 +198,12 @@ class EngineCursor(api.Cursor):
         if self._pos is not None:
             hi = _min(hi, self._pos)
         if key_b is not None:
-            hi = _min(hi, key_b + b"\xff")
+            hi = _min(hi, past(key_b))
         last = next(storage.scan(tree, lo, hi, reverse=True, limit=1), None)
         if last is None:
             return None
-        ik = last[0][: len(last[0]) - len(last[1])]
-        return next(storage.scan(tree, _max(self._lo, ik), ik + b"\xff", limit=1), None)
+        ik = index_key_of(*last)
+        return next(storage.scan(tree, _max(self._lo, ik), past(ik), limit=1), None)
 
     # -- writing through the cursor -------------------------------------------------------------
     def _check_write(self) -> None:
@@ -238,7 +240,7 @@ class EngineCursor(api.Cursor):
         self._check_write()
         storage, store = self._tx.storage, self._store
         pk = encode_key(self._primary_key)
-        bounds = (pk, pk + b"\x00")
+        bounds = (pk, after(pk))
         return self._tx.request(lambda: record_store.delete_records(storage, store, bounds))
 
 

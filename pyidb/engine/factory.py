@@ -14,25 +14,25 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from .. import api
+from ..arguments import check_database_name, check_version
 from ..callbacks import call_user
-from ..errors import AbortError, InvalidArgumentError, InvalidStateError, VersionError
+from ..errors import AbortError, InvalidStateError, VersionError
 from . import catalog
 from .connection import DatabaseState, EngineDatabase
+from .offload import LockedStorage, Offload
 from .scheduler import Scheduler
 from .storage.base import Storage
-from .transaction import FINISHED, EngineTransaction
-
-
-def _check_name(name: Any) -> str:
-    if not isinstance(name, str):
-        raise InvalidArgumentError(f"a database name must be a str, not {type(name).__name__}")
-    return name
+from .transaction import EngineTransaction
 
 
 class EngineFactory(api.Factory):
     """Databases of the pure-Python engine on one storage (memory or a SQLite file)."""
 
     def __init__(self, storage: Storage, url: str) -> None:
+        self.offload: Offload | None = None
+        if storage.blocking_io:  # a network storage: its calls run on a worker thread
+            self.offload = Offload()
+            storage = LockedStorage(storage, self.offload.lock)  # type: ignore[assignment]
         self.storage = storage
         self.url = url
         self.scheduler = Scheduler()
@@ -41,9 +41,9 @@ class EngineFactory(api.Factory):
         self._locks: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Lock, list[int]]] = {}
         self._scopes: dict[str, EngineFactory] = {}  # scope -> factory, where the storage has namespaces
 
-    def _state(self, name: str) -> DatabaseState:
+    def _database_state(self, name: str) -> DatabaseState:
         state = self._states.get(name)
-        if state is None or (self.storage.durable and not state.connections):
+        if state is None or (self.storage.shared and not state.connections):
             # Another process may have changed the file while nobody here had it open.
             state = self._states[name] = DatabaseState(self, name)
         return state
@@ -51,7 +51,7 @@ class EngineFactory(api.Factory):
     @contextlib.asynccontextmanager
     async def _queue(self, name: str) -> AsyncIterator[None]:
         """Open and delete requests for ``name`` run one at a time, in order (spec 2.4)."""
-        if getattr(self.storage, "closed", False):
+        if self.storage.closed:
             raise InvalidStateError(f"the factory for {self.url} is closed; make a new one")
         # One lock per name and event loop: a factory outlives asyncio.run() calls, and an
         # asyncio.Lock cannot be used from another loop. Dropped when nobody waits for it.
@@ -78,13 +78,10 @@ class EngineFactory(api.Factory):
         blocked: api.BlockedCallback | None = None,
         blocking: api.VersionChangeCallback | None = None,
     ) -> EngineDatabase:
-        _check_name(name)
-        if version is not None and (type(version) is not int or not 1 <= version < 2**53):
-            raise InvalidArgumentError(
-                f"version must be a positive int (1 or more), not {version!r}"
-            )
+        check_database_name(name)
+        check_version(version)
         async with self._queue(name):
-            state = self._state(name)
+            state = self._database_state(name)
             current = state.schema.version
             if version is None:
                 version = current or 1
@@ -103,15 +100,15 @@ class EngineFactory(api.Factory):
             return conn
 
     async def delete_database(self, name: str, *, blocked: api.BlockedCallback | None = None) -> None:
-        _check_name(name)
+        check_database_name(name)
         async with self._queue(name):
-            state = self._state(name)
+            state = self._database_state(name)
             if state.schema.version == 0:
                 return
             await self._wait_for_others(state, state.schema.version, None, blocked)
             conn = EngineDatabase(state)
             tx = await self._exclusive(conn)
-            if self.storage.durable:
+            if self.storage.shared:
                 self._reload(state)  # delete what is stored, not what we cached
             catalog.delete_schema(self.storage, state.schema)
             tx.commit()
@@ -119,7 +116,7 @@ class EngineFactory(api.Factory):
             del self._states[name]
 
     async def databases(self) -> list[dict[str, Any]]:
-        if getattr(self.storage, "closed", False):
+        if self.storage.closed:
             raise InvalidStateError(f"the factory for {self.url} is closed; make a new one")
         return [{"name": n, "version": v} for n, v in catalog.database_names(self.storage)]
 
@@ -128,6 +125,8 @@ class EngineFactory(api.Factory):
         for made in self._scopes.values():
             made.close()
         self.storage.close()
+        if self.offload is not None:
+            self.offload.close()
 
     def _scope_target(self, db: str) -> tuple[api.Factory, str]:
         """A storage with namespaces of its own (``sibling(name)``: a PostgreSQL schema) keeps
@@ -162,7 +161,7 @@ class EngineFactory(api.Factory):
             tx.on_start = lambda: started.done() or started.set_result(None)
             tx.done.add_done_callback(lambda _: started.done() or started.set_result(None))
             await started
-            if tx._state == FINISHED:
+            if tx._is_finished():
                 await tx.done  # raises why it could not start
             tx.reactivate()
         return tx
@@ -170,7 +169,7 @@ class EngineFactory(api.Factory):
     async def _upgrade(self, state: DatabaseState, conn: EngineDatabase, old: int, new: int,
                        upgrade: api.UpgradeCallback | None) -> None:
         tx = await self._exclusive(conn)
-        if self.storage.durable:
+        if self.storage.shared:
             # Under the write lock: another process may have upgraded the file since we looked.
             self._reload(state)
             old = state.schema.version
@@ -192,7 +191,7 @@ class EngineFactory(api.Factory):
                 if inspect.isawaitable(result):
                     await result
         except BaseException as exc:
-            if tx._state != FINISHED:
+            if not tx._is_finished():
                 tx._abort(exc)
             self._dead(conn)
             try:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 
 from ..errors import ConstraintError
+from ..js_numbers import KEY_INTEGER_LIMIT
 from .catalog import StoreSchema
 
-MAX_KEY = 2**53
+MAX_KEY = KEY_INTEGER_LIMIT
 
 
 def generate_key(store: StoreSchema) -> int:

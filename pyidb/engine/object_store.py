@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from .. import api
 from ..arguments import check_count, check_direction
+from ..clone import clone
 from ..errors import (
     ConstraintError,
-    DataError,
     Error,
     InvalidAccessError,
     InvalidArgumentError,
@@ -22,11 +22,12 @@ from ..errors import (
     NotFoundError,
 )
 from ..key_encoding import encode_key
-from ..key_path import INVALID_KEY, NO_KEY, check_key_injectable, extract_key, validate_key_path
-from ..key_range import KeyRange, key_range_to_bytes, to_key_range
+from ..key_path import validate_key_path
+from ..key_range import KeyRange
 from ..keys import to_key
-from ..values import clone
+from ..records import NO_KEY, check_key_use, record_key
 from . import catalog, record_store
+from .bounds import Bounds, query_bounds
 from .catalog import IndexSchema, StoreSchema
 from .cursor import EngineCursor, open_cursor
 
@@ -36,35 +37,13 @@ if TYPE_CHECKING:
 
 def prepare_record(store: StoreSchema, value: Any, key: Any) -> tuple[Any, bool, Any]:
     """Spec "add or put" steps 5-11: check key vs key path, clone, extract. No writes."""
-    if store.key_path is not None and key is not None:
-        raise DataError(
-            f"object store {store.name!r} uses in-line keys (key path {store.key_path!r}); "
-            "do not pass a key, put it in the value"
-        )
-    if store.key_path is None and not store.auto_increment and key is None:
-        raise DataError(
-            f"object store {store.name!r} has no key path and no key generator: pass a key"
-        )
+    check_key_use(store.name, store.key_path, store.auto_increment, key)
     if key is not None:
         key = to_key(key)
     copy, needs_tags = clone(value)
     if store.key_path is not None:
-        extracted = extract_key(copy, store.key_path)
-        if extracted is INVALID_KEY:
-            raise DataError(
-                f"the value's key path {store.key_path!r} does not give a valid key"
-            )
-        if extracted is NO_KEY:
-            if not store.auto_increment:
-                raise DataError(
-                    f"the value has no key at key path {store.key_path!r} of object store "
-                    f"{store.name!r}"
-                )
-            if not check_key_injectable(copy, store.key_path):  # type: ignore[arg-type]
-                raise DataError(
-                    f"a generated key cannot be put into the value at {store.key_path!r}"
-                )
-        else:
+        extracted = record_key(store.name, store.key_path, store.auto_increment, copy)
+        if extracted is not NO_KEY:
             key = extracted
     return copy, needs_tags, key
 
@@ -85,11 +64,8 @@ class _Source(api._Readable):
     def _deleted(self) -> bool:
         return self._store.deleted
 
-    def _bounds(self, query: Any, null_allowed: bool = True) -> record_store.Bounds:
-        if query is not None and not isinstance(query, KeyRange):  # a key: skip the KeyRange
-            point = encode_key(to_key(query))
-            return point, point + b"\xff"
-        return key_range_to_bytes(to_key_range(query, null_allowed=null_allowed))
+    def _bounds(self, query: Any, null_allowed: bool = True) -> Bounds:
+        return query_bounds(query, null_allowed)
 
 
 class EngineObjectStore(_Source, api.ObjectStore):

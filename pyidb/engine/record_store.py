@@ -18,12 +18,11 @@ from typing import Any
 from ..errors import ConstraintError
 from ..key_encoding import decode_key, encode_key
 from ..key_path import extract_index_keys, inject_key
-from ..values import decode, encode, loads_many
+from ..wire import decode, encode, loads_many
+from .bounds import Bounds, index_key_of, point_bounds
 from .catalog import IndexSchema, StoreSchema
 from .key_generator import generate_key, possibly_update
 from .storage.base import Storage
-
-Bounds = tuple[bytes | None, bytes | None]
 
 
 class Journal:
@@ -64,8 +63,8 @@ def _index_entries(index: IndexSchema, value: Any, pk: bytes) -> list[bytes]:
 
 def _check_unique(storage: Storage, store: StoreSchema, index: IndexSchema, entry: bytes,
                   pk: bytes) -> None:
-    ik = entry[: len(entry) - len(pk)]
-    for _, other in storage.scan(index.tree, ik, ik + b"\xff", limit=2):
+    ik = index_key_of(entry, pk)
+    for _, other in storage.scan(index.tree, *point_bounds(ik), limit=2):
         if other != pk:
             raise ConstraintError(
                 f"unique index {index.name!r} of object store {store.name!r} already has a "

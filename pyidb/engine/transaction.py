@@ -13,7 +13,6 @@ so that a tight read-modify-write loop does not pay one loop turn per request.
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -28,8 +27,9 @@ from ..errors import (
     TransactionInactiveError,
     UnknownError,
 )
-from ..sync_future import SyncFuture
+from ..sync_future import SyncFuture, running_loop
 from . import catalog
+from .storage.base import StorageBusyError
 
 if TYPE_CHECKING:
     from .connection import DatabaseState, EngineDatabase
@@ -42,13 +42,23 @@ ACTIVE, INACTIVE, COMMITTING, FINISHED = range(4)
 _BATCH = 64
 
 
-def running_loop() -> asyncio.AbstractEventLoop:
+_COMMIT = object()  # in flight on the worker thread: the commit
+
+
+def _internal(exc: BaseException) -> Error:
+    error = UnknownError(f"internal error while running a request: {exc!r}")
+    error.__cause__ = exc
+    return error
+
+
+def _run(operation: Callable[[], Any]) -> tuple[Any, Error | None]:
+    """Run a request's operation: (result, None), or (None, the pyidb error it failed with)."""
     try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        raise InvalidStateError(
-            "pyidb needs a running asyncio event loop: call it from async code"
-        ) from None
+        return operation(), None
+    except Error as exc:
+        return None, exc
+    except Exception as exc:  # a bug or an unexpected storage failure
+        return None, _internal(exc)
 
 
 class EngineTransaction(api.Transaction):
@@ -58,13 +68,13 @@ class EngineTransaction(api.Transaction):
         self, connection: EngineDatabase, scope: list[str], mode: str, durability: str
     ) -> None:
         self._conn = connection
-        self.db_state: DatabaseState = connection._state
+        self.db_state: DatabaseState = connection.db_state
         self.scope = catalog.sort_names(set(scope))
         self.scope_set = frozenset(self.scope)
         self._mode: Any = mode
         self._durability = durability
         self._loop = running_loop()
-        self._state = ACTIVE
+        self._phase = ACTIVE
         self.started = False  # the scheduler let it start
         self._running = False  # ...and it holds what it needs (write lock, read snapshot)
         self._view: Any = None
@@ -77,8 +87,11 @@ class EngineTransaction(api.Transaction):
         self._done: SyncFuture[None] = SyncFuture(self._loop)
         self._handles: dict[str, EngineObjectStore] = {}
         self.on_start: Callable[[], None] | None = None
-        self._doomed: Error | None = None
+        self._abort_pending: Error | None = None
         self._failing: BaseException | None = None  # a request error being delivered
+        # A blocking storage's worker thread (engine.offload), and what it runs for us now.
+        self._offload = self.db_state.factory.offload
+        self._in_flight: SyncFuture[Any] | object | None = None
         self._held = False  # see _hold()
         self._loop.call_soon(self._end_of_task)
         connection._transactions.add(self)
@@ -114,7 +127,7 @@ class EngineTransaction(api.Transaction):
     def object_store(self, name: str) -> EngineObjectStore:
         from .object_store import EngineObjectStore
 
-        if self._state == FINISHED:
+        if self._phase == FINISHED:
             raise InvalidStateError(
                 f"cannot open object store {name!r}: the transaction has already finished"
             )
@@ -131,16 +144,16 @@ class EngineTransaction(api.Transaction):
         return handle
 
     def commit(self) -> None:
-        if self._state != ACTIVE:
+        if self._phase != ACTIVE:
             raise InvalidStateError(
                 "cannot commit: the transaction is not active (it is already committing, "
                 "finished, or its code awaited something that was not one of its requests)"
             )
-        self._state = COMMITTING
+        self._phase = COMMITTING
         self._schedule()
 
     def abort(self) -> None:
-        if self._state in (COMMITTING, FINISHED):
+        if self._phase in (COMMITTING, FINISHED):
             raise InvalidStateError("cannot abort: the transaction has already committed or aborted")
         self._user_abort = True
         self._abort(None)
@@ -157,15 +170,15 @@ class EngineTransaction(api.Transaction):
         For the host socket: a remote client's requests arrive over the network, long after
         the turn that created the transaction; the client decides when it commits.
         """
-        if self._state == INACTIVE:
-            self._state = ACTIVE
+        if self._phase == INACTIVE:
+            self._phase = ACTIVE
         self._held = True
 
     def _is_active(self) -> bool:
-        return self._state == ACTIVE
+        return self._phase == ACTIVE
 
     def _is_finished(self) -> bool:
-        return self._state == FINISHED
+        return self._phase == FINISHED
 
     def _aborted_by_user(self) -> bool:
         return self._user_abort
@@ -176,10 +189,10 @@ class EngineTransaction(api.Transaction):
         return self._view if self._view is not None else self.db_state.factory.storage
 
     def check_active(self) -> None:
-        if self._state != ACTIVE:
-            if self._state == FINISHED:
+        if self._phase != ACTIVE:
+            if self._phase == FINISHED:
                 why = "it has already committed or aborted"
-            elif self._state == COMMITTING:
+            elif self._phase == COMMITTING:
                 why = "commit() was called"
             else:
                 why = (
@@ -204,12 +217,12 @@ class EngineTransaction(api.Transaction):
 
     def abort_later(self, error: Error) -> None:
         """Abort with ``error`` once the running code returns (e.g. createIndex on duplicates)."""
-        self._doomed = error
+        self._abort_pending = error
 
     def reactivate(self) -> None:
         """Make the transaction active for a callback the engine runs (the upgrade function)."""
-        if self._state == INACTIVE:
-            self._state = ACTIVE
+        if self._phase == INACTIVE:
+            self._phase = ACTIVE
             self._loop.call_soon(self._end_of_task)
 
     # -- scheduling -----------------------------------------------------------------------------
@@ -218,7 +231,7 @@ class EngineTransaction(api.Transaction):
         self.started = True  # the scheduler counts it now, even while it waits for a lock
         storage = self.db_state.factory.storage
         if self.mode == "readonly":
-            if storage.durable:
+            if storage.shared:
                 try:
                     self._view = storage.begin_read()  # one snapshot for the whole transaction
                 except Error as exc:
@@ -242,8 +255,9 @@ class EngineTransaction(api.Transaction):
         if self._lock_deadline is None:
             self._lock_deadline = now + storage.lock_timeout
         if now >= self._lock_deadline:
-            self._loop.call_soon(self._abort_if_unfinished, UnknownError(
-                "the database file is locked by another process that is writing; try again later"
+            self._loop.call_soon(self._abort_if_unfinished, StorageBusyError(
+                f"the database is locked by another process that is writing (waited "
+                f"{storage.lock_timeout:g} s for it); try again later"
             ))
             return False
         self._loop.call_later(self._lock_delay, self._retry_write)
@@ -251,12 +265,12 @@ class EngineTransaction(api.Transaction):
         return False
 
     def _retry_write(self) -> None:
-        if self._state != FINISHED and self._begin_write():
+        if self._phase != FINISHED and self._begin_write():
             self._ready()
 
     def _ready(self) -> None:
-        durable = self.db_state.factory.storage.durable
-        if self.mode != "versionchange" and durable and not self._schema_is_current():
+        shared = self.db_state.factory.storage.shared
+        if self.mode != "versionchange" and shared and not self._schema_is_current():
             return
         self._running = True
         if self.on_start is not None:
@@ -264,7 +278,7 @@ class EngineTransaction(api.Transaction):
         self._schedule()
 
     def _schema_is_current(self) -> bool:
-        """Another process may have upgraded or deleted the database of a durable storage: check
+        """Another process may have upgraded or deleted the database of a shared storage: check
         (a writer also re-reads its stores' key generators under the lock); abort if stale."""
         scope = self.scope_set if self.mode == "readwrite" else frozenset()
         try:
@@ -286,80 +300,121 @@ class EngineTransaction(api.Transaction):
             self._loop.call_soon(self._process)
 
     def _end_of_task(self) -> None:
-        if self._state == ACTIVE and not self._held:
-            self._state = INACTIVE
+        if self._phase == ACTIVE and not self._held:
+            self._phase = INACTIVE
         self._maybe_commit()
 
     def _process(self) -> None:
         self._scheduled = False
         waiting = self.db_state.factory.scheduled
         waiting.discard(self)
+        if self._offload is not None:
+            self._send_next()
+            return
         budget = _BATCH
         queue = self._queue
-        while queue and self._state != FINISHED and self._running:
+        while queue and self._phase != FINISHED and self._running:
             if not budget or (budget < _BATCH and waiting):
                 self._schedule()
                 return
             budget -= 1
             operation, fut = queue.popleft()
-            committing = self._state == COMMITTING
-            self._state = COMMITTING if committing else ACTIVE
-            error: Error | None = None
-            try:
-                result = operation()
-            except Error as exc:
-                error = exc
-            except Exception as exc:  # a bug or an unexpected storage failure
-                error = UnknownError(f"internal error while running a request: {exc!r}")
-                error.__cause__ = exc
+            result, error = _run(operation)
             # Drop the operation (and the batch it may hold) before the awaiting code resumes.
             operation = None  # type: ignore[assignment]
-            # Complete outside the except blocks: the woken task must not run "during handling"
-            # of the error (it would chain onto every later exception of that task).
-            if error is None:
-                fut.set_result(result)
-            else:
-                self._failing = error
-                try:
-                    handled = fut.set_exception(error)
-                finally:
-                    self._failing = None
-                # A held transaction's client decides (it aborts if its own code did not catch it).
-                if not handled and self._state != FINISHED and not self._held:
-                    self._abort(error)
-            if self._state == ACTIVE and not self._held:
-                self._state = INACTIVE
-            if self._doomed is not None:
+            self._complete(fut, result, error)
+            if self._abort_pending is not None:
                 break
         self._maybe_commit()
 
-    def _maybe_commit(self) -> None:
-        if self._doomed is not None and self._state != FINISHED:
-            self._abort(self._doomed)
+    def _complete(self, fut: SyncFuture[Any], result: Any, error: Error | None) -> None:
+        """Complete a request: its awaiting code runs now, with the transaction active."""
+        committing = self._phase == COMMITTING
+        self._phase = COMMITTING if committing else ACTIVE
+        if error is None:
+            fut.set_result(result)
+        else:
+            self._failing = error
+            try:
+                handled = fut.set_exception(error)
+            finally:
+                self._failing = None
+            # A held transaction's client decides (it aborts if its own code did not catch it).
+            if not handled and self._phase != FINISHED and not self._held:
+                self._abort(error)
+        if self._phase == ACTIVE and not self._held:
+            self._phase = INACTIVE
+
+    # -- a blocking storage: requests and the commit run on the worker thread (engine.offload)
+    def _send_next(self) -> None:
+        """Run the next request on the worker thread; one at a time, in order."""
+        if self._in_flight is not None or self._phase == FINISHED or not self._running:
             return
-        if self._state in (INACTIVE, COMMITTING) and not self._queue and self._running:
+        if not self._queue or self._abort_pending is not None:
+            self._maybe_commit()
+            return
+        operation, fut = self._queue.popleft()
+        self._in_flight = fut
+        self._offload.submit(self._loop, lambda: _run(operation), self._arrived)  # type: ignore[union-attr]
+
+    def _arrived(self, outcome: tuple[Any, Error | None] | None, exc: BaseException | None) -> None:
+        fut, self._in_flight = self._in_flight, None
+        if fut is None or self._phase == FINISHED:
+            return  # aborted meanwhile: _abort failed the request already
+        if outcome is None:  # not even _run caught it (KeyboardInterrupt on the worker)
+            outcome = (None, _internal(exc))  # type: ignore[arg-type]
+        self._complete(fut, *outcome)  # type: ignore[arg-type]
+        self._send_next()
+
+    def _maybe_commit(self) -> None:
+        if self._in_flight is not None:
+            return
+        if self._abort_pending is not None and self._phase != FINISHED:
+            self._abort(self._abort_pending)
+            return
+        if self._phase in (INACTIVE, COMMITTING) and not self._queue and self._running:
             self._commit_now()
 
     def _commit_now(self) -> None:
-        storage = self.storage
+        if self._offload is not None and self.mode != "readonly":
+            self._phase = COMMITTING
+            self._in_flight = _COMMIT
+            self._offload.submit(self._loop, self._write_commit, self._committed)
+            return
         try:
-            if self.mode != "readonly":
-                catalog.flush_generators(storage, self.db_state.schema)
-                storage.commit()
+            self._write_commit()
         except Error as exc:
             self._abort(exc)
             return
-        self._state = FINISHED
+        self._committed_ok()
+
+    def _write_commit(self) -> None:
+        if self.mode != "readonly":
+            storage = self.storage
+            catalog.flush_generators(storage, self.db_state.schema)
+            storage.commit()
+
+    def _committed(self, _: Any, exc: BaseException | None) -> None:
+        self._in_flight = None
+        if self._phase == FINISHED:
+            return
+        if exc is None:
+            self._committed_ok()
+        else:
+            self._abort(exc if isinstance(exc, Error) else _internal(exc))
+
+    def _committed_ok(self) -> None:
+        self._phase = FINISHED
         self._finish()
         self._done.set_result(None)
 
     def _abort_if_unfinished(self, error: Error) -> None:
-        if self._state != FINISHED:
+        if self._phase != FINISHED:
             self._abort(error)
 
     def _abort(self, error: BaseException | None) -> None:
         """Spec "abort a transaction": undo everything, fail pending requests and ``done``."""
-        self._state = FINISHED
+        self._phase = FINISHED
         self._error = error
         if self.started and self.mode != "readonly":
             storage = self.storage
@@ -368,6 +423,9 @@ class EngineTransaction(api.Transaction):
             self.db_state.after_abort(self.mode == "versionchange")
         pending = list(self._queue)
         self._queue.clear()
+        in_flight, self._in_flight = self._in_flight, None
+        if isinstance(in_flight, SyncFuture):
+            pending.insert(0, (None, in_flight))
         self._finish()
         self._loop.call_soon(self._deliver_abort, pending, error)
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from .. import api
 from ..errors import AbortError, DataError, Error, InvalidAccessError, InvalidStateError, NotFoundError
-from ..remote.wire import MAX_FRAME, FrameError, FrameReader, decode_query, encode_frame, error_to_wire
+from ..remote.frames import MAX_FRAME, FrameError, FrameReader, decode_query, encode_frame, error_to_wire
 from . import Host
 
 __all__ = ["serve"]

@@ -24,7 +24,7 @@ from typing import Any
 from .. import api
 from ..errors import InvalidArgumentError, InvalidStateError, UnknownError
 from ..sync_future import SyncFuture
-from .wire import MAX_FRAME, FrameError, FrameReader, encode_frame, error_from_wire
+from .frames import MAX_FRAME, FrameError, FrameReader, encode_frame, error_from_wire
 
 __all__ = ["RemoteFactory"]
 

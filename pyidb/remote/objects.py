@@ -31,7 +31,7 @@ from ..errors import (
 from ..key_path import validate_key_path
 from ..keys import _utf16  # names sort as a DOMStringList: by UTF-16 code units
 from ..sync_future import SyncFuture
-from .wire import encode_query, error_from_wire
+from .frames import encode_query, error_from_wire
 
 if TYPE_CHECKING:
     from . import RemoteFactory, _Connection

@@ -12,24 +12,90 @@ time. A committed write transaction is durable (per ``durability``); a rolled-ba
 trace.
 
 Bounds: ``lo`` is inclusive, ``hi`` exclusive; ``None`` means unbounded.
+
+The whole contract, each point checked by ``tests/test_storage.py`` and
+``tests/test_storage_contract.py`` on every storage (a new storage adds itself to their lists):
+
+* **closed** -- :attr:`Storage.closed` is a plain bool; :meth:`Storage.close` is idempotent and
+  rolls back an open write; afterwards every call raises :class:`~pyidb.errors.InvalidStateError`.
+* **private or shared** -- :attr:`Storage.shared` False: only this object changes the data (memory).
+  True: other processes or connections may write it too (a SQLite file, a database server); the
+  engine then re-reads its catalog when it (re)opens a database, checks the schema under the write
+  lock, and runs every readonly transaction on a read view.
+* **read views** -- :meth:`Storage.begin_read` returns a :class:`ReadView` (get/scan/count) that
+  sees one consistent committed state until :meth:`Storage.end_read`; a private storage may return
+  itself (the engine's scheduler never lets a reader overlap a writer of its scope).
+* **busy** -- when another process holds the write lock, :meth:`Storage.try_begin_write` returns
+  False at once, and :meth:`Storage.begin_write` waits up to :attr:`Storage.lock_timeout` then raises
+  :class:`StorageBusyError`. Nothing else signals a lock (no message matching).
+* **errors** -- every failure is a :class:`pyidb.errors.Error` (QuotaExceededError for a full disk,
+  UnknownError for damage or I/O), never a driver's own exception.
+* **lost transaction** -- if the storage itself loses the open write transaction (SQLite rolls back
+  on a full disk, a server drops the connection), the call that noticed raises its error; then
+  :attr:`Storage.in_write` stays True, every later write and :meth:`Storage.commit` raises an error of
+  the same class saying the transaction was lost, and :meth:`Storage.rollback` succeeds. Nothing of a
+  lost transaction is ever kept.
+* **blocking I/O** -- :attr:`Storage.blocking_io` True (a network database) makes the engine run the
+  storage's calls on a worker thread (:mod:`pyidb.engine.offload`), one at a time, so the event loop
+  never waits on the network; False (memory, a local file) runs them inline.
+
+A storage is used from one thread at a time (the engine serializes every call).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
+
+from ...errors import InvalidStateError, UnknownError
+
+__all__ = ["ReadView", "Storage", "StorageBusyError", "not_in_write"]
+
+
+class StorageBusyError(UnknownError):
+    """Another process (or connection) holds the storage's write lock; try again later.
+
+    An ``UnknownError`` to the program, as a browser reports a database it cannot lock.
+    """
+
+
+class ReadView(Protocol):
+    """What :meth:`Storage.begin_read` returns: the read methods, on one consistent state."""
+
+    def get(self, tree: int, key: bytes) -> bytes | None: ...
+
+    def scan(self, tree: int, lo: bytes | None = None, hi: bytes | None = None, *,
+             reverse: bool = False, limit: int | None = None) -> Iterator[tuple[bytes, bytes]]: ...
+
+    def count(self, tree: int, lo: bytes | None = None, hi: bytes | None = None) -> int: ...
+
+
+def not_in_write(storage: Storage, op: str) -> InvalidStateError:
+    """The error for a write call outside begin_write/commit: a bug of the caller (the engine)."""
+    return InvalidStateError(
+        f"{type(storage).__name__}.{op}() was called outside a write transaction; writes are only "
+        "allowed between begin_write() and commit()/rollback(). This is a bug in pyidb's engine, "
+        "please report it."
+    )
 
 
 class Storage(ABC):
     """An ordered key-value store of byte strings, grouped in integer-numbered trees."""
 
-    #: True if the data outlives the process (the engine then re-reads its catalog on open).
+    #: True if the data outlives the process.
     durable: bool = False
+    #: True if other processes or connections may change the data (see the module docstring).
+    shared: bool = False
+    #: True if calls wait on the network: the engine then runs them on a worker thread.
+    blocking_io: bool = False
+    #: True once :meth:`close` was called.
+    closed: bool = False
 
     @abstractmethod
     def begin_write(self, durability: str = "default") -> None:
-        """Open the write transaction (``durability``: "default", "strict" or "relaxed")."""
+        """Open the write transaction (``durability``: "default", "strict" or "relaxed");
+        StorageBusyError if another process keeps the write lock past :attr:`lock_timeout`."""
 
     def try_begin_write(self, durability: str = "default") -> bool:
         """Open the write transaction if that needs no waiting for another process; else False."""
@@ -39,7 +105,7 @@ class Storage(ABC):
     #: Seconds a writer may wait for another process's write lock.
     lock_timeout: float = 0.0
 
-    def begin_read(self) -> Any:
+    def begin_read(self) -> ReadView:
         """A consistent read view for a readonly transaction (has get/scan/count)."""
         return self
 

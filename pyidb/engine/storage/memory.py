@@ -19,7 +19,7 @@ from typing import Any
 from sortedcontainers import SortedDict
 
 from ...errors import InvalidArgumentError, InvalidStateError
-from .base import Storage
+from .base import Storage, not_in_write
 
 __all__ = ["MemoryStorage"]
 
@@ -36,14 +36,6 @@ _SWAP_TREE = 2  # (_SWAP_TREE, tree, old_dict): the whole tree was cleared by sw
 # write made while an iterator is still alive can never corrupt or invalidate it.
 _FIRST_CHUNK = 64
 _MAX_CHUNK = 4096
-
-
-def _not_in_write(op: str) -> InvalidStateError:
-    return InvalidStateError(
-        f"MemoryStorage.{op}() was called outside a write transaction; writes are only allowed "
-        "between begin_write() and commit()/rollback(). This is a bug in pyidb's engine, "
-        "please report it."
-    )
 
 
 class _ClosedTrees(dict):  # type: ignore[type-arg]
@@ -88,14 +80,14 @@ class MemoryStorage(Storage):
     def commit(self) -> None:
         """Keep the changes: ``s.commit()`` (memory has nothing to flush)."""
         if self._undo is None:
-            raise _not_in_write("commit")
+            raise not_in_write(self, "commit")
         self._undo = None
 
     def rollback(self) -> None:
         """Undo every change since begin_write, newest first: ``s.rollback()``."""
         undo = self._undo
         if undo is None:
-            raise _not_in_write("rollback")
+            raise not_in_write(self, "rollback")
         trees = self._trees
         for entry in reversed(undo):
             op = entry[0]
@@ -209,7 +201,7 @@ class MemoryStorage(Storage):
         """Insert or overwrite one pair: ``s.put(1, b"a", b"1")``."""
         undo = self._undo
         if undo is None:
-            raise _not_in_write("put")
+            raise not_in_write(self, "put")
         tree_dict = self._tree_for_write(tree, undo)
         undo.append((_SET, tree_dict, key, tree_dict.get(key)))
         tree_dict[key] = value
@@ -218,7 +210,7 @@ class MemoryStorage(Storage):
         """Put many pairs with one bulk update: ``s.put_many(1, [(b"a", b"1"), (b"b", b"2")])``."""
         undo = self._undo
         if undo is None:
-            raise _not_in_write("put_many")
+            raise not_in_write(self, "put_many")
         pairs = items if isinstance(items, list) else list(items)
         if not pairs:
             return
@@ -232,7 +224,7 @@ class MemoryStorage(Storage):
         """Delete one pair; True if it existed: ``s.delete(1, b"a")``."""
         undo = self._undo
         if undo is None:
-            raise _not_in_write("delete")
+            raise not_in_write(self, "delete")
         tree_dict = self._trees.get(tree)
         if tree_dict is None:
             return False
@@ -246,7 +238,7 @@ class MemoryStorage(Storage):
         """Delete every pair with lo <= key < hi; how many: ``s.delete_range(1, None, None)``."""
         undo = self._undo
         if undo is None:
-            raise _not_in_write("delete_range")
+            raise not_in_write(self, "delete_range")
         tree_dict = self._trees.get(tree)
         if tree_dict is None:
             return 0

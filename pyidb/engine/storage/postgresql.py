@@ -36,7 +36,7 @@ from ...errors import (
     QuotaExceededError,
     UnknownError,
 )
-from .base import Storage
+from .base import Storage, StorageBusyError, not_in_write
 from .chunks import chunked_scan
 
 try:  # an optional dependency: pip install 'pyidb[postgresql]'
@@ -210,7 +210,8 @@ class PostgreSQLStorage(_Reader, Storage):
     """
 
     durable = True
-    #: Every call is a network round trip: the engine may run it off the event loop.
+    shared = True  # other processes and machines write the same schema
+    #: Every call is a network round trip: the engine runs it on its worker thread.
     blocking_io = True
 
     def __init__(self, conninfo: str, *, schema: str = "pyidb", timeout: float = 10.0) -> None:
@@ -357,7 +358,7 @@ class PostgreSQLStorage(_Reader, Storage):
     def begin_write(self, durability: str = "default") -> None:
         """Wait (up to the timeout) for the schema's write lock: ``s.begin_write()``."""
         if not self._begin(durability, wait=True):
-            raise UnknownError(
+            raise StorageBusyError(
                 f"another process kept the write lock of the {self._where()} for more than "
                 f"{self._timeout} s; try again later"
             )
@@ -445,13 +446,7 @@ class PostgreSQLStorage(_Reader, Storage):
         return self._in_write
 
     def _not_in_write(self, op: str) -> Error:
-        if self.closed:
-            return self._closed_error()
-        return InvalidStateError(
-            f"PostgreSQLStorage.{op}() was called outside a write transaction; writes are only "
-            "allowed between begin_write() and commit()/rollback(). This is a bug in pyidb's "
-            "engine, please report it."
-        )
+        return self._closed_error() if self.closed else not_in_write(self, op)
 
     def begin_read(self) -> _ReadView:
         """A REPEATABLE READ snapshot on a pooled connection: ``view = s.begin_read()``."""

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ...errors import Error, InvalidArgumentError, InvalidStateError, QuotaExceededError, UnknownError
-from .base import Storage
+from .base import Storage, StorageBusyError, not_in_write
 from .sqlite_read import _COUNT_SQL, _SCAN_SQL, ReadSnapshot, SQLiteReader, _bounds_sql, _params
 
 __all__ = ["FORMAT_VERSION", "SQLiteStorage"]
@@ -57,7 +57,7 @@ def _map_error(exc: sqlite3.Error, path: str, closed: bool = False) -> Error:
     if code == _SQLITE_FULL or "database or disk is full" in lowered:
         return QuotaExceededError(f"the database file {path} cannot grow: {text} (free disk space)")
     if code in (_SQLITE_BUSY, _SQLITE_LOCKED) or "database is locked" in lowered:
-        return UnknownError(
+        return StorageBusyError(
             f"the database file {path} is locked by another process (or connection) that is "
             "writing to it; wait for it to finish and try again"
         )
@@ -67,14 +67,6 @@ def _map_error(exc: sqlite3.Error, path: str, closed: bool = False) -> Error:
             "restore it from a backup or use another path"
         )
     return UnknownError(f"SQLite failed on {path}: {text}")
-
-
-def _not_in_write(op: str) -> InvalidStateError:
-    return InvalidStateError(
-        f"SQLiteStorage.{op}() was called outside a write transaction; writes are only allowed "
-        "between begin_write() and commit()/rollback(). This is a bug in pyidb's engine, "
-        "please report it."
-    )
 
 
 class SQLiteStorage(SQLiteReader, Storage):
@@ -89,6 +81,7 @@ class SQLiteStorage(SQLiteReader, Storage):
     """
 
     durable = True
+    shared = True  # other processes may write the same file
 
     def __init__(self, path: str, *, timeout: float = 5.0) -> None:
         if not isinstance(path, str):
@@ -234,10 +227,8 @@ class SQLiteStorage(SQLiteReader, Storage):
                 self.begin_write(durability)
             finally:
                 self._conn.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
-        except UnknownError as exc:
-            if "locked" in exc.message:
-                return False
-            raise
+        except StorageBusyError:
+            return False
         except sqlite3.Error as exc:
             raise _map_error(exc, self.path) from None
         return True
@@ -287,7 +278,7 @@ class SQLiteStorage(SQLiteReader, Storage):
             self._lost = None  # SQLite already rolled it back
             return
         if not self._in_write:
-            raise _not_in_write("rollback")
+            raise not_in_write(self, "rollback")
         self._in_write = False
         try:
             self._conn.execute("ROLLBACK")
@@ -315,7 +306,7 @@ class SQLiteStorage(SQLiteReader, Storage):
             return _map_error(sqlite3.ProgrammingError(), self.path, closed=True)
         lost = self._lost
         if lost is None:
-            return _not_in_write(op)
+            return not_in_write(self, op)
         if op == "commit":
             self._lost = None  # the transaction is over: it was rolled back, as the error says
         return type(lost)(

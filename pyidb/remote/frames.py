@@ -1,4 +1,4 @@
-"""The host socket's wire format: length-prefixed frames of pyidb's tagged JSON.
+"""The host socket's frames: length-prefixed pyidb tagged JSON (:mod:`pyidb.wire`).
 
 A frame is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON text, written
 with :mod:`pyidb.values` (so bytes, dates, big ints, NaN travel as its tag objects). Only JSON is
@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..clone import clone
 from ..errors import DataError, Error, UnknownError
 from ..key_range import KeyRange
-from ..values import clone, dumps, loads
+from ..wire import dumps, loads
 
 __all__ = ["MAX_FRAME", "FrameError", "FrameReader", "decode_query", "encode_frame", "encode_query"]
 

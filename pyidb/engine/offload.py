@@ -1,0 +1,90 @@
+"""Storage off the event loop: a storage whose calls wait on the network runs them on a thread.
+
+A storage that sets ``blocking_io = True`` (see :mod:`.storage.base`) gets one worker thread per
+factory, as ``aiosqlite`` gives each connection one: a transaction's requests (and its commit) run
+there one at a time, and each result comes back to the event loop as a loop callback, where the
+request's :class:`~pyidb.sync_future.SyncFuture` completes. The awaiting code therefore still
+resumes inside the completion, with its transaction active (the transaction-lifetime rule holds),
+while other tasks of the process run during the network wait.
+
+The few calls the engine makes from the loop thread itself (catalog writes of ``upgrade``,
+``begin_write``, ``rollback``) go through :class:`LockedStorage`, which takes the same lock as the
+worker's calls, so the storage is never used by two threads at once::
+
+    offload = Offload()
+    storage = LockedStorage(network_storage, offload.lock)
+    offload.submit(loop, lambda: storage.get(1, b"k"), lambda result, error: ...)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+__all__ = ["LockedStorage", "Offload"]
+
+
+class Offload:
+    """One worker thread that runs storage calls in order and reports back on the loop."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pyidb-storage")
+
+    def submit(self, loop: asyncio.AbstractEventLoop, fn: Callable[[], Any],
+               done: Callable[[Any, BaseException | None], None]) -> None:
+        """Run ``fn()`` on the worker; then ``done(result, error)`` as a callback of ``loop``."""
+
+        lock = self.lock
+
+        def run() -> None:
+            try:
+                with lock:  # the whole call: the loop thread never sees half of it
+                    result, error = fn(), None
+            except BaseException as exc:  # delivered to the loop, raised there
+                result, error = None, exc
+            try:
+                loop.call_soon_threadsafe(done, result, error)
+            except RuntimeError:
+                pass  # the loop is closed: nobody waits for this any more
+
+        self._executor.submit(run)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+class LockedStorage:
+    """A storage (or read view) whose every call holds ``lock``; scans are read out under it."""
+
+    def __init__(self, inner: Any, lock: threading.RLock) -> None:
+        self._inner = inner
+        self._lock = lock
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._inner, name)
+        if not callable(value):
+            return value
+        lock = self._lock
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return value(*args, **kwargs)
+
+        return locked
+
+    def scan(self, *args: Any, **kwargs: Any) -> Iterator[tuple[bytes, bytes]]:
+        with self._lock:  # an iterator must not read on after the lock is released
+            return iter(list(self._inner.scan(*args, **kwargs)))
+
+    def begin_read(self) -> Any:
+        with self._lock:
+            view = self._inner.begin_read()
+        return self if view is self._inner else LockedStorage(view, self._lock)
+
+    def end_read(self, view: Any) -> None:
+        with self._lock:
+            self._inner.end_read(view._inner if isinstance(view, LockedStorage) else view)
