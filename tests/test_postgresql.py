@@ -260,3 +260,56 @@ async def test_a_scope_is_a_schema_of_its_own(pg_url, where) -> None:
     with pytest.raises(InvalidArgumentError, match="share the tables"):
         f.scoped(where[1])  # the unscoped factory's own schema
     f.close()
+
+
+async def test_hundreds_of_concurrent_transactions_keep_the_loop_responsive(pg_url, where) -> None:
+    """Another connection holds the schema's write lock; 200 readwrite transactions wait for it
+    (on the event loop, never blocking it) while 100 readonly ones and a ticker task go on. Then
+    the lock is released and every writer's increment is there exactly once."""
+    import asyncio
+
+    f = pyidb.factory(pg_url)
+    def up(db, *_):  # writers use "s"; readers "r" (overlapping readers would queue behind them)
+        db.create_object_store("s")
+        db.create_object_store("r")
+
+    async with await f.open("busy", 1, upgrade=up) as db:
+        await db.put("s", 0, "n")
+        await db.put("r", 0, "n")
+        holder = PostgreSQLStorage(where[0], schema=where[1])
+        holder.begin_write()  # another process writing for a while
+        try:
+            ticks = 0
+            stop = asyncio.Event()
+
+            async def ticker() -> None:
+                nonlocal ticks
+                while not stop.is_set():
+                    await asyncio.sleep(0.01)
+                    ticks += 1
+
+            async def write() -> None:
+                async with db.transaction("s", "readwrite") as tx:
+                    store = tx.object_store("s")
+                    await store.put(await store.get("n") + 1, "n")
+
+            async def read() -> int:
+                async with db.transaction("r") as tx:
+                    return await tx.object_store("r").get("n")
+
+            tick_task = asyncio.create_task(ticker())
+            writers = [asyncio.create_task(write()) for _ in range(200)]
+            reads = await asyncio.gather(*(read() for _ in range(100)))
+            assert reads == [0] * 100  # readers ran while every writer waited for the lock
+            assert not any(w.done() for w in writers)
+            before = ticks
+            while ticks < before + 5:  # the loop keeps turning while the writers wait
+                await asyncio.sleep(0.01)
+        finally:
+            holder.rollback()
+            holder.close()
+        await asyncio.gather(*writers)
+        stop.set()
+        await tick_task
+        assert await db.get("s", "n") == 200
+    f.close()
