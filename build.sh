@@ -5,11 +5,15 @@
 #   ./build.sh setup      apt: chromium, postgresql (and node/npm, python3-venv if missing); .venv with
 #                         pip install -e '.[test]' build; npm ci of the pinned package.json
 #   ./build.sh wheel      dist/pyidb-*.whl and dist/deps/sortedcontainers-*.whl (Pyodide is offline)
-#   ./build.sh site       stage site/: pyodide/, wheels/ (+ manifest.json), tests/ runner pages and
-#                         conformance modules, web_demo/ — works with no network
+#   ./build.sh site       stage site/: pyodide/ (+ micropip, packaging, sortedcontainers in its
+#                         lock file), wheels/ (+ manifest.json), simple/ (PEP 503 index of wheels/),
+#                         tests/ runner pages and conformance modules, web_demo/ — no network
+#   ./build.sh lite       lite/: an offline JupyterLite site (its tools pinned in .venv-lite) with
+#                         notebooks/ and `%pip install pyidb`, its kernel on the staged Pyodide
 #   ./build.sh all        setup + wheel + site
-#   ./build.sh test       all, then .venv/bin/python -m pytest -q tests/ (extra args go to pytest)
+#   ./build.sh test       all + lite, then .venv/bin/python -m pytest -q tests/ (extra args: pytest)
 #   ./build.sh demo       all, then serve site/ on 127.0.0.1:${PYIDB_PORT:-8000}
+#   ./build.sh notebook   all + lite, then serve lite/ (the tour notebook) on the same port
 #   ./build.sh wheel site several steps in order (what the test fixtures run when the wheel is stale)
 #
 # Environment: PYIDB_CHROMIUM = browser executable for the Chromium runner (default
@@ -22,6 +26,16 @@ cd "$ROOT"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 SORTEDCONTAINERS_VERSION="2.4.0"
+# Wheels staged into site/pyodide/ (the npm package has none): the versions its pyodide-lock.json
+# names, so loadPackage("micropip") and micropip.install(...) work offline.
+PYODIDE_PACKAGES=(micropip==0.11.1 packaging==26.1)
+# The JupyterLite build (./build.sh lite): its tools in a venv of their own, and the wheels its
+# Pyodide kernel loads by name (ipython and its dependencies, jedi, comm), at the lock's versions.
+LITE_VENV="$ROOT/.venv-lite"
+LITE_TOOLS=(jupyterlite-core==0.8.6 jupyterlite-pyodide-kernel==0.8.6 jupyter-server==2.21.1)
+KERNEL_PACKAGES=(ipython==9.12.0 asttokens==3.0.1 decorator==5.2.1 executing==2.2.1
+  matplotlib_inline==0.2.1 prompt_toolkit==3.0.52 pure_eval==0.2.3 pygments==2.20.0 six==1.17.0
+  stack_data==0.6.3 traitlets==5.14.3 wcwidth==0.6.0 jedi==0.19.2 parso==0.8.6 comm==0.2.3)
 
 log() { printf '[build.sh %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf '[build.sh] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -135,8 +149,23 @@ step_wheel() {
     "$PY" -m pip download -q "sortedcontainers==$SORTEDCONTAINERS_VERSION" --no-deps \
       --only-binary=:all: -d dist/deps
   fi
+  download_pyodide_wheels dist/pyodide-packages "${PYODIDE_PACKAGES[@]}"
   unlock
   log "wheels: $(cd dist && ls pyidb-*.whl deps/*.whl | tr '\n' ' ')($((SECONDS - t0)) s)"
+}
+
+# download_pyodide_wheels DIR name==version...: pure-Python wheels for Pyodide's Python (3.14;
+# micropip needs >= 3.13, so the host's own Python cannot pick them), each fetched once.
+download_pyodide_wheels() {
+  local dir="$1" spec missing=()
+  shift
+  for spec in "$@"; do
+    ls "$dir/${spec%%==*}-${spec##*==}-"*.whl >/dev/null 2>&1 || missing+=("$spec")
+  done
+  [ ${#missing[@]} = 0 ] && return
+  log "downloading wheels for Pyodide: ${missing[*]}"
+  "$PY" -m pip download -q "${missing[@]}" --no-deps --only-binary=:all: --python-version 3.14 \
+    --implementation py --abi none --platform any -d "$dir"
 }
 
 # Copy a source tree without bytecode caches.
@@ -167,6 +196,9 @@ step_site() {
   [ -f site.tmp/pyodide/pyodide.mjs ] && [ -f site.tmp/pyodide/pyodide.asm.wasm ] \
     || die "node_modules/pyodide looks incomplete: rm -rf node_modules && ./build.sh setup"
   cp "$pyidb_whl" "$sc_whl" site.tmp/wheels/
+  # micropip, packaging and sortedcontainers loadable by name; a PEP 503 index of our wheels.
+  "$PY" tools/stage_packages.py lock site.tmp/pyodide dist/pyodide-packages/*.whl "$sc_whl"
+  "$PY" tools/stage_packages.py simple site.tmp/simple site.tmp/wheels/*.whl
   # Wheel file names carry versions; pages read this instead of guessing them.
   printf '{"pyidb": "%s", "sortedcontainers": "%s"}\n' \
     "$(basename "$pyidb_whl")" "$(basename "$sc_whl")" >site.tmp/wheels/manifest.json
@@ -178,6 +210,10 @@ step_site() {
     'import json, sys; print(json.dumps([l.strip() for l in sys.stdin if l.strip()]))' \
     >site.tmp/tests/conformance/index.json
   [ -d web_demo ] && copy_tree web_demo site.tmp/web_demo
+  copy_tree examples site.tmp/examples  # the README's "Use it in ..." pages
+  mkdir -p site.tmp/pyscript  # PyScript, served locally for examples/pyscript.html
+  find node_modules/@pyscript/core/dist -maxdepth 1 -type f \( -name '*.js' -o -name '*.css' \) \
+    -exec cp {} site.tmp/pyscript/ \;
   cat >site.tmp/index.html <<'HTML'
 <!doctype html>
 <meta charset="utf-8">
@@ -186,6 +222,9 @@ step_site() {
 <ul>
   <li><a href="web_demo/index.html">Demo app</a></li>
   <li><a href="tests/runners/browser_runner.html?run=1">Conformance suite on this browser's IndexedDB</a></li>
+  <li><a href="tests/runners/browser_runner.html?run=1&amp;worker=1">The same suite in a module Web Worker</a></li>
+  <li><a href="examples/micropip.html">micropip.install("pyidb") from the site's index</a></li>
+  <li><a href="examples/pyscript.html">PyScript: main thread and worker</a></li>
 </ul>
 HTML
   rm -rf site
@@ -196,11 +235,72 @@ HTML
 
 step_all() { step_setup; step_wheel; step_site; }
 
+# lite/: an offline JupyterLite site (notebooks/ as its files) whose Pyodide kernel loads the
+# staged Pyodide, never a CDN, and installs pyidb with `%pip install pyidb` from the site's pypi/.
+step_lite() {
+  local t0=$SECONDS
+  [ -f site/pyodide/pyodide-lock.json ] || die "site/ is not staged: run ./build.sh site first"
+  local stamp="$LITE_VENV/.tools-installed" tools="${LITE_TOOLS[*]}"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$tools" ]; then
+    log "creating $LITE_VENV with ${LITE_TOOLS[*]}"
+    rm -rf "$LITE_VENV"
+    python3 -m venv "$LITE_VENV"
+    "$LITE_VENV/bin/python" -m pip install -q "${LITE_TOOLS[@]}" >dist/lite-pip.log 2>&1 \
+      || { cat dist/lite-pip.log >&2; die "pip install of the JupyterLite tools failed (log above)"; }
+    printf '%s' "$tools" >"$stamp"
+  fi
+  lock
+  download_pyodide_wheels dist/pyodide-packages "${KERNEL_PACKAGES[@]}"
+  local kernel_wheels=() spec
+  for spec in "${KERNEL_PACKAGES[@]}"; do
+    kernel_wheels+=("$(ls dist/pyodide-packages/"${spec%%==*}"-"${spec##*==}"-*.whl | head -n1)")
+  done
+  # The lite dir: its config, and a Pyodide folder the kernel addon copies to static/pyodide/.
+  local src=dist/lite-src
+  # Fresh each time (a few seconds): jupyter lite's task cache there would skip patching a new
+  # output folder's jupyter-lite.json (pyodideUrl) when its inputs look unchanged.
+  rm -rf "$src"
+  mkdir -p "$src/static" "$src/pypi"
+  cp site/wheels/*.whl "$src/pypi/"  # the well-known folder: `%pip install pyidb` finds them
+  cp -r site/pyodide "$src/static/pyodide"
+  "$PY" tools/stage_packages.py lock "$src/static/pyodide" "${kernel_wheels[@]}"
+  cat >"$src/jupyter-lite.json" <<'JSON'
+{
+  "jupyter-lite-schema-version": 0,
+  "jupyter-config-data": {
+    "litePluginSettings": {
+      "@jupyterlite/pyodide-kernel-extension:kernel": {"disablePyPIFallback": true}
+    }
+  }
+}
+JSON
+  # Every cell in the page (no windowing): what a reader scrolls through, and what the test drives.
+  printf '{"@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"}}\n' >"$src/overrides.json"
+  rm -rf lite.tmp
+  log "jupyter lite build (log: dist/lite-build.log)"
+  (cd "$src" && "$LITE_VENV/bin/jupyter" lite build --lite-dir . --output-dir "$ROOT/lite.tmp" \
+      --contents "$ROOT/notebooks" --no-sourcemaps) \
+    >dist/lite-build.log 2>&1 || { tail -n 40 dist/lite-build.log >&2; die "jupyter lite build failed"; }
+  rm -rf lite
+  mv lite.tmp lite
+  unlock
+  log "lite/ ready: $(du -sh lite | cut -f1) ($((SECONDS - t0)) s)"
+}
+
+step_notebook() {
+  step_all
+  step_lite
+  local port="${PYIDB_PORT:-8000}"
+  log "serving lite/ — open http://127.0.0.1:$port/notebooks/index.html?path=pyidb-tour.ipynb (Ctrl-C stops)"
+  exec "$PY" tests/runners/serve.py lite --port "$port" --page "notebooks/index.html?path=pyidb-tour.ipynb"
+}
+
 step_test() {
   step_all
   if [ "${CI:-}" = true ]; then
     pg_initdb >/dev/null || die "CI must run the PostgreSQL tests, but initdb is missing after setup"
   fi
+  step_lite
   log "running pytest over tests/"
   local t0=$SECONDS rc=0
   mkdir -p test-artifacts
@@ -222,6 +322,7 @@ step_demo() {
 case "$1" in
   test) shift; step_test "$@"; exit ;;
   demo) step_demo; exit ;;
+  notebook) step_notebook; exit ;;
 esac
 for cmd in "$@"; do
   case "$cmd" in
@@ -229,7 +330,8 @@ for cmd in "$@"; do
     wheel) step_wheel ;;
     site) step_site ;;
     all) step_all ;;
-    -h|--help|help) sed -n '2,16p' "$0" ;;
-    *) die "unknown command '$cmd' (setup, wheel, site, all, test, demo)" ;;
+    lite) step_lite ;;
+    -h|--help|help) sed -n '2,20p' "$0" ;;
+    *) die "unknown command '$cmd' (setup, wheel, site, lite, all, test, demo, notebook)" ;;
   esac
 done

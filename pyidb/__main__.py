@@ -1,7 +1,8 @@
-"""Command line: export a database to a file and import it back.
+"""Command line: export a database to a file and import it back; check a SQLite file.
 
     python -m pyidb export URL NAME FILE          # e.g. export sqlite:///app.db notes notes.jsonl
     python -m pyidb import FILE URL NAME [--overwrite]
+    python -m pyidb check FILE [FILE...]          # integrity check (pyidb/cli_check.py)
 
 FILE ``-`` is standard output / input. A progress bar goes to standard error when it is a terminal
 (``--progress`` forces it, ``--quiet`` silences it).
@@ -72,7 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     for p in (exp, imp):
         p.add_argument("--progress", action="store_true", default=None, help="always show it")
         p.add_argument("--quiet", action="store_false", dest="progress", help="never show it")
+    chk = commands.add_parser("check", help="integrity check of SQLite FILEs (exit 1 if damaged)")
+    chk.add_argument("files", nargs="+", metavar="FILE")
     args = parser.parse_args(argv)
+    if args.command == "check":
+        from .cli_check import main as check
+
+        return check(args.files)
     show = sys.stderr.isatty() if args.progress is None else args.progress
     progress = ProgressBar(sys.stderr) if show else None
     try:

@@ -53,6 +53,12 @@ from typing import Any
 from .errors import DataCloneError
 from .js_numbers import SAFE_INTEGER as _SAFE
 
+# A bound on stored big ints, so a hostile or damaged file cannot make a read take minutes
+# (writing an int this large already takes seconds): the decimal text's length on read
+# (pyidb.wire), the equivalent bit length here.
+MAX_BIGINT_DIGITS = 1_000_000
+_MAX_BIGINT_BITS = 3_300_000  # < MAX_BIGINT_DIGITS decimal digits
+
 __all__ = ["MAX_DEPTH", "clone", "deep", "is_plain"]
 
 MAX_DEPTH = 1000
@@ -144,6 +150,9 @@ def _clone(v: Any, depth: int) -> tuple[Any, bool]:
     elif t is str:
         return (v if v.isascii() else _str(v)), False
     elif t is int:
+        if v.bit_length() > _MAX_BIGINT_BITS:
+            raise _Fail(f"an int of {v.bit_length()} bits cannot be stored; pyidb stores ints of "
+                        f"up to {_MAX_BIGINT_BITS} bits (about {MAX_BIGINT_DIGITS} digits)")
         return v, not -_SAFE <= v <= _SAFE
     elif t is float:
         if -_SAFE <= v <= _SAFE:  # False for NaN

@@ -20,6 +20,7 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidStateError",
     "KeyPathSyntaxError",
+    "LockTimeoutError",
     "NotFoundError",
     "QuotaExceededError",
     "ReadOnlyError",
@@ -107,6 +108,11 @@ class UnknownError(Error):
     """The storage failed for a reason that is not the caller's fault."""
 
     name = "UnknownError"
+
+
+class LockTimeoutError(UnknownError):
+    """Another process held the database file's write lock for longer than the lock timeout
+    (``sqlite:///file.db?timeout=SECONDS``); nothing was written. Retrying later is safe."""
 
 
 class VersionError(Error):

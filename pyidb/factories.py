@@ -4,7 +4,11 @@ URLs (one API over interchangeable backends, as httpx has transports):
 
 * ``"memory:"`` — a fresh in-memory engine (each call a new, empty one);
 * ``"sqlite:///relative/file.db"`` or ``"sqlite:////absolute/file.db"`` — the durable engine on
-  a SQLite file (SQLAlchemy's convention); the same file gives the same factory in a process;
+  a SQLite file (SQLAlchemy's convention); the same file gives the same factory in a process.
+  Options after ``?``: ``timeout=SECONDS`` (default 5) how long a writer waits for another
+  process's write lock before :class:`~pyidb.errors.LockTimeoutError`; ``mode=ro`` opens the file
+  read-only (also chosen when the file or its directory is not writable); ``check=1`` runs the
+  full integrity check (``python -m pyidb check FILE``) and refuses a damaged file;
 * ``"postgresql://user:pass@host:port/dbname"`` — the durable engine on PostgreSQL (needs
   ``pip install 'pyidb[postgresql]'``); ``?schema=NAME`` picks the schema that holds pyidb's
   tables (default ``pyidb``); other query parameters go to libpq;
@@ -127,26 +131,37 @@ def _memory(url: str) -> Factory:
     return EngineFactory(MemoryStorage(), "memory:")
 
 
-def _sqlite_path(url: str) -> str:
+def _sqlite_path(url: str) -> tuple[str, dict, bool]:
+    """``(absolute path, storage options, check)`` of a sqlite:/// URL."""
     if not url.startswith("sqlite:///"):
         raise bad_url(url)
-    path = url[len("sqlite:///"):]
+    path, _, query = url[len("sqlite:///"):].partition("?")
+    options = _sqlite_options(query, url)
+    check = options.pop("check", False)
     if not path:
         raise InvalidArgumentError("a sqlite URL needs a file: 'sqlite:///path/to/file.db'")
     if path == ":memory:":
         raise InvalidArgumentError("for a database in memory use 'memory:', not 'sqlite:///:memory:'")
-    return os.path.abspath(path)
+    return os.path.abspath(path), options, check
 
 
 def _sqlite(url: str) -> Factory:
-    path = _sqlite_path(url)
+    path, options, check = _sqlite_path(url)
     found = _sqlite_factories.get(path)
     if found is not None and not found.storage.closed:  # type: ignore[attr-defined]
+        if found._options != options:  # type: ignore[attr-defined]
+            raise InvalidArgumentError(
+                f"{path} is already open in this process with other options "
+                f"({found._options}); close that factory first"  # type: ignore[attr-defined]
+            )
+        if check:
+            found.raise_if_damaged()  # type: ignore[attr-defined]
         return found
     from .engine.factory import EngineFactory
     from .engine.storage.sqlite import SQLiteStorage
 
-    made = EngineFactory(SQLiteStorage(path), f"sqlite:///{path}")
+    made = EngineFactory(SQLiteStorage(path, **options), f"sqlite:///{path}", check=check)
+    made._options = options  # type: ignore[attr-defined]
     _sqlite_factories[path] = made
     return made
 
@@ -218,6 +233,28 @@ register_scheme("sqlite", _sqlite, form="'sqlite:///path/to/file.db'", check=_sq
 register_scheme("postgresql", _postgresql, form="'postgresql://user@host/dbname'", check=_postgresql_parts)
 register_scheme("pyidb+unix", _socket, form="'pyidb+unix:///path/to.sock'", check=_socket_path)
 register_scheme("browser", _browser, form="'browser'", check=_browser_url)
+
+
+def _sqlite_options(query: str, url: str) -> dict:
+    """``timeout=5&mode=ro&check=1`` as keyword arguments; anything else is refused."""
+    out: dict = {}
+    for part in query.split("&") if query else ():
+        name, _, value = part.partition("=")
+        if name == "timeout":
+            try:
+                out["timeout"] = float(value)
+            except ValueError:
+                out["timeout"] = value  # the storage refuses it, saying what it needs
+        elif name == "mode" and value in ("ro", "rw"):
+            out["readonly"] = value == "ro"
+        elif name == "check" and value in ("0", "1"):
+            out["check"] = value == "1"
+        else:
+            raise InvalidArgumentError(
+                f"unknown option {part!r} in {url!r}: a sqlite URL takes timeout=SECONDS, "
+                "mode=ro|rw and check=0|1"
+            )
+    return out
 
 
 def _browser_available() -> bool:

@@ -187,7 +187,8 @@ def decode_key_prefix(data: bytes, offset: int = 0) -> tuple[Key, int]:
     """
     try:
         return _decode(data, offset)
-    except (IndexError, ValueError, OverflowError, struct.error, UnicodeDecodeError) as e:
+    except (IndexError, ValueError, OverflowError, RecursionError, struct.error,
+            UnicodeDecodeError) as e:
         raise UnknownError(f"stored key bytes are corrupt at offset {offset}: {e}") from None
 
 
@@ -199,7 +200,8 @@ def decode_key(data: bytes) -> Key:
     """
     try:
         key, end = _decode(data, 0)
-    except (IndexError, ValueError, OverflowError, struct.error, UnicodeDecodeError) as e:
+    except (IndexError, ValueError, OverflowError, RecursionError, struct.error,
+            UnicodeDecodeError) as e:
         raise UnknownError(f"stored key bytes are corrupt: {e}") from None
     if end != len(data):
         raise UnknownError(f"stored key bytes have {len(data) - end} bytes after the key")

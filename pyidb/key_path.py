@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .arguments import show
 from .errors import DataError, KeyPathSyntaxError
 from .key_encoding import encode_key
 from .keys import Key, key_to_python, to_key
@@ -90,22 +91,26 @@ def validate_key_path(path: Any) -> str | list[str]:
     ['a', 'b.c']
     """
     if isinstance(path, str):
+        path = str.__str__(path)  # a plain str: no override of a subclass runs below
         if _is_valid_string_path(path):
-            return str.__str__(path)
-        raise KeyPathSyntaxError(f"{path!r} is not a valid key path: {_WHAT}")
+            return path
+        raise KeyPathSyntaxError(f"{show(path)} is not a valid key path: {_WHAT}")
     if isinstance(path, (list, tuple)):
         if not path:
             raise KeyPathSyntaxError(f"an empty list is not a valid key path: {_WHAT}")
         out: list[str] = []
         for item in path:
+            if isinstance(item, str):
+                item = str.__str__(item)
             if not isinstance(item, str) or not _is_valid_string_path(item):
                 raise KeyPathSyntaxError(
-                    f"{path!r} is not a valid key path because of its item {item!r}: {_WHAT}"
+                    f"{show(path)} is not a valid key path because of its item {show(item)}: "
+                    f"{_WHAT}"
                 )
-            out.append(str.__str__(item))
+            out.append(item)
         return out
     raise KeyPathSyntaxError(
-        f"a key path must be a str or a list of str, not {type(path).__name__} ({path!r}); "
+        f"a key path must be a str or a list of str, not {type(path).__name__} ({show(path)}); "
         f"{_WHAT}"
     )
 

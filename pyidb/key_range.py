@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .arguments import check_flag
 from .errors import DataError
 from .key_encoding import encode_key
 from .keys import Key, compare_keys, key_to_python, to_key
@@ -37,7 +38,8 @@ class KeyRange:
         """Validate and normalize the bounds (DataError if they are no keys or out of order)."""
         lo = None if lower is None else to_key(lower)
         hi = None if upper is None else to_key(upper)
-        lower_open, upper_open = bool(lower_open), bool(upper_open)
+        lower_open = check_flag(lower_open, "lower_open")
+        upper_open = check_flag(upper_open, "upper_open")
         if lo is not None and hi is not None:
             c = compare_keys(lo, hi)
             if c > 0:

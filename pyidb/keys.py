@@ -2,8 +2,9 @@
 
 A *normalized key* is what :func:`to_key` returns and what every other part of pyidb works on:
 
-- a number: ``int`` (integral, ``abs <= 2**53``) or ``float`` (non-integral, or huge, or ±inf;
-  never NaN, never -0.0) -- exactly the values a JS number round-trips to;
+- a number: ``int`` (integral, ``abs <= 2**53 - 1``) or ``float`` (non-integral, or beyond that,
+  or ±inf; never NaN, never -0.0) -- exactly the values a JS number round-trips to; an ``int``
+  beyond ``2**53 - 1`` is a BigInt in JS (as in values), which is no key;
 - a ``datetime.datetime``: aware, UTC, truncated to milliseconds (a JS ``Date``);
 - a ``str``: any code points, lone surrogates included; surrogate *pairs* written as two code
   points are recombined, because in JS ``"\\ud83d\\ude00"`` and ``"😀"`` are the same string;
@@ -25,9 +26,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from .errors import DataError
-from .js_numbers import KEY_INTEGER_LIMIT
+from .js_numbers import SAFE_INTEGER
 
 __all__ = [
+    "MAX_KEY_DEPTH",
     "MAX_SAFE_INTEGER",
     "Key",
     "cmp",
@@ -41,9 +43,13 @@ __all__ = [
 Key = Any
 """A normalized key (see the module docstring)."""
 
-MAX_SAFE_INTEGER = KEY_INTEGER_LIMIT
-"""Largest int a JS number holds exactly (with its neighbours); bigger ints are not keys
-(2**53, one more than JS's Number.MAX_SAFE_INTEGER: see :mod:`pyidb.js_numbers`)."""
+MAX_SAFE_INTEGER = SAFE_INTEGER
+"""The largest int key (JS's Number.MAX_SAFE_INTEGER, 2**53 - 1): a bigger int is a BigInt in JS,
+and BigInts are not keys (see :mod:`pyidb.js_numbers`); integral floats beyond it stay floats."""
+
+MAX_KEY_DEPTH = 200
+"""Arrays may nest this deep in a key; deeper is a DataError (values allow 1,000: keys are
+compared and encoded recursively, and must not exhaust Python's stack)."""
 
 _ALLOWED = "keys may be int/float (not NaN), str, bytes, datetime, or a list of those"
 _UTC = UTC
@@ -55,6 +61,8 @@ _repr.maxlist = 6
 
 
 def _invalid(value: Any, why: str, where: str) -> DataError:
+    if len(where) > 60:
+        where = f"{where[:28]}...{where[-28:]}"
     at = f" (at {where})" if where else ""
     return DataError(f"{_repr.repr(value)} is not a valid key{at}: {why}; {_ALLOWED}")
 
@@ -78,8 +86,8 @@ def _number(value: int | float, where: str) -> int | float:
         if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
             return value
         raise _invalid(
-            value, "int beyond ±2**53 cannot be held exactly by a JS number (use a str, "
-            "bytes, or a list of smaller ints instead)", where,
+            value, "an int beyond ±(2**53-1) is a BigInt in JS, and BigInts are not keys (use a "
+            "float, a str, bytes, or a list of smaller ints instead)", where,
         )
     f = float.__float__(value)
     if f != f:
@@ -123,6 +131,8 @@ def _convert(value: Any, ancestors: set[int] | None, where: str) -> Key:
             ancestors = set()
         elif ident in ancestors:
             raise _invalid(value, "the list contains itself", where)
+        elif len(ancestors) >= MAX_KEY_DEPTH:
+            raise _invalid(value, f"arrays nested deeper than {MAX_KEY_DEPTH} levels", where)
         ancestors.add(ident)
         try:
             return [

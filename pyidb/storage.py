@@ -137,10 +137,15 @@ async def persist(*, factory: Factory | None = None) -> bool:
     """Ask for the data to be kept under storage pressure; True if it now is.
 
     In a browser this is ``navigator.storage.persist()`` (the browser decides, and may ask the
-    user); a SQLite file already is; memory never can be.
+    user); a SQLite file already is; memory never can be. A Web Worker (a JupyterLite kernel, a
+    PyScript worker) cannot ask: ``persist()`` is a window's only, so there it answers whether
+    the data already is persistent.
     """
     factory = factory or default_factory()
     if _kind(factory) == "browser":
-        return bool(await _navigator_storage().persist())
+        storage = _navigator_storage()
+        if not hasattr(storage, "persist"):  # a worker's StorageManager has no persist()
+            return bool(await storage.persisted())
+        return bool(await storage.persist())
     return await persisted(factory=factory)
 

@@ -35,6 +35,7 @@ T = TypeVar("T")
 _PENDING = 0
 _RESULT = 1
 _EXCEPTION = 2
+_CANCELLED = 3
 
 
 class SyncFuture(Generic[T]):
@@ -44,7 +45,8 @@ class SyncFuture(Generic[T]):
     >>> fut.set_result(42)          # an awaiting task resumes right here
     """
 
-    __slots__ = ("_asyncio_future_blocking", "_callbacks", "_loop", "_state", "_value")
+    __slots__ = ("_asyncio_future_blocking", "_callbacks", "_canceller", "_loop", "_state",
+                 "_value")
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._asyncio_future_blocking = False
@@ -52,6 +54,7 @@ class SyncFuture(Generic[T]):
         self._state = _PENDING
         self._value: Any = None
         self._callbacks: list[tuple[Callable[[Any], object], contextvars.Context | None]] = []
+        self._canceller: Callable[[], bool] | None = None
 
     # -- the asyncio future protocol (what Task needs) --------------------------------------
     def get_loop(self) -> asyncio.AbstractEventLoop:
@@ -63,11 +66,27 @@ class SyncFuture(Generic[T]):
         return self._state != _PENDING
 
     def cancelled(self) -> bool:
-        return False
+        return self._state == _CANCELLED
 
     def cancel(self, msg: object = None) -> bool:
-        # An IndexedDB request cannot be cancelled; a cancelled task is woken when it completes.
-        return False
+        """Withdraw the request if the backend still can (it has not run yet): the backend's
+        canceller takes it out and aborts its transaction, and the awaiting task gets
+        ``CancelledError`` on the next loop turn. Otherwise False, and a cancelled task is woken
+        when the request completes (a request that ran cannot be taken back)."""
+        if self._state != _PENDING or self._canceller is None or not self._canceller():
+            return False
+        self._state = _CANCELLED
+        self._value = msg
+        self._canceller = None
+        callbacks, self._callbacks = self._callbacks, []
+        loop = self.get_loop()
+        for fn, ctx in callbacks:  # on a later turn: cancel() may be called inside a task
+            loop.call_soon(fn, self, context=ctx)
+        return True
+
+    def set_canceller(self, canceller: Callable[[], bool] | None) -> None:
+        """Let :meth:`cancel` withdraw the request: ``canceller()`` returns True if it did."""
+        self._canceller = canceller
 
     def add_done_callback(
         self, fn: Callable[[Any], object], *, context: contextvars.Context | None = None
@@ -87,11 +106,15 @@ class SyncFuture(Generic[T]):
             return self._value  # type: ignore[no-any-return]
         if self._state == _EXCEPTION:
             raise self._value
+        if self._state == _CANCELLED:
+            raise asyncio.CancelledError(*(() if self._value is None else (self._value,)))
         raise asyncio.InvalidStateError("the request has not completed yet")
 
     def exception(self) -> BaseException | None:
         if self._state == _PENDING:
             raise asyncio.InvalidStateError("the request has not completed yet")
+        if self._state == _CANCELLED:
+            self.result()
         return self._value if self._state == _EXCEPTION else None
 
     def __await__(self) -> Generator[Any, None, T]:
@@ -105,6 +128,8 @@ class SyncFuture(Generic[T]):
     # -- completion --------------------------------------------------------------------------
     def set_result(self, value: T) -> None:
         """Complete with ``value`` and run the done callbacks now."""
+        if self._state == _CANCELLED:
+            return  # withdrawn: nobody waits for it any more
         if self._state != _PENDING:
             raise asyncio.InvalidStateError("the request already completed")
         self._state = _RESULT
@@ -118,6 +143,8 @@ class SyncFuture(Generic[T]):
         still running or finished without an exception). No awaiter, an awaiter that is not a
         task (e.g. ``asyncio.gather``), or a task that died of it counts as unhandled.
         """
+        if self._state == _CANCELLED:
+            return True  # withdrawn: its error belongs to nobody
         if self._state != _PENDING:
             raise asyncio.InvalidStateError("the request already completed")
         self._state = _EXCEPTION
@@ -139,6 +166,7 @@ class SyncFuture(Generic[T]):
         return True
 
     def _run_callbacks(self) -> None:
+        self._canceller = None
         callbacks, self._callbacks = self._callbacks, []
         for fn, ctx in callbacks:
             try:
@@ -160,10 +188,11 @@ class SyncFuture(Generic[T]):
         counts as this future's answer (``req.map(wrap_cursor)``)."""
         child: SyncFuture[Any] = SyncFuture(self._loop)
         self.add_done_callback(_Forward(child, fn))
+        child._canceller = self.cancel  # cancelling the mapped request withdraws this one
         return child
 
     def __repr__(self) -> str:
-        state = ("pending", "result", "exception")[self._state]
+        state = ("pending", "result", "exception", "cancelled")[self._state]
         return f"<{type(self).__name__} {state}>"
 
 
@@ -178,6 +207,8 @@ class _Forward:
         self.handled = False
 
     def __call__(self, fut: SyncFuture[Any]) -> None:
+        if fut._state == _CANCELLED or self.child._state != _PENDING:
+            return  # withdrawn through the child (which is cancelled already)
         if fut._state == _EXCEPTION:
             self.handled = self.child.set_exception(fut._value)
         else:

@@ -42,6 +42,7 @@ from typing import IO, Any
 from . import wire
 from .api import Database, Factory, ObjectStore
 from .errors import ConstraintError, DataError, Error
+from .js_numbers import from_js_number
 from .key_path import inject_key
 from .paging import PAGE, pages
 
@@ -295,7 +296,7 @@ def _batches(reader: _Reader, stores: list[dict[str, Any]]) -> Iterator[tuple[in
 
 async def _restore_generator(store: ObjectStore, generator: int) -> None:
     """Raise the store's generator to ``generator`` (a put then a delete of key generator-1)."""
-    key = generator - 1
+    key = from_js_number(generator - 1)  # 2**53, the last key, is a float (a JS number)
     if key < 1 or await store.count(key):
         return  # nothing to raise, or the record there already raised it
     value: Any = None

@@ -16,12 +16,26 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from pg_cluster import PgCluster, PgUnavailable
 
 import pyidb
 from pyidb.engine.factory import EngineFactory
 from pyidb.engine.storage.memory import MemoryStorage
 from pyidb.engine.storage.sqlite import SQLiteStorage
+
+# Property tests must not depend on machine speed (CI shares 2 cores with other jobs): no
+# per-example deadline, no "input generation is slow" health check, a fixed example count, and no
+# example database carried between runs. Tests that set their own @settings inherit the rest.
+# PYIDB_HYPOTHESIS_EXAMPLES raises the count for a longer local run.
+settings.register_profile(
+    "pyidb",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    max_examples=int(os.environ.get("PYIDB_HYPOTHESIS_EXAMPLES", "100")),
+    database=None,
+)
+settings.load_profile("pyidb")
 
 ENGINE_URLS = ["memory:", "sqlite", "postgresql"]
 # The conformance suite also runs on "wrapped": the memory engine with every operation through a

@@ -8,7 +8,6 @@ The page's console goes to test-artifacts/browser/chromium-conformance.log.
 
 from __future__ import annotations
 
-import json
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -17,22 +16,16 @@ from typing import Any
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 from runners.fixtures import (  # noqa: F401  (fixtures are used by name)
-    ARTIFACTS,
-    SUITE_TIMEOUT_S,
-    TEST_TIMEOUT_S,
     assert_result,
     browser_context,
     built_site,
     chromium,
     conformance_ids,
-    open_logged_context,
-    open_pyodide_page,
     pyodide_page,
     pytest_id,
+    run_conformance_suite,
     run_python,
-    selected_ids,
     site_server,
-    suite_dir,
     unreported_ids,
 )
 from runners.serve import SiteServer
@@ -45,28 +38,7 @@ IDS = conformance_ids()
 @pytest.fixture(scope="module")  # the scope of `chromium` (see runners/fixtures.py)
 def chromium_results(chromium: Any, site_server: SiteServer,  # noqa: F811
                      request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
-    context = open_logged_context(chromium, ARTIFACTS / "browser" / "chromium-conformance.log")
-    try:
-        page = open_pyodide_page(context, site_server)
-        modules = sorted(p.name for p in (suite_dir() / "conformance").glob("*.py"))
-        options = {"modules": modules, "select": selected_ids(request, Path(__file__).name),
-                   "expected": IDS, "timeout": TEST_TIMEOUT_S}
-        # Start the run without awaiting it in evaluate (which has no timeout), then wait for it.
-        page.evaluate("""opts => { window.pyidbTest.runSuite(opts).catch(err => {
-            window.__PYIDB_SUITE_ERROR__ = String(err && err.stack ? err.stack : err); }); }""",
-                      options)
-        page.wait_for_function("window.__PYIDB_RESULTS__ || window.__PYIDB_SUITE_ERROR__",
-                               timeout=SUITE_TIMEOUT_S * 1000)
-        error = page.evaluate("window.__PYIDB_SUITE_ERROR__ || null")
-        if error:
-            pytest.fail(f"the Chromium runner failed: {error}", pytrace=False)
-        info = page.evaluate("window.__PYIDB_READY__")
-        results = json.loads(page.evaluate("window.__PYIDB_RESULTS__"))
-        (ARTIFACTS / "chromium-results.json").write_text(
-            json.dumps({"ready": info, "results": results}, indent=1))
-        return {r["id"]: r for r in results}
-    finally:
-        context.close()
+    return run_conformance_suite(chromium, site_server, request, Path(__file__).name, "chromium")
 
 
 @pytest.mark.parametrize("test_id", IDS, ids=[pytest_id(i) for i in IDS])

@@ -75,6 +75,10 @@ def test_sigkill_keeps_committed_transactions_whole(tmp_path: Path) -> None:
             seen = int(line)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        # Lines still in the pipe are commits the writer reported before it died: a busy
+        # machine lets it run ahead of this reader, so read them before comparing.
+        for line in proc.stdout:
+            seen = int(line)
         assert seen >= target, "the writer did not get going"
         count, _ = asyncio.run(_check(path))
         # Every transaction reported committed is there; at most the one in flight more.

@@ -208,7 +208,10 @@ async def test_cancelled_task_aborts_its_transaction_cleanly(factory):
     db.close()
 
 
-async def test_cancel_caught_inside_the_transaction_keeps_it_usable(factory):
+async def test_cancel_caught_inside_the_transaction_finds_it_aborted(factory):
+    # A cancelled task's queued request is withdrawn at once (issue 9 #2), which aborts its
+    # transaction: code that catches the CancelledError finds the transaction finished, and
+    # nothing of it is kept (before, the cancel waited for the request to run).
     db = await _open(factory)
 
     async def body(tx, log):
@@ -218,17 +221,54 @@ async def test_cancel_caught_inside_the_transaction_keeps_it_usable(factory):
         except asyncio.CancelledError:
             log.append("cancel seen")
             asyncio.current_task().uncancel()
-        # Still inside the request's completion: the transaction is active.
-        await store.put("second", "k2")
-        log.append(await store.get("k1"))
+        with pytest.raises(pyidb.TransactionInactiveError):
+            store.put("second", "k2")
+        log.append("inactive")
 
     task, holder, log = await _blocked_request(db, body)
     task.cancel()
+    with pytest.raises(pyidb.AbortError, match="cancelled before it ran"):
+        await task  # leaving 'async with' normally reports the abort
+    assert not holder.task.done()  # ...while the holder still runs: the cancel did not wait
+    assert log[1:] == ["cancel seen", "inactive"]
     await holder.release()
-    await task
-    assert log[1:] == ["cancel seen", "first"]
-    await log[0].done
-    assert await db.get_all("s") == ["blocker", "first", "second"]
+    assert await db.get_all("s") == ["blocker"]
+    await _assert_idle(factory, db)
+    db.close()
+
+
+async def test_wait_for_times_out_while_queued_behind_another_transaction(factory):
+    # issue 9 #2: the timeout is honoured while the request waits behind another transaction
+    # (before, the put returned only once the holder was released, i.e. never here).
+    db = await _open(factory)
+    holder = _Holder(db)
+    await holder.running.wait()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(db.put("s", "late", "k"), 0.2)
+    assert not holder.task.done()  # it returned while the other transaction still ran
+    await holder.release()
+    assert await db.get_all("s") == ["blocker"]  # nothing of the timed-out put
+    assert await db.put("s", "next", "k") == "k"  # and the engine goes on
+    await _assert_idle(factory, db)
+    db.close()
+
+
+async def test_cancelling_a_queued_request_aborts_its_transaction_at_once(factory):
+    db = await _open(factory)
+
+    async def body(tx, log):
+        store = tx.object_store("s")
+        await store.put("never", "k")
+
+    task, holder, log = await _blocked_request(db, body)
+    task.cancel()
+    done, _ = await asyncio.wait([task, holder.task], return_when=asyncio.FIRST_COMPLETED)
+    assert done == {task}  # by order: the cancelled task finished first
+    assert task.cancelled()
+    with pytest.raises(pyidb.AbortError, match="cancelled before it ran"):
+        await log[0].done
+    await holder.release()
+    assert await db.get("s", "k") is None
     await _assert_idle(factory, db)
     db.close()
 
@@ -257,6 +297,31 @@ async def test_cancel_while_awaiting_commit_keeps_the_commit(factory):
         await task
     await box[0].done
     assert box[0].error is None
+    assert await db.get("s", "k") == "committed"
+    await _assert_idle(factory, db)
+    db.close()
+
+
+async def test_cancelling_a_request_after_commit_was_asked_keeps_the_commit(factory):
+    db = await _open(factory)
+    holder = _Holder(db)
+    await holder.running.wait()
+    box: list[pyidb.Transaction] = []
+
+    async def writer() -> None:
+        tx = db.transaction("s", "readwrite")  # queued behind the holder
+        box.append(tx)
+        request = tx.object_store("s").put("committed", "k")
+        tx.commit()
+        await request
+
+    task = asyncio.create_task(writer())
+    await asyncio.sleep(0)  # the writer ran up to its await
+    task.cancel()  # commit() was asked for: the request is not withdrawn
+    await holder.release()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await box[0].done
     assert await db.get("s", "k") == "committed"
     await _assert_idle(factory, db)
     db.close()

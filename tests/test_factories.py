@@ -346,3 +346,18 @@ async def test_async_with_closes_every_factory(tmp_path):
         await mem.open("d", 1)
     with pytest.raises(pyidb.InvalidStateError):
         await mem.databases()
+
+
+def test_sqlite_url_in_a_missing_folder_names_the_folder(tmp_path, monkeypatch):
+    """The README's "sqlite:///data/app.db" where data/ does not exist: say which folder."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(pyidb.UnknownError, match=r"its folder .*data does not exist") as caught:
+        pyidb.factory("sqlite:///data/app.db")
+    assert str(tmp_path / "data") in str(caught.value)
+    assert not (tmp_path / "data").exists()  # nothing created behind the user's back
+    (tmp_path / "data").mkdir()
+    made = pyidb.factory("sqlite:///data/app.db")
+    try:
+        assert made.url == f"sqlite:///{tmp_path / 'data' / 'app.db'}"
+    finally:
+        _close(made)

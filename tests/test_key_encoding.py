@@ -101,7 +101,8 @@ def test_upper_bound_is_just_past_every_entry_with_that_key(a: object, pk: objec
 
 @pytest.mark.parametrize(
     "key",
-    [0, 1, -1, 2**53, -(2**53), 0.5, float("inf"), float("-inf"), 5e-324, "", "a\x00b", "\x01",
+    [0, 1, -1, 2**53 - 1, -(2**53 - 1), 2.0**53, -(2.0**53), 0.5, float("inf"), float("-inf"),
+     5e-324, "", "a\x00b", "\x01",
      "\ud800", "\udfff\ud800", "\U0010ffff", b"", b"\x00\x01\xff", [], [[]], [1, ["a", b"b"]],
      datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC),
      datetime(1969, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)],

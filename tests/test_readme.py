@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -34,6 +35,30 @@ def test_quickstart_runs_as_written(tmp_path: Path) -> None:
 def test_wrapping_example_runs_as_written(tmp_path: Path) -> None:
     assert _run_block("pyidb.wrap(", tmp_path) == ["['notes'] [('put', 'notes'), ('delete', 'notes')]",
                      "vetoed: no object store named 'secrets'"]
+
+
+def test_reliability_example_runs_as_written(tmp_path: Path) -> None:
+    assert _run_block("LockTimeoutError", tmp_path)[-1] == "[]"
+    assert (tmp_path / "reliable.db").exists()
+
+
+def test_use_it_in_snippets_are_the_examples_the_tests_run() -> None:
+    """Each "Use it in ..." block is an excerpt of the example file it names, and every example
+    (tests/test_use_in.py runs them in Chromium) is shown."""
+    text = README.read_text()
+    blocks = re.findall(r"<!-- example: (\S+) -->\n```\w*\n(.*?)```", text, flags=re.S)
+    assert blocks
+    for path, block in blocks:
+        assert block in (README.parent / path).read_text(), f"README block differs from {path}"
+    examples = {f"examples/{p.name}" for p in (README.parent / "examples").iterdir()}
+    assert {path for path, _ in blocks} == examples
+
+
+def test_the_tour_notebook_starts_with_the_readmes_install_line() -> None:
+    tour = json.loads((README.parent / "notebooks" / "pyidb-tour.ipynb").read_text())
+    first_code = next(c for c in tour["cells"] if c["cell_type"] == "code")
+    assert "".join(first_code["source"]).strip() == "%pip install pyidb"
+    assert "```python\n%pip install pyidb\n```" in README.read_text()
 
 
 def test_providers_config_host_and_plugin_examples_run_as_written(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from pyidb.engine.storage.sqlite import SQLiteStorage
+from pyidb.errors import LockTimeoutError
 
 HERE = Path(__file__).parent
 WRITER = HERE / "crash_writer.py"
@@ -119,7 +120,7 @@ def test_sigkill_of_an_open_transaction_leaves_no_trace(tmp_path: Path) -> None:
         assert line.strip() == "holding", proc.stderr.read() if proc.stderr else ""
         # While the child holds the write lock, a second writer is refused (not interleaved).
         other = SQLiteStorage(str(path), timeout=0.05)
-        with pytest.raises(Exception, match="locked by another process"):
+        with pytest.raises(LockTimeoutError, match="held the write lock"):
             other.begin_write()
         assert other.count(1) == PAIRS  # readers still see the last committed state
         other.close()

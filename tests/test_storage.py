@@ -12,7 +12,7 @@ import pytest
 from pyidb.engine.storage.base import Storage
 from pyidb.engine.storage.memory import MemoryStorage
 from pyidb.engine.storage.sqlite import FORMAT_VERSION, SQLiteStorage
-from pyidb.errors import InvalidStateError, QuotaExceededError, UnknownError
+from pyidb.errors import InvalidStateError, LockTimeoutError, QuotaExceededError, UnknownError
 
 
 def k(i: int) -> bytes:
@@ -209,7 +209,7 @@ def test_second_connection_sees_only_committed(tmp_path: Path) -> None:
     a.put(1, b"k", b"v")
     assert a.get(1, b"k") == b"v"
     assert b.get(1, b"k") is None and b.count(1) == 0  # not committed yet
-    with pytest.raises(UnknownError, match="locked by another process"):
+    with pytest.raises(LockTimeoutError, match=r"lock timeout \(0.1 s\)"):
         b.begin_write()  # BEGIN IMMEDIATE: one writer per file
     assert not b.in_write
     a.commit()

@@ -452,3 +452,21 @@ def test_any_storable_value_round_trips(value: Any) -> None:
     if not needs_tags:
         assert '"$t"' not in dumps(copy, needs_tags) or "$t" in repr(value)
         assert same(json.loads(dumps(copy, needs_tags)), expected)  # plain JSON really is enough
+
+
+def test_hostile_bigint_text_is_bounded() -> None:
+    # A file may hold any text: a huge bigint must not take minutes to read (it did: quadratic).
+    import time as clock
+
+    start = clock.monotonic()
+    with pytest.raises(UnknownError, match="malformed tag"):
+        loads('{"$t":"bigint","v":"' + "9" * 10**7 + '"}')
+    assert clock.monotonic() - start < 30  # a hang guard, not a speed assertion (was > 40 s)
+    big = 7**40_000  # 33,802 digits: several chunks, split in halves on the way back
+    assert loads(dumps(*clone(big))) == big and loads(dumps(*clone(-big))) == -big
+    assert loads('{"$t":"bigint","v":"' + "9" * 10**6 + '"}') == 10**10**6 - 1  # the bound
+
+
+def test_too_large_int_is_not_storable() -> None:
+    with pytest.raises(DataCloneError, match="bits cannot be stored"):
+        clone(1 << 3_300_001)

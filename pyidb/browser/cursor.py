@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import api, wire
+from ..arguments import show
 from ..errors import (
     DataError,
     Error,
@@ -152,7 +153,7 @@ class BrowserCursor(api.Cursor):
         if count != 1:  # advance(count); advance(1) is continue()
             if type(count) is not int or not 1 <= count <= 2**32 - 1:
                 raise InvalidArgumentError(
-                    f"advance() needs an int from 1 to 2**32-1, not {count!r}"
+                    f"advance() needs an int from 1 to 2**32-1, not {show(count)}"
                 )
         page = self._page
         if self._pos + 1 < len(page) or page[0] == 1 or self._unseen is not None:

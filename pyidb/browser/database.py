@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import api
-from ..arguments import check_mode_and_durability, check_store_names
+from ..arguments import check_flag, check_mode_and_durability, check_store_name, check_store_names
 from ..callbacks import call_user
-from ..errors import InvalidArgumentError, InvalidStateError
+from ..errors import InvalidStateError
 from . import shim
 from .store import BrowserObjectStore, key_path_json
 from .transaction import BrowserTransaction
@@ -75,20 +75,19 @@ class BrowserDatabase(api.Database):
 
     def create_object_store(self, name: str, *, key_path: api.KeyPath = None,
                             auto_increment: bool = False) -> BrowserObjectStore:
+        name = check_store_name(name)
+        auto_increment = check_flag(auto_increment, "auto_increment")
         tx = self._live_upgrade("create_object_store()")
-        if not isinstance(name, str):
-            raise InvalidArgumentError(f"an object store name must be a str, not {type(name).__name__}")
         path = "" if key_path is None else key_path_json(key_path)
-        shim.check(shim.js().createObjectStore(self._id, name, path, bool(auto_increment)))
+        shim.check(shim.js().createObjectStore(self._id, name, path, auto_increment))
         old = tx._stores.pop(name, None)
         if old is not None:
             old._deleted = True
         return tx.object_store(name)
 
     def delete_object_store(self, name: str) -> None:
+        name = check_store_name(name)
         tx = self._live_upgrade("delete_object_store()")
-        if not isinstance(name, str):
-            raise InvalidArgumentError(f"an object store name must be a str, not {type(name).__name__}")
         shim.check(shim.js().deleteObjectStore(self._id, name))
         old = tx._stores.pop(name, None)
         if old is not None:
@@ -98,7 +97,7 @@ class BrowserDatabase(api.Database):
     def transaction(self, store_names: str | Sequence[str], mode: Any = "readonly", *,
                     durability: Any = "default") -> BrowserTransaction:
         names = check_store_names(store_names)
-        check_mode_and_durability(mode, durability)
+        mode, durability = check_mode_and_durability(mode, durability)
         if self._closed:
             raise InvalidStateError(f"the connection to database {self._name!r} is closed")
         tx = BrowserTransaction.start(self, names, mode, durability)
@@ -112,7 +111,8 @@ class BrowserDatabase(api.Database):
         if not self._closed:
             self._refresh()
             self._closed = True
-            shim.handlers.pop(self._id, None)
+            if self._upgrade_tx is None:  # inside the upgrade, open() still needs its events
+                shim.handlers.pop(self._id, None)
             shim.js().dbClose(self._id)
 
 

@@ -20,6 +20,7 @@ from .. import api
 from ..arguments import check_database_name, check_version
 from ..callbacks import call_user
 from ..errors import AbortError
+from ..upgrade_awaits import only_requests
 from . import shim
 from .database import BrowserDatabase
 from .transaction import BrowserTransaction
@@ -100,7 +101,7 @@ class _OpenRequest:
         # Abort in the same step the exception happens (inside the IDB event): a task's done
         # callbacks run a loop turn later, when the transaction may have committed already.
         try:
-            await awaitable
+            await only_requests(awaitable)  # a foreign await fails here, still inside the event
         except BaseException as exc:
             self._fail_upgrade(exc, tx)
 

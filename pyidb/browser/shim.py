@@ -27,8 +27,8 @@ from .. import wire
 from ..clone import clone
 from ..errors import Error, InvalidStateError, error_from_name
 from ..js_numbers import EPOCH as _EPOCH
-from ..js_numbers import KEY_INTEGER_LIMIT
 from ..js_numbers import MILLISECOND as _MS
+from ..js_numbers import SAFE_INTEGER
 from ..key_range import KeyRange, to_key_range
 from ..keys import to_key
 from ..sync_future import SyncFuture, running_loop
@@ -176,6 +176,15 @@ def new_request(decode: Callable[[str], Any], tx: Any) -> tuple[int, SyncFuture[
         # doomed: the error escaped an ``async with`` block, even if code outside caught it
         return handled and tx._escaped_error is None
 
+    def withdraw() -> bool:
+        # A cancelled task (a timeout): a placed IDB request cannot be taken back, but its
+        # transaction can, so abort it (nothing of it is kept) and let the task go at once.
+        if tx._finished:
+            return False
+        tx._abort_quietly()
+        return True
+
+    fut.set_canceller(withdraw)
     handlers[rid] = handle
     return rid, fut
 
@@ -191,8 +200,7 @@ def decode_none(_text: str) -> None:
 # -- arguments on the wire -----------------------------------------------------------------------
 # Each argument becomes one JSON text in the values.py wire format; a request's arguments are the
 # JSON array of them, decoded by the shim with codec.js fromWire in one pass. Keys are encoded
-# here, not by wire.dumps: a key is a JS number up to 2**53 (values, following Pyodide, make
-# ints beyond 2**53-1 BigInts, which are no keys).
+# here, not by wire.dumps (to_key has already refused ints beyond 2**53-1: BigInts are no keys).
 _INF = float("inf")
 _dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode
 
@@ -248,8 +256,8 @@ def encode_args(*texts: str) -> str:
 
 
 def fix_key(k: Any) -> Any:
-    """A key read back from JS, normalized as pyidb.keys does: an integral number up to 2**53 is
-    an int (the codec reads numbers beyond 2**53-1 as floats)."""
+    """A key read back from JS, normalized as pyidb.keys does: an integral number up to 2**53-1
+    is an int (pyidb.js_numbers)."""
     t = type(k)
     if t is float and k.is_integer() and -_SAFE_KEY <= k <= _SAFE_KEY:
         return int(k)
@@ -258,7 +266,7 @@ def fix_key(k: Any) -> Any:
     return k
 
 
-_SAFE_KEY = KEY_INTEGER_LIMIT
+_SAFE_KEY = SAFE_INTEGER
 
 
 def loads_key(text: str) -> Any:

@@ -13,7 +13,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import api, wire
-from ..arguments import check_count, check_direction
+from ..arguments import (
+    as_list,
+    check_count,
+    check_direction,
+    check_flag,
+    check_index_name,
+    check_store_name,
+)
 from ..clone import clone, is_plain
 from ..errors import Error, InvalidArgumentError, InvalidStateError
 from ..records import check_key_use, record_key
@@ -133,8 +140,7 @@ class BrowserObjectStore(_Source, api.ObjectStore):
 
     @classmethod
     def open(cls, tx: BrowserTransaction, name: str) -> BrowserObjectStore:
-        if not isinstance(name, str):
-            raise InvalidArgumentError(f"a store name must be a str, not {type(name).__name__}")
+        name = check_store_name(name)
         key_path, auto_increment, index_names = json.loads(
             shim.check(shim.js().storeInfo(tx._id, name))
         )
@@ -176,8 +182,8 @@ class BrowserObjectStore(_Source, api.ObjectStore):
     def _store_many(self, op: str, values_in: Iterable[Any],
                     keys: Iterable[Any] | None) -> SyncFuture[list[Any]]:
         def build() -> str:
-            vals = list(values_in)
-            key_list = None if keys is None else list(keys)
+            vals = as_list(values_in, "values")
+            key_list = None if keys is None else as_list(keys, "keys")
             if key_list is not None and len(key_list) != len(vals):
                 raise InvalidArgumentError(
                     f"got {len(vals)} values but {len(key_list)} keys; pass one key per value"
@@ -244,13 +250,15 @@ class BrowserObjectStore(_Source, api.ObjectStore):
 
     def get_many(self, keys: Iterable[Any]) -> SyncFuture[list[Any]]:
         def build() -> str:
-            return shim.encode_args(shim.encode_args(*[shim.encode_key(k) for k in keys]))
+            return shim.encode_args(
+                shim.encode_args(*[shim.encode_key(k) for k in as_list(keys, "keys")]))
 
         return self._request("getMany", build, wire.loads)
 
     def delete_many(self, keys: Iterable[Any]) -> SyncFuture[None]:
         def build() -> str:
-            return shim.encode_args(shim.encode_args(*[shim.encode_query(k, False) for k in keys]))
+            return shim.encode_args(shim.encode_args(
+                *[shim.encode_query(k, False) for k in as_list(keys, "keys")]))
 
         return self._request("deleteMany", build, shim.decode_none, write=True)
 
@@ -262,6 +270,7 @@ class BrowserObjectStore(_Source, api.ObjectStore):
 
     # -- indexes -----------------------------------------------------------------------------
     def index(self, name: str) -> BrowserIndex:
+        name = check_index_name(name)
         if self._tx._finished:
             raise InvalidStateError(f"cannot open index {name!r}: the transaction has finished")
         if self._deleted:
@@ -269,8 +278,6 @@ class BrowserObjectStore(_Source, api.ObjectStore):
         handle = self._indexes.get(name)
         if handle is not None:
             return handle
-        if not isinstance(name, str):
-            raise InvalidArgumentError(f"an index name must be a str, not {type(name).__name__}")
         key_path, unique, multi_entry = json.loads(
             shim.check(shim.js().indexInfo(self._tx._id, self._store_name, name))
         )
@@ -279,16 +286,16 @@ class BrowserObjectStore(_Source, api.ObjectStore):
 
     def create_index(self, name: str, key_path: str | Sequence[str], *, unique: bool = False,
                      multi_entry: bool = False) -> BrowserIndex:
-        if not isinstance(name, str):
-            raise InvalidArgumentError(f"an index name must be a str, not {type(name).__name__}")
+        name = check_index_name(name)
+        unique = check_flag(unique, "unique")
+        multi_entry = check_flag(multi_entry, "multi_entry")
         shim.check(shim.js().createIndex(self._tx._id, self._store_name, name,
-                                         key_path_json(key_path), bool(unique), bool(multi_entry)))
+                                         key_path_json(key_path), unique, multi_entry))
         self._indexes.pop(name, None)
         return self.index(name)
 
     def delete_index(self, name: str) -> None:
-        if not isinstance(name, str):
-            raise InvalidArgumentError(f"an index name must be a str, not {type(name).__name__}")
+        name = check_index_name(name)
         shim.check(shim.js().deleteIndex(self._tx._id, self._store_name, name))
         handle = self._indexes.pop(name, None)
         if handle is not None:

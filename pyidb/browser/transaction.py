@@ -11,6 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .. import api
+from ..arguments import check_store_name
 from ..errors import AbortError, InvalidStateError
 from ..sync_future import SyncFuture
 from . import shim
@@ -46,6 +47,7 @@ class BrowserTransaction(api.Transaction):
         # once commit()/abort() ended it early: cursors serving moves from a page read these.
         self._events = 0
         self._ending = False
+        self._abort_asked = False  # _abort_quietly ran; the abort event has not come yet
         shim.handlers[tx_id] = self._on_event
 
     @classmethod
@@ -109,6 +111,7 @@ class BrowserTransaction(api.Transaction):
     def object_store(self, name: str) -> BrowserObjectStore:
         from .store import BrowserObjectStore
 
+        name = check_store_name(name)
         if self._finished:
             raise InvalidStateError(
                 f"cannot open object store {name!r}: the transaction has already finished"
@@ -130,6 +133,8 @@ class BrowserTransaction(api.Transaction):
         self._user_abort = self._ending = True
 
     async def __aexit__(self, exc_type: object, exc: object, tb: object) -> bool:
+        if exc is not None and self._abort_asked:
+            return False  # already aborting (a cancelled request): nothing left to undo
         if exc is not None and exc is self._failing_error and not self._finished:
             # A request's own error escaped the block while its error event is being
             # delivered: instead of an explicit abort (tx.error None), let the browser's default
@@ -137,6 +142,13 @@ class BrowserTransaction(api.Transaction):
             self._escaped_error = self._error = exc  # type: ignore[assignment]
             return False
         return await super().__aexit__(exc_type, exc, tb)
+
+    def _abort_for_exception(self, exc: BaseException) -> None:
+        # The browser may have finished the transaction (auto-commit while the block awaited
+        # something else) before its complete event reached Python, as in a worker: nothing is
+        # left to abort, and the block's own error, not a failed abort(), is what to raise.
+        if not shim.js().abort(self._id):
+            self._user_abort = self._ending = True
 
     def _is_active(self) -> bool:
         return not self._finished and bool(shim.js().txActive(self._id))
@@ -151,7 +163,7 @@ class BrowserTransaction(api.Transaction):
     def _abort_quietly(self) -> None:
         """Abort after an error Python did not handle (a Python exception does not reach JS)."""
         if not self._finished:
-            self._ending = True
+            self._ending = self._abort_asked = True
             shim.js().abort(self._id)
 
 

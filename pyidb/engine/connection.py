@@ -7,12 +7,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import api
-from ..arguments import check_mode_and_durability, check_store_names
+from ..arguments import check_flag, check_mode_and_durability, check_store_name, check_store_names
 from ..callbacks import call_user
 from ..errors import (
     ConstraintError,
     InvalidAccessError,
-    InvalidArgumentError,
     InvalidStateError,
     NotFoundError,
 )
@@ -34,7 +33,9 @@ class DatabaseState:
         self.factory = factory
         self.name = name
         self.schema: DatabaseSchema = catalog.load_schema(factory.storage, name)
-        self.connections: set[EngineDatabase] = set()
+        # Ordered (a dict used as a set): versionchange is fired in connection-opening order, as
+        # the spec's connection set is ordered and browsers do.
+        self.connections: dict[EngineDatabase, None] = {}
         self.close_waiters: list[asyncio.Future[None]] = []
 
     def after_abort(self, versionchange: bool) -> None:
@@ -90,9 +91,9 @@ class EngineDatabase(api.Database):
     def create_object_store(
         self, name: str, *, key_path: api.KeyPath = None, auto_increment: bool = False
     ) -> EngineObjectStore:
+        name = check_store_name(name)
+        auto_increment = check_flag(auto_increment, "auto_increment")
         tx = self._live_upgrade("create_object_store()")
-        if not isinstance(name, str):
-            raise InvalidArgumentError(f"an object store name must be a str, not {type(name).__name__}")
         path = None if key_path is None else validate_key_path(key_path)
         schema = self.db_state.schema
         if name in schema.stores:
@@ -109,6 +110,7 @@ class EngineDatabase(api.Database):
         return tx.object_store(name)
 
     def delete_object_store(self, name: str) -> None:
+        name = check_store_name(name)
         tx = self._live_upgrade("delete_object_store()")
         schema = self.db_state.schema
         store = schema.stores.get(name)
@@ -134,6 +136,7 @@ class EngineDatabase(api.Database):
         if self._close_pending:
             raise InvalidStateError(f"the connection to database {self.name!r} is closed")
         scope = check_store_names(store_names)
+        mode, durability = check_mode_and_durability(mode, durability)
         stores = self.db_state.schema.stores
         missing = [n for n in scope if n not in stores]
         if missing:
@@ -143,7 +146,6 @@ class EngineDatabase(api.Database):
             )
         if not scope:
             raise InvalidAccessError("a transaction needs at least one object store name")
-        check_mode_and_durability(mode, durability)
         return EngineTransaction(self, scope, mode, durability)
 
     def close(self) -> None:
@@ -159,7 +161,7 @@ class EngineDatabase(api.Database):
         if self._close_pending and not self._transactions and not self._closed:
             self._closed = True
             if self in self.db_state.connections:
-                self.db_state.connections.discard(self)
+                del self.db_state.connections[self]
                 self.db_state.connection_closed()
 
     def _fire_versionchange(self, old: int, new: int | None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import api
+from ..arguments import show
 from ..clone import clone
 from ..errors import (
     DataError,
@@ -79,7 +80,7 @@ class EngineCursor(api.Cursor):
     # -- moving ------------------------------------------------------------------------------
     def _move(self, count: int, key: Any, primary_key: Any) -> SyncFuture[Any]:
         if type(count) is not int or count < 1:
-            raise InvalidArgumentError(f"advance() needs a count of 1 or more, not {count!r}")
+            raise InvalidArgumentError(f"advance() needs a count of 1 or more, not {show(count)}")
         if self._deleted():
             raise InvalidStateError("the cursor's object store or index has been deleted")
         if primary_key is not None:

@@ -16,8 +16,9 @@ from typing import Any
 from .. import api
 from ..arguments import check_database_name, check_version
 from ..callbacks import call_user
-from ..errors import AbortError, InvalidStateError, VersionError
-from . import catalog
+from ..errors import AbortError, InvalidStateError, UnknownError, VersionError
+from ..upgrade_awaits import only_requests
+from . import catalog, integrity
 from .connection import DatabaseState, EngineDatabase
 from .offload import LockedStorage, Offload
 from .scheduler import Scheduler
@@ -28,7 +29,7 @@ from .transaction import EngineTransaction
 class EngineFactory(api.Factory):
     """Databases of the pure-Python engine on one storage (memory or a SQLite file)."""
 
-    def __init__(self, storage: Storage, url: str) -> None:
+    def __init__(self, storage: Storage, url: str, *, check: bool = False) -> None:
         self.offload: Offload | None = None
         if storage.blocking_io:  # a network storage: its calls run on a worker thread
             self.offload = Offload()
@@ -40,6 +41,14 @@ class EngineFactory(api.Factory):
         self._states: dict[str, DatabaseState] = {}
         self._locks: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Lock, list[int]]] = {}
         self._scopes: dict[str, EngineFactory] = {}  # scope -> factory, where the storage has namespaces
+        if storage.durable:
+            try:  # a damaged or hostile file is refused here, before anything reads or writes it
+                catalog.validate(storage)
+                if check:
+                    self.raise_if_damaged()
+            except BaseException:
+                storage.close()
+                raise
 
     def _database_state(self, name: str) -> DatabaseState:
         state = self._states.get(name)
@@ -96,7 +105,7 @@ class EngineFactory(api.Factory):
             if version > current:
                 await self._wait_for_others(state, current, version, blocked)
                 await self._upgrade(state, conn, current, version, upgrade)
-            state.connections.add(conn)
+            state.connections[conn] = None
             return conn
 
     async def delete_database(self, name: str, *, blocked: api.BlockedCallback | None = None) -> None:
@@ -119,6 +128,19 @@ class EngineFactory(api.Factory):
         if self.storage.closed:
             raise InvalidStateError(f"the factory for {self.url} is closed; make a new one")
         return [{"name": n, "version": v} for n, v in catalog.database_names(self.storage)]
+
+    def check(self) -> list[str]:
+        """Every problem the full integrity check finds, [] if none: ``f.check()``
+        (see :mod:`pyidb.engine.integrity`; it reads the whole file)."""
+        return integrity.check_storage(self.storage)
+
+    def raise_if_damaged(self) -> None:
+        """UnknownError listing the problems :meth:`check` finds, if any."""
+        problems = self.check()
+        if problems:
+            shown = "\n  ".join(problems[:20])
+            raise UnknownError(f"the integrity check of {self.url} found {len(problems)} "
+                               f"problem(s); restore it from a backup:\n  {shown}")
 
     def close(self) -> None:
         """Release the storage (the SQLite file); the factory is unusable afterwards."""
@@ -156,7 +178,7 @@ class EngineFactory(api.Factory):
     async def _exclusive(self, conn: EngineDatabase) -> EngineTransaction:
         """A versionchange transaction on ``conn``, started and active."""
         tx = EngineTransaction(conn, [], "versionchange", "default")
-        if not tx.started:
+        if not tx._running:  # started by the scheduler is not enough: it may wait for the lock
             started = asyncio.get_running_loop().create_future()
             tx.on_start = lambda: started.done() or started.set_result(None)
             tx.done.add_done_callback(lambda _: started.done() or started.set_result(None))
@@ -189,7 +211,7 @@ class EngineFactory(api.Factory):
             if upgrade is not None:
                 result = upgrade(conn, old, new, tx)
                 if inspect.isawaitable(result):
-                    await result
+                    await only_requests(result)
         except BaseException as exc:
             if not tx._is_finished():
                 tx._abort(exc)
@@ -208,6 +230,12 @@ class EngineFactory(api.Factory):
             raise
         finally:
             conn._upgrade_tx = None
+        if conn._close_pending:  # spec: a connection closed during its upgrade fails open
+            self._dead(conn)
+            raise AbortError(
+                f"the connection to database {state.name!r} was closed inside the upgrade "
+                "callback, so open() has no connection to return"
+            )
 
     def _reload(self, state: DatabaseState) -> None:
         fresh = catalog.load_schema(self.storage, state.name)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 
 from ..errors import ConstraintError
-from ..js_numbers import KEY_INTEGER_LIMIT
+from ..js_numbers import KEY_INTEGER_LIMIT, from_js_number
 from .catalog import StoreSchema
 
 MAX_KEY = KEY_INTEGER_LIMIT
 
 
-def generate_key(store: StoreSchema) -> int:
+def generate_key(store: StoreSchema) -> int | float:
     """Spec "generate a key": the next key, or ConstraintError once the numbers run out."""
     key = store.generator
     if key > MAX_KEY:
@@ -27,7 +27,7 @@ def generate_key(store: StoreSchema) -> int:
         )
     store.generator = key + 1
     store.generator_dirty = True
-    return key
+    return from_js_number(key)  # the last one, 2**53, is a float as in the browser
 
 
 def possibly_update(store: StoreSchema, key: object) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import api
-from ..arguments import check_count, check_direction
+from ..arguments import as_list, check_count, check_direction, check_flag, check_index_name
 from ..clone import clone
 from ..errors import (
     ConstraintError,
@@ -103,8 +103,8 @@ class EngineObjectStore(_Source, api.ObjectStore):
     def _store_many(self, values: Iterable[Any], keys: Iterable[Any] | None,
                     no_overwrite: bool) -> SyncFuture[list[Any]]:
         self._check(write=True)
-        values = list(values)
-        key_list = [None] * len(values) if keys is None else list(keys)
+        values = as_list(values, "values")
+        key_list = [None] * len(values) if keys is None else as_list(keys, "keys")
         if len(key_list) != len(values):
             raise InvalidArgumentError(
                 f"got {len(values)} values but {len(key_list)} keys; pass one key per value"
@@ -138,7 +138,7 @@ class EngineObjectStore(_Source, api.ObjectStore):
 
     def delete_many(self, keys: Iterable[Any]) -> SyncFuture[None]:
         self._check(write=True)
-        all_bounds = [self._bounds(k, null_allowed=False) for k in keys]
+        all_bounds = [self._bounds(k, null_allowed=False) for k in as_list(keys, "keys")]
         storage, schema = self._tx.storage, self._schema
 
         def run() -> None:
@@ -184,7 +184,7 @@ class EngineObjectStore(_Source, api.ObjectStore):
 
     def get_many(self, keys: Iterable[Any]) -> SyncFuture[list[Any]]:
         self._check()
-        key_list = [to_key(k) for k in keys]
+        key_list = [to_key(k) for k in as_list(keys, "keys")]
         storage, schema = self._tx.storage, self._schema
         return self._tx.request(lambda: record_store.get_many(storage, schema, key_list))
 
@@ -206,6 +206,7 @@ class EngineObjectStore(_Source, api.ObjectStore):
 
     # -- indexes -----------------------------------------------------------------------------
     def index(self, name: str) -> EngineIndex:
+        name = check_index_name(name)
         if self._tx._is_finished():
             raise InvalidStateError(f"cannot open index {name!r}: the transaction has finished")
         if self._schema.deleted:
@@ -224,14 +225,15 @@ class EngineObjectStore(_Source, api.ObjectStore):
 
     def create_index(self, name: str, key_path: str | Sequence[str], *, unique: bool = False,
                      multi_entry: bool = False) -> EngineIndex:
+        name = check_index_name(name)
+        unique = check_flag(unique, "unique")
+        multi_entry = check_flag(multi_entry, "multi_entry")
         tx = self._tx
         if tx.mode != "versionchange":
             raise InvalidStateError("create_index() works only inside the upgrade callback of open()")
         if self._schema.deleted:
             raise InvalidStateError(f"{self!r} has been deleted")
         tx.check_active()
-        if not isinstance(name, str):
-            raise InvalidArgumentError(f"an index name must be a str, not {type(name).__name__}")
         if name in self._schema.indexes:
             raise ConstraintError(f"object store {self.name!r} already has an index {name!r}")
         path = validate_key_path(key_path)
@@ -249,6 +251,7 @@ class EngineObjectStore(_Source, api.ObjectStore):
         return self.index(name)
 
     def delete_index(self, name: str) -> None:
+        name = check_index_name(name)
         tx = self._tx
         if tx.mode != "versionchange":
             raise InvalidStateError("delete_index() works only inside the upgrade callback of open()")

@@ -57,7 +57,7 @@ class Journal:
         self.entries.clear()
 
 
-def _index_entries(index: IndexSchema, value: Any, pk: bytes) -> list[bytes]:
+def index_entries(index: IndexSchema, value: Any, pk: bytes) -> list[bytes]:
     return [encode_key(k) + pk for k in extract_index_keys(value, index.key_path, index.multi_entry)]
 
 
@@ -106,10 +106,10 @@ def store_record(
     stale: list[tuple[IndexSchema, bytes]] = []
     old_value = decode(old) if old is not None and store.indexes else None
     for index in store.indexes.values():
-        entries = _index_entries(index, value, pk)
+        entries = index_entries(index, value, pk)
         if old_value is not None:
             # Overwrite: touch only the entries that change (most updates keep their index keys).
-            before = _index_entries(index, old_value, pk)
+            before = index_entries(index, old_value, pk)
             stale.extend((index, e) for e in before if e not in entries)
             entries = [e for e in entries if e not in before]
         for entry in entries:
@@ -159,7 +159,7 @@ def delete_records(storage: Storage, store: StoreSchema, bounds: Bounds) -> None
         for pk, raw in list(storage.scan(store.tree, lo, hi)):
             value = decode(raw)
             for index in store.indexes.values():
-                for entry in _index_entries(index, value, pk):
+                for entry in index_entries(index, value, pk):
                     storage.delete(index.tree, entry)
     storage.delete_range(store.tree, lo, hi)
 
@@ -174,7 +174,7 @@ def clear_store(storage: Storage, store: StoreSchema) -> None:
 def populate_index(storage: Storage, store: StoreSchema, index: IndexSchema) -> None:
     """Index the records already in the store (createIndex on a non-empty store)."""
     for pk, raw in list(storage.scan(store.tree)):
-        for entry in _index_entries(index, decode(raw), pk):
+        for entry in index_entries(index, decode(raw), pk):
             if index.unique:
                 _check_unique(storage, store, index, entry, pk)
             storage.put(index.tree, entry, pk)

@@ -18,10 +18,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import api
+from ..arguments import check_store_name
 from ..errors import (
     AbortError,
     Error,
     InvalidStateError,
+    LockTimeoutError,
     NotFoundError,
     ReadOnlyError,
     TransactionInactiveError,
@@ -29,7 +31,6 @@ from ..errors import (
 )
 from ..sync_future import SyncFuture, running_loop
 from . import catalog
-from .storage.base import StorageBusyError
 
 if TYPE_CHECKING:
     from .connection import DatabaseState, EngineDatabase
@@ -127,6 +128,7 @@ class EngineTransaction(api.Transaction):
     def object_store(self, name: str) -> EngineObjectStore:
         from .object_store import EngineObjectStore
 
+        name = check_store_name(name)
         if self._phase == FINISHED:
             raise InvalidStateError(
                 f"cannot open object store {name!r}: the transaction has already finished"
@@ -161,7 +163,9 @@ class EngineTransaction(api.Transaction):
     def _abort_for_exception(self, exc: BaseException) -> None:
         if exc is self._failing:  # the request's error was not handled: abort with it
             self._abort(exc)
-        else:
+        elif self._phase != COMMITTING:
+            # Committing already (it auto-committed while the block awaited something else, and
+            # a threaded storage is still writing): nothing to abort; the block's error is raised.
             self.abort()
 
     def _hold(self) -> None:
@@ -210,10 +214,29 @@ class EngineTransaction(api.Transaction):
     def request(self, operation: Callable[[], Any]) -> SyncFuture[Any]:
         """Queue ``operation`` (run later, in order); its result completes the returned future."""
         fut: SyncFuture[Any] = SyncFuture(self._loop)
+        fut.set_canceller(lambda: self._withdraw(fut))
         self._queue.append((operation, fut))
         if self._running:
             self._schedule()
         return fut
+
+    def _withdraw(self, fut: SyncFuture[Any]) -> bool:
+        """A task awaiting ``fut`` was cancelled (``asyncio.wait_for`` timed out, say) before the
+        request ran: take it out and abort the transaction, so none of its changes are kept and
+        the task need not wait for the transactions ahead of it. False once the request runs."""
+        if self._phase in (COMMITTING, FINISHED):
+            return False  # commit() was asked for: its requests run and it commits anyway
+        for item in self._queue:
+            if item[1] is fut:
+                self._queue.remove(item)
+                break
+        else:
+            return False  # running (on the worker thread) or done: it cannot be taken back
+        self._abort(AbortError(
+            "a request of this transaction was cancelled before it ran (its task was cancelled "
+            "or timed out), so the transaction was aborted and none of its changes are kept"
+        ))
+        return True
 
     def abort_later(self, error: Error) -> None:
         """Abort with ``error`` once the running code returns (e.g. createIndex on duplicates)."""
@@ -255,13 +278,12 @@ class EngineTransaction(api.Transaction):
         if self._lock_deadline is None:
             self._lock_deadline = now + storage.lock_timeout
         if now >= self._lock_deadline:
-            self._loop.call_soon(self._abort_if_unfinished, StorageBusyError(
-                f"the database is locked by another process that is writing (waited "
-                f"{storage.lock_timeout:g} s for it); try again later"
-            ))
+            storage.stop_waiting()
+            self._loop.call_soon(self._abort_if_unfinished, storage.lock_timeout_error())
             return False
+        # Cheap checks (the storage keeps this writer's place in line meanwhile), so a short cap.
         self._loop.call_later(self._lock_delay, self._retry_write)
-        self._lock_delay = min(self._lock_delay * 2, 0.1)
+        self._lock_delay = min(self._lock_delay * 2, 0.02)
         return False
 
     def _retry_write(self) -> None:
@@ -417,10 +439,15 @@ class EngineTransaction(api.Transaction):
         self._phase = FINISHED
         self._error = error
         if self.started and self.mode != "readonly":
-            storage = self.storage
-            if storage.in_write:
-                storage.rollback()
-            self.db_state.after_abort(self.mode == "versionchange")
+            try:
+                storage = self.storage
+                if storage.in_write:
+                    storage.rollback()
+                elif not self._running:
+                    storage.stop_waiting()  # aborted while waiting for another process's lock
+                self.db_state.after_abort(self.mode == "versionchange")
+            except BaseException as exc:  # the scheduler must be released below
+                self._cleanup_failed("rolling back", exc)
         pending = list(self._queue)
         self._queue.clear()
         in_flight, self._in_flight = self._in_flight, None
@@ -433,15 +460,37 @@ class EngineTransaction(api.Transaction):
                        error: BaseException | None) -> None:
         why = f": {error}" if error is not None else ""
         for _, fut in pending:
+            if isinstance(error, (LockTimeoutError, ReadOnlyError)) and not self._running:
+                # The storage refused to begin it (lock timeout, read-only file): nothing ran,
+                # say why by its own name rather than as a bare AbortError.
+                fut.set_exception(type(error)(error.message))
+                continue
             fut.set_exception(AbortError(f"the transaction was aborted before this request ran{why}"))
         self._done.set_exception(error or AbortError("the transaction was aborted"))
 
     def _finish(self) -> None:
+        """Release the read view, the scheduler and the connection: each step runs even if
+        another fails, so one failure can never leave later transactions waiting forever."""
         view, self._view = self._view, None
         if view is not None:
             try:
                 self.db_state.factory.storage.end_read(view)
             except Error:
                 pass  # ending a read can only fail on a closed or broken file: nothing to keep
-        self.db_state.factory.scheduler.finished(self)
-        self._conn._transaction_finished(self)
+            except BaseException as exc:
+                self._cleanup_failed("ending the read", exc)
+        try:
+            self.db_state.factory.scheduler.finished(self)
+        finally:
+            self._conn._transaction_finished(self)
+
+    def _cleanup_failed(self, step: str, exc: BaseException) -> None:
+        """A cleanup step failed (a bug or a broken storage): report it without stopping the
+        others; the transaction's own error stays what aborted it."""
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise exc
+        self._loop.call_exception_handler({
+            "message": f"pyidb: {step} after the abort of a transaction on database "
+                       f"{self.db_state.name!r} failed",
+            "exception": exc,
+        })

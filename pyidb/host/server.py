@@ -30,6 +30,7 @@ from typing import Any
 from .. import api
 from ..errors import AbortError, DataError, Error, InvalidAccessError, InvalidStateError, NotFoundError
 from ..remote.frames import MAX_FRAME, FrameError, FrameReader, decode_query, encode_frame, error_to_wire
+from ..sync_future import SyncFuture
 from . import Host
 
 __all__ = ["serve"]
@@ -59,7 +60,7 @@ class _Session(asyncio.Protocol):
         self.factory: api.Factory | None = None
         self.objects: dict[int, Any] = {}
         self.ids: dict[int, int] = {}  # id(object) -> number
-        self.upgrades: dict[int, asyncio.Future[BaseException | None]] = {}
+        self.upgrades: dict[int, SyncFuture[BaseException | None]] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.counter = 0
 
@@ -192,7 +193,9 @@ class _Session(asyncio.Protocol):
         async def upgrade(db: api.Database, old: int, new: int, tx: api.Transaction) -> None:
             tx._hold()
             number = self.register(tx)
-            fut = self.upgrades[number] = loop.create_future()
+            # A pyidb request-like future: the engine lets an upgrade wait only on those (the
+            # transaction is held, so it stays open while the client works).
+            fut = self.upgrades[number] = SyncFuture(loop)
             stores = {n: store_schema(tx.object_store(n)) for n in tx.object_store_names}
             self.send({"event": "upgrade", "to": mid, "db": self.register(db), "tx": number,
                        "old": old, "new": new, "stores": stores})

@@ -16,11 +16,11 @@ from pyidb import KeyRange
 from ._support import db_name, raises
 
 INVALID_KEYS = [True, False, {}, {"a": 1}, float("nan"), {1, 2}, [1, None], [True], object(),
-                2**53 + 1, -(2**53) - 1, [1, [2, {}]]]
+                2**53, -(2**53), 2**53 + 1, -(2**53) - 1, [1, [2, {}]]]
 
 # One key of each kind, in IndexedDB order.
 ORDERED_KEYS = [
-    float("-inf"), -(2**53), -1.5, 0, 1, 1.5, 2**53, float("inf"),
+    float("-inf"), -(2.0**53), -1.5, 0, 1, 1.5, 2.0**53, float("inf"),
     datetime(1960, 1, 1, tzinfo=UTC), datetime(2024, 5, 1, 12, 30, tzinfo=UTC),
     "", "A", "a", "ab", "b", "\U00010000", "\uffff",
     b"", b"\x00", b"\x01", b"\x01\x00", b"\x7f", b"\x80", b"\xff",
@@ -171,10 +171,31 @@ async def test_nested_array_key(factory):
 
 async def test_safe_integer_limits_are_keys(factory):
     async with await _open(factory) as db:
-        for key in (2**53, -(2**53), 2**53 - 1, 1e300, -1e300):
+        for key in (2.0**53, -(2.0**53), 2**53 - 1, -(2**53 - 1), 1e300, -1e300):
             await db.put("s", "v", key)
-        assert await db.count("s") == 5
-        assert (await db.get_all_keys("s"))[0] == -1e300
+        assert await db.count("s") == 6
+        keys = await db.get_all_keys("s")
+        assert keys[0] == -1e300
+        assert [type(k) for k in keys] == [float, float, int, int, float, float]
+
+
+async def test_int_2_53_is_a_bigint_and_no_key_on_every_backend(factory):
+    # issue 9 #8: the int 2**53 is a BigInt in JS (values store it so): no key, neither given
+    # explicitly nor found at a key path; the float 2.0**53 is a JS number and a key
+    async def up(db, old, new, tx):
+        db.create_object_store("s")
+        db.create_object_store("inline", key_path="id")
+
+    async with await factory.open(db_name("big"), 1, upgrade=up) as db:
+        for big in (2**53, -(2**53)):
+            with raises(pyidb.DataError, match="BigInt"):
+                await db.put("s", "v", big)
+            with raises(pyidb.DataError):
+                await db.put("inline", {"id": big})
+        assert await db.put("inline", {"id": 2.0**53}) == 2**53
+        assert await db.get("inline", 2**53 - 1) is None
+        assert await db.get_all("inline") == [{"id": 2**53}]
+        assert await db.count("s") == 0
 
 
 async def test_invalid_keys_rejected_by_put_at_the_call(factory):

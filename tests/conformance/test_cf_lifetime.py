@@ -167,6 +167,26 @@ async def test_sleep_inside_transaction_lets_it_commit(factory):
         assert await db.get("s", 1) == "s1"
 
 
+async def test_inactive_error_escaping_async_with_after_auto_commit(factory):
+    """The request's TransactionInactiveError is what the block raises, not a failed abort.
+
+    By the time the error leaves the block the browser has finished the transaction (it
+    committed during the sleep): leaving the block must not try to abort it.
+    """
+    async with await _open(factory) as db:
+        with raises(pyidb.TransactionInactiveError) as caught:
+            async with db.transaction("s", "readwrite") as tx:
+                store = tx.object_store("s")
+                await store.put("before sleep", 0)
+                await asyncio.sleep(0)
+                await store.put("after sleep", 1)
+        assert caught.value.__context__ is None, repr(caught.value.__context__)
+        await tx.done
+        assert tx.error is None
+        assert await db.get("s", 0) == "before sleep"
+        assert await db.get("s", 1) == "s1"
+
+
 async def test_done_resolves_after_commit(factory):
     async with await _open(factory) as db:
         tx = db.transaction("s", "readwrite")

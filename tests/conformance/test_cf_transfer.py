@@ -22,7 +22,7 @@ VALUES = [
     datetime(2024, 2, 29, 12, 30, 1, 123000, tzinfo=UTC), [], [1, [2, [3]]], {},
     {"$t": "a user key named $t", "v": 1}, {"nested": {"b": b"x", "d": [math.nan, 2**64]}},
 ]
-KEYS = [-5, 0, 1.5, 2**53, "", "a", "é", b"", b"\x01", datetime(2000, 1, 1, tzinfo=UTC),
+KEYS = [-5, 0, 1.5, 2.0**53, "", "a", "é", b"", b"\x01", datetime(2000, 1, 1, tzinfo=UTC),
         [], [1, "a", [b"x"]]]
 
 
@@ -133,11 +133,11 @@ async def test_values_read_back_exactly(factory):
 async def test_used_up_generator_stays_used_up(factory):
     src = await factory.open(db_name("gen"), 1, upgrade=lambda db, o, n, tx:
                              db.create_object_store("s", auto_increment=True))
-    await src.put("s", "last", 2**53)
+    await src.put("s", "last", 2.0**53)
     with raises(pyidb.ConstraintError):
         await src.add("s", "no more keys")
     db = await pyidb.import_database(pyidb.factory("memory:"), "g", io.StringIO(await _export(src)))
-    await db.delete("s", 2**53)
+    await db.delete("s", 2.0**53)
     with raises(pyidb.ConstraintError):
         await db.add("s", "still no more keys")
     db.close()

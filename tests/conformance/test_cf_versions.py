@@ -324,3 +324,28 @@ async def test_database_names_are_case_sensitive_and_unicode(factory):
         assert db.version == 2
     async with await factory.open(base) as db:
         assert db.version == 1 and db.name == base
+
+
+async def _open_many(factory, name: str, count: int, events: list) -> list:
+    """``count`` connections to ``name``, in opening order, each logging and closing on versionchange."""
+    conns = []
+    for i in range(count):
+        db = await factory.open(name, 1, upgrade=_v1)
+        db.on_versionchange = lambda db, old, new, i=i: (events.append((i, old, new)), db.close())
+        conns.append(db)
+    return conns
+
+
+async def test_versionchange_in_connection_opening_order(factory):
+    # The spec's connection set is ordered: browsers fire versionchange in opening order.
+    name = db_name("ver")
+    events = []
+    conns = await _open_many(factory, name, 9, events)
+    conns[4].close()  # a closed connection is skipped, the others keep their order
+    async with await factory.open(name, 2, upgrade=lambda *a: None):
+        pass
+    assert events == [(i, 1, 2) for i in range(9) if i != 4]
+    events.clear()
+    await _open_many(factory, name + "-d", 9, events)
+    await factory.delete_database(name + "-d")
+    assert events == [(i, 1, None) for i in range(9)]

@@ -138,6 +138,22 @@ async def test_counts_and_tags_come_from_the_indexes() -> None:
     assert await tl.tags() == ["home", "urgent", "work"]
 
 
+async def test_tasks_written_by_hand_show_in_every_view_and_count() -> None:
+    """A console add without "created"/"title_key", or with "done": True (not a key, so not in
+    by_done), is still listed in every sort and counted as open or done."""
+    tl = await seeded()
+    await tl.db.add("tasks", {"title": "by hand, done", "done": True})
+    await tl.db.add("tasks", {"title": "by hand, no fields"})
+    for sort in ("created", "due", "title"):
+        listed = titles(await tl.list(View(sort=sort)))
+        assert len(listed) == 6 and listed[-2:] == ["by hand, done", "by hand, no fields"], sort
+    assert titles(await tl.list(View(status="done"))) == ["archive mail", "by hand, done"]
+    assert "by hand, no fields" in titles(await tl.list(View(status="open")))
+    counts = await tl.counts()
+    assert (counts.total, counts.open, counts.done) == (6, 4, 2)
+    assert views.counts_text(counts, 6) == "6 tasks · 4 open · 2 done"
+
+
 async def test_data_survives_reopening_a_sqlite_database(tmp_path) -> None:
     f = pyidb.factory(f"sqlite:///{tmp_path / 'tasks.db'}")
     tl = await TaskList.open(f)
@@ -237,11 +253,13 @@ async def test_a_failing_import_leaves_no_half_imported_records() -> None:
     ('{"format": "pyidb-export", "format_version": 1, "database": "d", "version": 1,'
      ' "stores": [{"name": "s", "key_path": null, "auto_increment": false, "indexes": [],'
      ' "records": [[1]]}]}', "records must be"),
-    ("not json", "not a pyidb export file"),
+    ("not json", "not a pyidb export file: it is not JSON text"),
+    (b"\xff\xfe garbage", "not a pyidb export file: it is not JSON text"),
 ])
 def test_loads_export_rejects_what_it_cannot_import(text: str, message: str) -> None:
-    with pytest.raises(transfer.TransferError, match=message):
+    with pytest.raises(transfer.TransferError, match=message) as caught:
         transfer.loads_export(text)
+    assert "corrupt" not in str(caught.value)  # that wording is for damaged stored data
 
 
 # -- console -----------------------------------------------------------------------------------
@@ -263,6 +281,9 @@ async def test_console_shows_the_users_traceback_only() -> None:
     assert result.output.startswith("Traceback (most recent call last):\n  File \"<console>\"")
     assert "ConstraintError" in result.output
     assert "console.py" not in result.output
+    frames = [line for line in result.output.splitlines() if line.startswith("  File ")]
+    assert frames == ['  File "<console>", line 1, in <module>'], result.output  # no pyidb internals
+    assert result.output.splitlines()[-1].startswith("pyidb.errors.ConstraintError: ")
     bad = await console.run("def (:", ns)
     assert not bad.ok and "SyntaxError" in bad.output and "<console>" in bad.output
 
@@ -312,6 +333,8 @@ def test_counts_and_empty_texts() -> None:
     counts = Counts(total=5, open=3, done=2, tags={"work": 2})
     assert views.counts_text(counts, 5) == "5 tasks · 3 open · 2 done"
     assert views.counts_text(counts, 2) == "5 tasks · 3 open · 2 done — showing 2"
+    assert views.counts_text(Counts(total=1, open=1), 1) == "1 task · 1 open · 0 done"
+    assert [views.plural(n, "task") for n in (0, 1, 2)] == ["0 tasks", "1 task", "2 tasks"]
     assert views.empty_text(View(status="done", tag="work"), counts) == "No done tasks tagged #work."
     assert views.empty_text(View(), Counts()).startswith("No tasks yet")
     options = views.render_tag_options(counts, "gone")

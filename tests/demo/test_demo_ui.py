@@ -161,6 +161,64 @@ def test_console_snippets_run_against_the_same_database(browser_context: Any,
     screenshot(page, "demo-console.png")
 
 
+def test_a_session_of_ordinary_use_logs_no_page_errors(browser_context: Any,
+                                                       site_server: Any) -> None:
+    """Clicks anywhere a user would (titles, dates, fields, gaps, Save, Enter) raise nothing."""
+    problems: list[str] = []
+    browser_context.on("page", lambda p: (
+        p.on("pageerror", lambda e: problems.append(f"pageerror: {e}")),
+        p.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))))
+    page = open_demo(browser_context, site_server)
+    seed(page)
+    row = task_row(page, "Write the quarterly report")
+    row.locator(".task-title").click()
+    row.locator(".due").click()
+    row.locator(".created").click()
+    page.locator(".segmented").click(position={"x": 1, "y": 1})
+    page.locator("#snippets").click(position={"x": 1, "y": 1})
+    page.locator("#counts").click()
+    row.locator("[data-action=edit]").click()
+    form = page.locator("form.edit-form")
+    form.locator(".edit-title").click()
+    form.locator(".edit-tags").click()
+    form.locator(".edit-due").click()
+    form.locator(".edit-title").fill("Write the yearly report")
+    form.locator(".edit-title").press("Enter")  # submits the form
+    expect(form).to_have_count(0)
+    task_row(page, "Write the yearly report").locator("[data-action=edit]").click()
+    form.locator(".edit-tags").fill("work")
+    form.locator("button[type=submit]").click()  # a click on Save, then its submit
+    expect(form).to_have_count(0)
+    expect(task_row(page, "Write the yearly report").locator(".chip")).to_have_text(["#work"])
+    page.click(".segmented [data-status=open]")
+    page.click(".segmented [data-status=all]")
+    assert problems == [], problems
+
+
+def test_tasks_added_by_hand_in_the_console_show_and_count(browser_context: Any,
+                                                           site_server: Any) -> None:
+    page = open_demo(browser_context, site_server)
+    add_task(page, "From the form")
+    page.fill("#code", 'await db.add("tasks", {"title": "From the console", "done": True})')
+    page.click("#run")
+    expect(page.locator("#output.ok")).to_have_text("2")
+    expect(page.locator("#counts")).to_have_text("2 tasks · 1 open · 1 done")
+    assert titles(page) == ["From the form", "From the console"]
+    expect(task_row(page, "From the console").locator(".task-check")).to_be_checked()
+
+
+def test_a_second_tab_redraws_when_the_first_changes_data(browser_context: Any,
+                                                          site_server: Any) -> None:
+    first = open_demo(browser_context, site_server)
+    second = open_demo(browser_context, site_server)
+    add_task(first, "Typed in the first tab", "shared")
+    expect(task_row(second, "Typed in the first tab")).to_be_visible()
+    task_row(first, "Typed in the first tab").locator(".task-check").check()
+    expect(second.locator("#counts")).to_have_text("1 task · 0 open · 1 done")
+    task_row(second, "Typed in the first tab").locator("[data-action=delete]").click()
+    expect(first.locator("#counts")).to_have_text("0 tasks · 0 open · 0 done")
+
+
 def export_file(page: Any, path: Path) -> dict[str, Any]:
     with page.expect_download() as download:
         page.click("#export")
@@ -218,6 +276,7 @@ def test_import_with_the_app_open_in_another_tab(browser_context: Any, site_serv
     second.set_input_files("#import-file", str(tmp_path / "one.json"))
     second.click("#import-replace")
     expect(second.locator("#counts")).to_have_text("1 task · 1 open · 0 done")
+    expect(second.locator("#toast")).to_have_text("Imported 1 task from one.json")
     assert titles(second) == ["From the export"]
     add_task_attempt = first.locator("#new-title")
     add_task_attempt.fill("Typed in the stale tab")

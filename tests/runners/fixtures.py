@@ -38,6 +38,7 @@ conformance test, default 60), PYIDB_SUITE_TIMEOUT (seconds per whole runner, de
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import shutil
@@ -186,7 +187,7 @@ def built_site() -> Built:
 def site_server(built_site: Built) -> Iterator[SiteServer]:
     ARTIFACTS.mkdir(exist_ok=True)
     overlays = {"/tests/conformance/": suite_dir() / "conformance", "/tests/": TESTS,
-                "/web_demo/": REPO / "web_demo"}
+                "/web_demo/": REPO / "web_demo", "/examples/": REPO / "examples"}
     server = SiteServer(built_site.site, overlays=overlays,
                         log_path=ARTIFACTS / "site-server.log").start()
     yield server
@@ -250,10 +251,14 @@ def browser_context(chromium: Any, request: pytest.FixtureRequest) -> Iterator[A
     context.close()
 
 
-def open_pyodide_page(context: Any, server: SiteServer, timeout_ms: float = 120_000) -> Any:
-    """A page at the runner page with Pyodide and the pyidb wheel loaded (fails with the cause)."""
+def open_pyodide_page(context: Any, server: SiteServer, timeout_ms: float = 120_000, *,
+                      worker: bool = False) -> Any:
+    """A page at the runner page with Pyodide and the pyidb wheel loaded (fails with the cause).
+
+    ``worker=True``: Python runs in a module Web Worker the page starts (same ``pyidbTest`` API).
+    """
     page = context.new_page()
-    page.goto(server.url(RUNNER_PAGE))
+    page.goto(server.url(RUNNER_PAGE + ("?worker=1" if worker else "")))
     page.wait_for_function("window.__PYIDB_READY__ || window.__PYIDB_BOOT_ERROR__",
                            timeout=timeout_ms)
     error = page.evaluate("window.__PYIDB_BOOT_ERROR__ || null")
@@ -274,6 +279,37 @@ def shared_pyodide_page(chromium: Any, site_server: SiteServer,
     context = open_logged_context(chromium, ARTIFACTS / "browser" / f"{name}.shared_page.log")
     yield open_pyodide_page(context, site_server)
     context.close()
+
+
+def run_conformance_suite(browser: Any, server: SiteServer, request: pytest.FixtureRequest,
+                          test_file: str, name: str, *, worker: bool = False) -> dict[str, dict[str, Any]]:
+    """Run the conformance suite in one runner page; ``{test_id: result}`` (see assert_result).
+
+    ``name`` names the artifacts: test-artifacts/browser/<name>-conformance.log (the page's
+    console) and test-artifacts/<name>-results.json.
+    """
+    context = open_logged_context(browser, ARTIFACTS / "browser" / f"{name}-conformance.log")
+    try:
+        page = open_pyodide_page(context, server, worker=worker)
+        modules = sorted(p.name for p in (suite_dir() / "conformance").glob("*.py"))
+        options = {"modules": modules, "select": selected_ids(request, test_file),
+                   "expected": conformance_ids(), "timeout": TEST_TIMEOUT_S}
+        # Start the run without awaiting it in evaluate (which has no timeout), then wait for it.
+        page.evaluate("""opts => { window.pyidbTest.runSuite(opts).catch(err => {
+            window.__PYIDB_SUITE_ERROR__ = String(err && err.stack ? err.stack : err); }); }""",
+                      options)
+        page.wait_for_function("window.__PYIDB_RESULTS__ || window.__PYIDB_SUITE_ERROR__",
+                               timeout=SUITE_TIMEOUT_S * 1000)
+        error = page.evaluate("window.__PYIDB_SUITE_ERROR__ || null")
+        if error:
+            pytest.fail(f"the {name} runner failed: {error}", pytrace=False)
+        info = page.evaluate("window.__PYIDB_READY__")
+        results = json.loads(page.evaluate("window.__PYIDB_RESULTS__"))
+        (ARTIFACTS / f"{name}-results.json").write_text(
+            json.dumps({"ready": info, "results": results}, indent=1))
+        return {r["id"]: r for r in results}
+    finally:
+        context.close()
 
 
 def run_python(page: Any, code: str) -> Any:

@@ -16,6 +16,7 @@ import ast
 import contextlib
 import inspect
 import io
+import os
 import pprint
 import traceback
 from collections.abc import Callable, Coroutine
@@ -28,6 +29,7 @@ __all__ = ["FILENAME", "SNIPPETS", "ConsoleResult", "eval_code_async", "namespac
 
 FILENAME = "<console>"
 MAX_OUTPUT = 20_000  # characters shown; a huge repr would freeze the page
+_PYIDB_DIR = os.path.dirname(pyidb.__file__) + os.sep
 
 SNIPPETS: list[tuple[str, str]] = [
     ("Count by tag", '''\
@@ -147,13 +149,15 @@ def _evaluator() -> Callable[[str, dict[str, Any]], Coroutine[Any, Any, Any]]:
 
 
 def _traceback(error: BaseException) -> str:
-    """The traceback from the user's code down: the console's own frames are noise."""
-    tb = error.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename != FILENAME:
-        tb = tb.tb_next
-    if isinstance(error, SyntaxError) or tb is None:
-        return "".join(traceback.format_exception_only(type(error), error))
-    return "".join(traceback.format_exception(type(error), error, tb))
+    """The user's frames and the error: from the first ``<console>`` line down, leaving out the
+    console's own frames above it and pyidb's internals below (how pyidb raised is noise)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    start = next((i for i, f in enumerate(frames) if f.filename == FILENAME), None)
+    error_text = "".join(traceback.format_exception_only(type(error), error))
+    if isinstance(error, SyntaxError) or start is None:
+        return error_text
+    shown = [f for f in frames[start:] if not f.filename.startswith(_PYIDB_DIR)]
+    return "Traceback (most recent call last):\n" + "".join(traceback.format_list(shown)) + error_text
 
 
 def _clip(text: str) -> str:

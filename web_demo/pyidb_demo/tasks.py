@@ -234,8 +234,8 @@ class TaskList:
         store = tx.object_store(STORE)
         allowed: set[Any] | None = None
         if view.status != "all":
-            done = 1 if view.status == "done" else 0
-            allowed = set(await store.index("by_done").get_all_keys(done))
+            open_ids, done_ids = await _status_keys(store)
+            allowed = done_ids if view.status == "done" else open_ids
         if view.tag:
             tagged = set(await store.index("by_tag").get_all_keys(view.tag))
             allowed = tagged if allowed is None else allowed & tagged
@@ -244,9 +244,12 @@ class TaskList:
         ordered = await store.index(SORTS[view.sort]).get_all()
         if view.descending:
             ordered.reverse()
-        if view.sort == "due":
-            # Tasks without a due date are not in by_due: they go last, oldest first.
-            ordered += [t for t in await store.get_all() if "due" not in t]
+        if len(ordered) < await store.count():
+            # A record without the sort's field is not in its index: no due date, or a task
+            # written by hand in the console without "created" or "title_key". Show it last,
+            # in key order, rather than not at all.
+            listed = {t["id"] for t in ordered}
+            ordered += [t for t in await store.get_all() if t["id"] not in listed]
         if allowed is None:
             return ordered
         return [t for t in ordered if t["id"] in allowed]
@@ -261,9 +264,29 @@ class TaskList:
         """Total, open, done and per-tag counts, through count() on the store and indexes."""
         tx = self.db.transaction(STORE)
         store = tx.object_store(STORE)
-        by_done, by_tag = store.index("by_done"), store.index("by_tag")
+        by_done = store.index("by_done")
         counts = Counts(total=await store.count(), open=await by_done.count(0),
                         done=await by_done.count(1))
+        if counts.open + counts.done < counts.total:  # some "done" is not 0/1: judge those apart
+            open_ids, done_ids = await _status_keys(store)
+            counts.open, counts.done = len(open_ids), len(done_ids)
+        by_tag = store.index("by_tag")
         async for cursor in by_tag.open_key_cursor(direction="nextunique"):
             counts.tags[cursor.key] = await by_tag.count(cursor.key)
         return counts
+
+
+async def _status_keys(store: pyidb.ObjectStore) -> tuple[set[Any], set[Any]]:
+    """The keys of the open tasks and of the done ones.
+
+    The ``by_done`` index holds the tasks whose ``done`` is 0 or 1; one written by hand with
+    ``"done": True`` (not a key, so not in the index) or with no ``done`` counts by truthiness.
+    """
+    by_done = store.index("by_done")
+    open_ids = set(await by_done.get_all_keys(0))
+    done_ids = set(await by_done.get_all_keys(1))
+    if len(open_ids) + len(done_ids) < await store.count():
+        for task in await store.get_all():
+            if task["id"] not in open_ids and task["id"] not in done_ids:
+                (done_ids if task.get("done") else open_ids).add(task["id"])
+    return open_ids, done_ids

@@ -78,6 +78,10 @@ def loads_export(text: str | bytes) -> dict[str, Any]:
     try:
         doc = values.loads(text)
     except pyidb.Error as e:
+        try:  # say "not JSON" in words about the file, not the stored-data wording of values
+            json.loads(text)
+        except ValueError as bad:
+            raise TransferError(f"not a pyidb export file: it is not JSON text ({bad})") from None
         raise TransferError(f"not a pyidb export file: {e}") from None
     _check(isinstance(doc, dict) and doc.get("format") == FORMAT,
            f'the top level must be an object with "format": "{FORMAT}"')

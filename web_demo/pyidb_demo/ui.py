@@ -31,6 +31,18 @@ def el(element_id: str) -> Any:
     return document.getElementById(element_id)
 
 
+def data(element: Any, name: str) -> str | None:
+    """``element``'s ``data-<name>`` attribute, or None when it has none.
+
+    Not ``element.dataset.<name>``: for a missing attribute that is JS ``undefined``, which
+    Pyodide turns into ``AttributeError`` (a click on a plain button or a form field).
+    """
+    attribute = f"data-{name}"
+    if element is None or not hasattr(element, "hasAttribute") or not element.hasAttribute(attribute):
+        return None  # (a missing attribute reads as JS null, which is not None in Pyodide)
+    return str(element.getAttribute(attribute))
+
+
 class App:
     """The page's state (current view, task being edited, pending import) and its handlers."""
 
@@ -45,6 +57,15 @@ class App:
         self.lock = asyncio.Lock()  # one action at a time: each ends with a consistent render
         self._proxies: list[Any] = []  # handlers must outlive main(): keep their proxies
         self._running: set[asyncio.Task[None]] = set()
+        self.channel: Any = None  # tells the other tabs on this database to redraw
+
+    def changed(self) -> None:
+        """Say to the app's other tabs that the tasks changed (they redraw from IndexedDB)."""
+        if self.channel is not None:
+            self.channel.postMessage("changed")
+
+    def on_broadcast(self, event: Any) -> None:
+        self.spawn(self.refresh())
 
     # -- plumbing ------------------------------------------------------------------------------
     def on(self, target: Any, event: str, handler: Callable[[Any], None]) -> None:
@@ -102,7 +123,7 @@ class App:
         empty.hidden = bool(items)
         empty.textContent = "" if items else views.empty_text(self.view, counts)
         for button in document.querySelectorAll(".segmented button"):
-            pressed = button.dataset.status == self.view.status
+            pressed = data(button, "status") == self.view.status
             button.setAttribute("aria-pressed", "true" if pressed else "false")
         if self.editing is not None:
             field = document.querySelector(".edit-form .edit-title")
@@ -126,16 +147,17 @@ class App:
         for field in ("new-title", "new-tags", "new-due"):
             el(field).value = ""
         el("new-title").focus()
+        self.changed()
         await self.refresh()
         self.toast(f"Added \u201c{task['title']}\u201d")
 
     def on_list_click(self, event: Any) -> None:
         target = event.target
-        action = target.dataset.action
+        action = data(target, "action")
         if not action or action == "toggle":
             return
         item = target.closest("li.task")
-        task_id = int(item.dataset.id)
+        task_id = int(data(item, "id") or 0)
         if action == "delete":
             self.spawn(self.delete(task_id))
         elif action == "edit":
@@ -145,23 +167,25 @@ class App:
             self.editing = None
             self.spawn(self.refresh())
         elif action == "tag":
-            self.set_view(tag=target.dataset.tag)
+            self.set_view(tag=data(target, "tag"))
 
     async def delete(self, task_id: int) -> None:
         task = await self.tasks.get(task_id)
         await self.tasks.delete(task_id)
+        self.changed()
         await self.refresh()
         if task is not None:
             self.toast(f"Deleted \u201c{task['title']}\u201d")
 
     def on_list_change(self, event: Any) -> None:
         target = event.target
-        if target.dataset.action == "toggle":
-            task_id = int(target.closest("li.task").dataset.id)
+        if data(target, "action") == "toggle":
+            task_id = int(data(target.closest("li.task"), "id") or 0)
             self.spawn(self.toggle(task_id, bool(target.checked)))
 
     async def toggle(self, task_id: int, done: bool) -> None:
         await self.tasks.set_done(task_id, done)
+        self.changed()
         await self.refresh()
 
     def on_edit_submit(self, event: Any) -> None:
@@ -169,7 +193,7 @@ class App:
         if not form.classList.contains("edit-form"):
             return
         event.preventDefault()
-        task_id = int(form.dataset.id)
+        task_id = int(data(form, "id") or 0)
         title = form.querySelector(".edit-title").value
         tags = form.querySelector(".edit-tags").value
         due = form.querySelector(".edit-due").value
@@ -177,6 +201,7 @@ class App:
 
     async def save_edit(self, task_id: int, title: str, tags: str, due: str) -> None:
         await self.tasks.edit(task_id, title=title, tags=tags, due=due or None)
+        self.changed()
         self.editing = None
         await self.refresh()
         self.toast("Saved")
@@ -187,7 +212,7 @@ class App:
             self.spawn(self.refresh())
 
     def on_status(self, event: Any) -> None:
-        status = event.target.dataset.status
+        status = data(event.target, "status")
         if status:
             self.set_view(status=status)
 
@@ -233,8 +258,8 @@ class App:
         incoming = len(stores[STORE]["records"])
         self.pending_import = (doc, str(file.name))
         el("import-question").textContent = (
-            f"Replace your {current} task{'s' if current != 1 else ''} with the {incoming} "
-            f"task{'s' if incoming != 1 else ''} in {file.name}?")
+            f"Replace your {views.plural(current, 'task')} with the "
+            f"{views.plural(incoming, 'task')} in {file.name}?")
         el("import-confirm").hidden = False
         el("import-replace").focus()
 
@@ -255,11 +280,12 @@ class App:
             self.attach(TaskList.attach(db))
             raise TaskError(f"Import failed, nothing changed: {e.name}: {e}") from None
         self.attach(TaskList.attach(db))
+        self.changed()
         self.editing = None
         self.view = View()
         await self.refresh()
         el("sort").value = "created:asc"
-        self.toast(f"Imported {await db.count(STORE)} tasks from {file_name}")
+        self.toast(f"Imported {views.plural(await db.count(STORE), 'task')} from {file_name}")
 
     def attach(self, task_list: TaskList) -> None:
         self.tasks = task_list
@@ -285,10 +311,11 @@ class App:
             run.disabled = False
         output.className = "output ok" if result.ok else "output error"
         output.textContent = result.output or "(no output)"
+        self.changed()
         await self.refresh()  # the code may have changed the tasks
 
     def on_snippet(self, event: Any) -> None:
-        index = event.target.dataset.snippet
+        index = data(event.target, "snippet")
         if index:
             code = el("code")
             code.value = console.SNIPPETS[int(index)][1]
@@ -321,6 +348,9 @@ class App:
         for element_id, event, handler in listeners:
             self.on(el(element_id), event, handler)
         self.on(document.querySelector(".segmented"), "click", self.on_status)
+        if self.backend == "IndexedDB" and hasattr(js, "BroadcastChannel"):
+            self.channel = js.BroadcastChannel.new(DB_NAME)
+            self.on(self.channel, "message", self.on_broadcast)
         el("export").disabled = False
         el("import-file").disabled = False
         el("import-label").removeAttribute("aria-disabled")

@@ -13,7 +13,12 @@ from typing import Any
 
 from .tasks import Counts, View
 
-__all__ = ["counts_text", "empty_text", "render_tag_options", "render_task", "render_tasks"]
+__all__ = ["counts_text", "empty_text", "plural", "render_tag_options", "render_task", "render_tasks"]
+
+
+def plural(n: int, noun: str) -> str:
+    """``plural(1, "task")`` -> ``"1 task"``; ``plural(3, "task")`` -> ``"3 tasks"``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _day(d: date, today: date) -> str:
@@ -126,8 +131,7 @@ def render_tag_options(counts: Counts, selected: str | None) -> str:
 
 def counts_text(counts: Counts, shown: int) -> str:
     """``"5 tasks · 3 open · 2 done"`` plus ``" — showing 2"`` when a filter hides some."""
-    text = (f"{counts.total} task{'s' if counts.total != 1 else ''} · "
-            f"{counts.open} open · {counts.done} done")
+    text = f"{plural(counts.total, 'task')} · {counts.open} open · {counts.done} done"
     if shown != counts.total:
         text += f" — showing {shown}"
     return text

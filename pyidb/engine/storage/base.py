@@ -48,15 +48,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
-from ...errors import InvalidStateError, UnknownError
+from ...errors import InvalidStateError, LockTimeoutError
 
 __all__ = ["ReadView", "Storage", "StorageBusyError", "not_in_write"]
 
 
-class StorageBusyError(UnknownError):
+class StorageBusyError(LockTimeoutError):
     """Another process (or connection) holds the storage's write lock; try again later.
 
-    An ``UnknownError`` to the program, as a browser reports a database it cannot lock.
+    The program sees :class:`pyidb.LockTimeoutError`, an ``UnknownError`` (as a browser reports a
+    database it cannot lock).
     """
 
 
@@ -104,6 +105,16 @@ class Storage(ABC):
 
     #: Seconds a writer may wait for another process's write lock.
     lock_timeout: float = 0.0
+
+    def stop_waiting(self) -> None:  # noqa: B027 - only a storage shared by processes waits
+        """The writer that got False from :meth:`try_begin_write` no longer waits."""
+
+    def lock_timeout_error(self) -> StorageBusyError:
+        """The error for a writer that waited :attr:`lock_timeout` in vain."""
+        return StorageBusyError(
+            f"another process held the write lock for more than the lock timeout "
+            f"({self.lock_timeout:g} s); nothing was written, try again"
+        )
 
     def begin_read(self) -> ReadView:
         """A consistent read view for a readonly transaction (has get/scan/count)."""
@@ -161,6 +172,14 @@ class Storage(ABC):
 
     @abstractmethod
     def count(self, tree: int, lo: bytes | None = None, hi: bytes | None = None) -> int: ...
+
+    def integrity_check(self) -> list[str]:
+        """Problems in the storage's own structure (a SQLite file's pages); [] if none found."""
+        return []
+
+    def trees(self) -> list[int]:
+        """The ids of the trees holding at least one pair, ascending (checks of a file's catalog)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list its trees")
 
     @abstractmethod
     def close(self) -> None:

@@ -190,6 +190,10 @@ class MemoryStorage(Storage):
 
     # -- writes ---------------------------------------------------------------------------
 
+    def trees(self) -> list[int]:
+        """Ids of the non-empty trees: ``s.trees()``."""
+        return sorted(t for t, pairs in self._trees.items() if pairs)
+
     def _tree_for_write(self, tree: int, undo: list[tuple[Any, ...]]) -> SortedDict:
         tree_dict = self._trees.get(tree)
         if tree_dict is None:

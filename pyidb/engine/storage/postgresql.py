@@ -518,6 +518,12 @@ class PostgreSQLStorage(_Reader, Storage):
         query = self._t["delete_range", lo is not None, hi is not None]
         return self._write("delete_range", query, _params(tree, lo, hi)).rowcount
 
+    def trees(self) -> list[int]:
+        """The ids of the trees holding at least one pair, ascending: ``s.trees()``."""
+        kv = sql.Identifier(self.schema, "kv")
+        query = sql.SQL("SELECT DISTINCT tree FROM {} ORDER BY tree").format(kv)
+        return [r[0] for r in self._run(query, ())]
+
     def query_plan(self, tree: int, lo: bytes | None, hi: bytes | None, reverse: bool = False) -> list[str]:
         """PostgreSQL's EXPLAIN for a bounded scan (tests, diagnostics): ``s.query_plan(1, b"a", b"b")``."""
         query = self._t["scan", lo is not None, hi is not None, reverse]

@@ -35,6 +35,7 @@ _COUNT_SQL = {
     for hi in (False, True)
 }
 _GET_SQL = "SELECT value FROM kv WHERE tree=? AND key=?"
+_NEXT_TREE_SQL = "SELECT tree FROM kv WHERE tree>? ORDER BY tree LIMIT 1"
 
 # Unbounded scans are fetched in chunks (chunks.py) that each re-seek after the last key, so no
 # SQLite statement (and its read snapshot) stays open while the engine holds the iterator.
@@ -104,10 +105,34 @@ class SQLiteReader:
             raise self._fail(exc) from None
 
 
+    def integrity_check(self) -> list[str]:
+        """SQLite's own full check of the file's structure (pages, B-trees, free list); empty if
+        sound: ``s.integrity_check()``. It cannot see a changed byte inside a stored value."""
+        try:
+            rows = self._conn.execute("PRAGMA integrity_check").fetchall()
+        except sqlite3.Error as exc:
+            return [f"SQLite cannot check the file: {exc}"]
+        return [f"SQLite: {r[0]}" for r in rows if r[0] != "ok"]
+
+    def trees(self) -> list[int]:
+        """Ids of the non-empty trees: ``s.trees()`` (one primary-key seek per tree)."""
+        out: list[int] = []
+        try:
+            while True:
+                row = self._conn.execute(_NEXT_TREE_SQL, (out[-1] if out else -(2**63),)).fetchone()
+                if row is None:
+                    return out
+                out.append(row[0])
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from None
+
+
 class ReadSnapshot(SQLiteReader):
     """One readonly transaction's consistent view: ``view = storage.begin_read()``."""
 
-    def __init__(self, conn: sqlite3.Connection, fail: Callable[[sqlite3.Error], Error]) -> None:
+    def __init__(self, conn: sqlite3.Connection, fail: Callable[[sqlite3.Error], Error],
+                 path: str = "") -> None:
+        self.path = path  # named in errors about the file's content
         self._conn = conn
         self._fail = fail  # type: ignore[assignment]
         try:
