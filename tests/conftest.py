@@ -122,6 +122,14 @@ SOCKET_DIFFERS = {
         "test_invalid_keys_rejected_by_add", "test_invalid_queries_rejected",
         "test_write_after_failed_sync_request_commits",
     ], _AT_THE_CALL),
+    **dict.fromkeys([
+        "test_timeout_while_queued_behind_another_transaction",
+        "test_inactive_error_escaping_async_with_after_auto_commit",
+        "test_upgrade_awaiting_sleep_aborts_and_keeps_the_old_version",
+        "test_upgrade_write_sleep_raise_keeps_nothing",
+        "test_upgrade_of_new_database_awaiting_a_future_leaves_nothing",
+    ], "NOT YET IMPLEMENTED in the socket client: issue 9's cancellation and upgrade-await rules "
+       "reached main at the issue 11 deadline (see its report)"),
     "test_upgrade_fires_versionchange_on_other_connections": (
         "over the host socket a connection closed in a versionchange handler reaches the host "
         "after it checked for open connections, so blocked fires"
