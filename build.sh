@@ -202,7 +202,7 @@ step_site() {
   # Wheel file names carry versions; pages read this instead of guessing them.
   printf '{"pyidb": "%s", "sortedcontainers": "%s"}\n' \
     "$(basename "$pyidb_whl")" "$(basename "$sc_whl")" >site.tmp/wheels/manifest.json
-  for d in runners conformance browser demo; do
+  for d in runners conformance model_conformance browser demo; do
     [ -d "tests/$d" ] && copy_tree "tests/$d" "site.tmp/tests/$d"
   done
   # A browser cannot list a directory: the runner page reads the module list from here.
@@ -301,6 +301,9 @@ step_test() {
     pg_initdb >/dev/null || die "CI must run the PostgreSQL tests, but initdb is missing after setup"
   fi
   step_lite
+  if [ "${CI:-}" = true ]; then
+    pg_initdb >/dev/null || die "CI must run the PostgreSQL tests, but initdb is missing after setup"
+  fi
   log "running pytest over tests/"
   local t0=$SECONDS rc=0
   mkdir -p test-artifacts

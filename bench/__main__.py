@@ -26,13 +26,24 @@ from bench.report import Results  # noqa: E402
 
 RESULTS_MARKER = "@@BENCH_RESULTS@@ "
 FULL = {"sizes": [10_000], "cpython_sizes": [10_000, 1_000_000], "runs": 5,
-        "growth": (10_000, 1_000_000), "transfer_size": 100_000, "providers_sizes": [10_000, 100_000]}
+        "growth": (10_000, 1_000_000), "transfer_size": 100_000,
+        "model": (100_000, 10_000, 200),
+        "sync_size": 10_000, "sync_runs": 3,
+        "providers_sizes": [10_000, 100_000]}
 QUICK = {"sizes": [300], "cpython_sizes": [300], "runs": 2, "growth": (300, 3_000),
-         "transfer_size": 300, "providers_sizes": [300]}
+         "transfer_size": 300,
+         "model": (2_000, 500, 20), "sync_size": 600, "sync_runs": 1, "providers_sizes": [300]}
+# model: (table size, create_many size, queries per run); sync: events pushed and pulled
 
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def bench_sync(results: Results, n: int, runs: int) -> None:
+    from bench.sync_bench import bench_sync as run  # needs the sync extra (starlette, httpx...)
+
+    run(results, n, runs, log=log)
 
 
 def wheels() -> list[Path]:
@@ -127,6 +138,17 @@ def bench_chromium(results: Results, sizes: list[int], runs: int) -> None:
         results.errors[f"chromium {impl}"] = message
 
 
+def bench_model(results: Results, env: str, config: tuple[int, int, int], runs: int) -> None:
+    from bench.model_bench import run_model_chromium, run_model_cpython
+
+    n, create_n, queries = config
+    if env == "model-chromium":
+        ensure_built()
+    run = run_model_chromium if env == "model-chromium" else run_model_cpython
+    for (impl, workload), values in run(n, create_n, runs, queries).items():
+        results.add(env, impl, create_n if workload == "create_many" else n, workload, values)
+
+
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "machine": platform.machine(),
            "platform": platform.platform()}
@@ -142,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes, 2 runs: checks that every benchmark still runs")
-    parser.add_argument("--only", default="cpython,transfer,providers,node,chromium",
-                        help="comma-separated environments (default: all five)")
+    parser.add_argument("--only",
+                        default="cpython,transfer,providers,node,chromium,model,model-chromium,sync",
+                        help="comma-separated environments (default: all)")
     parser.add_argument("--runs", type=int, help="timed runs per benchmark (default 5; quick 2)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "latest.json")
     args = parser.parse_args(argv)
@@ -151,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs:
         config["runs"] = args.runs
     envs = [e.strip() for e in args.only.split(",") if e.strip()]
-    unknown = set(envs) - {"cpython", "transfer", "providers", "node", "chromium"}
+    unknown = set(envs) - {"cpython", "transfer", "providers", "node", "chromium", "model",
+                           "model-chromium", "sync"}
     if unknown:
         parser.error(f"unknown environment(s) {', '.join(sorted(unknown))}")
 
@@ -166,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         "providers": lambda: bench_providers(results, config["providers_sizes"], config["runs"]),
         "node": lambda: bench_node(results, config["sizes"], config["runs"]),
         "chromium": lambda: bench_chromium(results, config["sizes"], config["runs"]),
+        "model": lambda: bench_model(results, "model", config["model"], config["runs"]),
+        "model-chromium": lambda: bench_model(results, "model-chromium", config["model"],
+                                              config["runs"]),
+        "sync": lambda: bench_sync(results, config["sync_size"], config["sync_runs"]),
     }
     for env in envs:
         log(f"bench: {env} …")

@@ -29,6 +29,7 @@ CHROMIUM_FLAGS = [
 ]
 PAGE = "bench/bench_page.html"
 IMPLS = {"raw JS": "raw", "Dexie": "dexie", "pyidb": "pyidb"}
+RECORD_IMPLS = {"raw JS": "rawRecords", "pyidb": "pyidbRecords"}  # Dexie has no getAllRecords
 
 
 def chromium_executable() -> str:
@@ -81,7 +82,7 @@ def run_chromium(sizes: list[int], runs: int, log: Any = print
             errors["pyidb"] = f"boot failed: {exc}"
         for n in sizes:
             for i in range(runs):
-                for impl, fn in IMPLS.items():
+                for impl, fn in [*IMPLS.items(), *RECORD_IMPLS.items()]:
                     if impl in errors:
                         continue
                     name = f"bench-{fn}-{n}-{i}"
@@ -95,7 +96,7 @@ def run_chromium(sizes: list[int], runs: int, log: Any = print
                     slot = times.setdefault((impl, n), {})
                     for w, ms in one.items():
                         slot.setdefault(w, []).append(ms)
-            log(f"  chromium n={n}: {runs} runs each of {', '.join(IMPLS)}")
+            log(f"  chromium n={n}: {runs} runs each of {', '.join(IMPLS)} (+ get_all_records)")
     return times, errors
 
 

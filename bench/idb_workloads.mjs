@@ -136,6 +136,48 @@ export async function rawRunOnce(indexedDB, IDBKeyRange, name, n, data = records
   return out;
 }
 
+/** Raw IndexedDB 3.0 (Chromium): getAllRecords() of all N records, and getAll() + getAllKeys()
+ * in one transaction (bench/workloads.py RECORD_WORKLOADS). */
+export async function rawRecordsOnce(indexedDB, name, n, data = records(n)) {
+  const out = {};
+  const db = await openDb(indexedDB, name);
+  try {
+    let tx = db.transaction(STORE, "readwrite");
+    let store = tx.objectStore(STORE);
+    for (const r of data) store.put(r);
+    await done(tx);
+    // an untimed read first (as in bench/workloads.py records_once)
+    tx = db.transaction(STORE);
+    await req(tx.objectStore(STORE).getAllKeys());
+    await done(tx);
+
+    let t = performance.now();
+    tx = db.transaction(STORE);
+    const got = await req(tx.objectStore(STORE).getAllRecords());
+    await done(tx);
+    // read every record, as pyidb hands every one to Python (IDBRecord fields are getters)
+    let seen = 0;
+    for (const r of got) seen += r.primaryKey === r.value.id && r.key === r.primaryKey;
+    out.get_all_records = performance.now() - t;
+    check(seen === n, `getAllRecords gave ${got.length} records, ${seen} right`);
+
+    t = performance.now();
+    tx = db.transaction(STORE);
+    store = tx.objectStore(STORE);
+    const keysReq = req(store.getAllKeys());
+    const values = await req(store.getAll());
+    const keys = await keysReq;
+    await done(tx);
+    let matched = 0;
+    for (let i = 0; i < n; i++) matched += keys[i] === values[i].id;
+    out["get_all+keys"] = performance.now() - t;
+    check(matched === n, `getAll + getAllKeys gave ${keys.length} records, ${matched} right`);
+  } finally {
+    db.close();
+  }
+  return out;
+}
+
 /** Dexie: bulkPut, get/put loop in db.transaction, toArray, each(), where().between(). */
 export async function dexieRunOnce(Dexie, name, n, data = records(n)) {
   const keys = loopKeys(n);

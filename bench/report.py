@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 UNITS = {"point_get": "µs/op"}  # everything else is ms for the whole workload
-ORDER = ("write", "get_put", "get_all", "cursor", "index_range", "point_get", "export", "import")
+ORDER = ("write", "get_put", "get_all", "cursor", "index_range", "get_all_records", "get_all+keys",
+         "point_get", "export", "import", "find_eq", "find_range", "order_take", "create_many", "push",
+         "pull")
 
 # Environment -> (title, implementations measured, which are the baselines).
 ENVS: dict[str, tuple[str, list[str], list[str]]] = {
@@ -26,6 +28,12 @@ ENVS: dict[str, tuple[str, list[str], list[str]]] = {
     "providers": ("CPython: pyidb on PostgreSQL vs plain psycopg; the host socket vs in-process",
                   ["psycopg", "pyidb postgresql:", "pyidb memory: in-process", "pyidb memory: socket"],
                   ["psycopg", "pyidb memory: in-process"]),
+    **{env: (f"{title}: pyidb.model vs the same work on the raw pyidb API",
+             ["raw pyidb", "raw pyidb (table/10)", "pyidb.model", "pyidb.model (table/10)"],
+             ["raw pyidb"])
+       for env, title in (("model", "CPython memory:"), ("model-chromium", "Chromium"))},
+    "sync": ("Sync: model client -> HTTP -> server on SQLite (batches/pages of 500) vs the server's "
+             "raw sqlite3 inserts/selects", ["raw inserts", "pyidb.sync"], ["raw inserts"]),
 }
 
 
@@ -41,6 +49,7 @@ class Target:
     baseline_env: str
     baseline: str
     n: int | None = None
+    baseline_workload: str | None = None  # another workload of the baseline (default: the same)
 
 
 TARGETS = [
@@ -50,6 +59,11 @@ TARGETS = [
            "chromium", "Dexie"),
     Target("Chromium get_all <= 1.5x raw getAll", "chromium", "pyidb", "get_all", 1.5,
            "chromium", "raw JS"),
+    Target("Chromium get_all_records <= 1.5x raw getAllRecords", "chromium", "pyidb",
+           "get_all_records", 1.5, "chromium", "raw JS"),
+    # informational: one request against the two it replaces, both pyidb
+    Target("Chromium get_all_records <= 1.0x pyidb get_all + get_all_keys", "chromium", "pyidb",
+           "get_all_records", 1.0, "chromium", "pyidb", baseline_workload="get_all+keys"),
     Target("Chromium awaited get+put loop <= 2x raw JS", "chromium", "pyidb", "get_put", 2.0,
            "chromium", "raw JS"),
     Target("Chromium cursor walk <= 2x raw JS", "chromium", "pyidb", "cursor", 2.0,
@@ -69,6 +83,21 @@ TARGETS = [
     Target("PostgreSQL point get <= 2x indexed SELECT", "providers", "pyidb postgresql:", "point_get",
            2.0, "providers", "psycopg"),
 ]
+for _env, _where in (("model", "CPython"), ("model-chromium", "Chromium")):
+    TARGETS += [
+        Target(f"{_where} model find_many indexed equality take=20 <= 1.5x raw index get_all",
+               _env, "pyidb.model", "find_eq", 1.5, _env, "raw pyidb"),
+        Target(f"{_where} model find_many indexed range take=20 <= 1.5x raw index get_all",
+               _env, "pyidb.model", "find_range", 1.5, _env, "raw pyidb"),
+        Target(f"{_where} model order+take=20: full table vs a tenth of it <= 1.5x", _env,
+               "pyidb.model", "order_take", 1.5, _env, "pyidb.model (table/10)"),
+        Target(f"{_where} raw prev cursor, 20 records: full table vs a tenth (for reference)",
+               _env, "raw pyidb", "order_take", 1.5, _env, "raw pyidb (table/10)"),
+        Target(f"{_where} model create_many <= 1.3x raw put_many", _env, "pyidb.model",
+               "create_many", 1.3, _env, "raw pyidb", n=None),
+    ]
+TARGETS += [Target(f"Sync {w} end to end <= 3x the server's raw sqlite3 work", "sync", "pyidb.sync", w,
+                  3.0, "sync", "raw inserts") for w in ("push", "pull")]
 GROWTH_LIMIT = 1.5
 
 
@@ -91,10 +120,13 @@ class Results:
     def sizes(self, env: str) -> list[int]:
         return sorted({n for (e, _, n, _) in self.runs if e == env})
 
-    def ratio(self, env: str, impl: str, n: int, workload: str, base_env: str, base: str
-              ) -> float | None:
+    def _sizes_of(self, env: str, workload: str) -> set[int]:
+        return {n for (e, _, n, w) in self.runs if e == env and w == workload}
+
+    def ratio(self, env: str, impl: str, n: int, workload: str, base_env: str, base: str,
+              base_workload: str | None = None) -> float | None:
         top = self.median(env, impl, n, workload)
-        bottom = self.median(base_env, base, n, workload)
+        bottom = self.median(base_env, base, n, base_workload or workload)
         if top is None or not bottom:
             return None
         return top / bottom
@@ -102,10 +134,12 @@ class Results:
     def targets(self) -> list[dict[str, Any]]:
         rows = []
         for t in TARGETS:
-            sizes = sorted(set(self.sizes(t.env)) & set(self.sizes(t.baseline_env)))
+            sizes = sorted(self._sizes_of(t.env, t.workload)
+                           & self._sizes_of(t.baseline_env, t.baseline_workload or t.workload))
             n = t.n if t.n is not None else (sizes[-1] if sizes else None)
             ratio = None if n is None else self.ratio(t.env, t.subject, n, t.workload,
-                                                      t.baseline_env, t.baseline)
+                                                      t.baseline_env, t.baseline,
+                                                      t.baseline_workload)
             rows.append({"target": t.label, "n": n, "ratio": ratio, "limit": t.limit,
                          "status": "n/a" if ratio is None else
                          ("met" if ratio <= t.limit else "missed")})

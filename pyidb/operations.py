@@ -35,7 +35,8 @@ CREATE_INDEX                store, index, key_path,          Index              
 DELETE_INDEX                store, index                     None                    store
 GET, GET_KEY, DELETE        store, index, query              Request                 store/index
 COUNT                       store, index, query              Request[int]            store/index
-GET_ALL, GET_ALL_KEYS       store, index, query, count       Request[list]           store/index
+GET_ALL, GET_ALL_KEYS,      store, index, query, count,      Request[list]           store/index
+GET_ALL_RECORDS             direction
 OPEN_CURSOR,                store, index, query, direction   CursorRequest           store/index
 OPEN_KEY_CURSOR
 ADD, PUT                    store, value, key                Request[key]            store
@@ -94,6 +95,7 @@ class Kind(enum.Enum):
     GET_KEY = "get_key"
     GET_ALL = "get_all"
     GET_ALL_KEYS = "get_all_keys"
+    GET_ALL_RECORDS = "get_all_records"
     GET_MANY = "get_many"
     COUNT = "count"
     OPEN_CURSOR = "open_cursor"

@@ -66,7 +66,8 @@ def _call_source(name: str) -> Callable[[Any, Operation], Any]:
 
 _QUERY_FIELDS = {
     "get": ("query",), "get_key": ("query",), "count": ("query",), "delete": ("query",),
-    "get_all": ("query", "count"), "get_all_keys": ("query", "count"),
+    "get_all": ("query", "count", "direction"), "get_all_keys": ("query", "count", "direction"),
+    "get_all_records": ("query", "count", "direction"),
     "open_cursor": ("query", "direction"), "open_key_cursor": ("query", "direction"),
     "add": ("value", "key"), "put": ("value", "key"),
     "add_many": ("values", "keys"), "put_many": ("values", "keys"),
@@ -291,11 +292,16 @@ class _Source:
     def get_key(self, query: Any) -> Any:
         return self._op(Kind.GET_KEY, query=query)
 
-    def get_all(self, query: Any = None, count: int | None = None) -> Any:
-        return self._op(Kind.GET_ALL, query=query, count=count)
+    def get_all(self, query: Any = None, count: int | None = None, direction: Any = "next") -> Any:
+        return self._op(Kind.GET_ALL, query=query, count=count, direction=direction)
 
-    def get_all_keys(self, query: Any = None, count: int | None = None) -> Any:
-        return self._op(Kind.GET_ALL_KEYS, query=query, count=count)
+    def get_all_keys(self, query: Any = None, count: int | None = None,
+                     direction: Any = "next") -> Any:
+        return self._op(Kind.GET_ALL_KEYS, query=query, count=count, direction=direction)
+
+    def get_all_records(self, query: Any = None, count: int | None = None,
+                        direction: Any = "next") -> Any:
+        return self._op(Kind.GET_ALL_RECORDS, query=query, count=count, direction=direction)
 
     def count(self, query: Any = None) -> Any:
         return self._op(Kind.COUNT, query=query)

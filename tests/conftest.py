@@ -156,7 +156,9 @@ def _pass_through(op: pyidb.Operation, proceed):  # type: ignore[no-untyped-def]
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "factory" in metafunc.fixturenames:
         # white-box tests outside the suite reach into the engine's factory: no wrapper there
-        urls = CONFORMANCE_URLS if "conformance" in metafunc.definition.path.parts else ENGINE_URLS
+        parts = metafunc.definition.path.parts
+        suite = "conformance" in parts or "model_conformance" in parts
+        urls = CONFORMANCE_URLS if suite else ENGINE_URLS
         metafunc.parametrize("factory", urls, indirect=True)
 
 
@@ -206,3 +208,36 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
     asyncio.run(asyncio.wait_for(pyfuncitem.obj(**args), timeout=60))
     return True
+
+
+# -- sync (pyidb.sync) ------------------------------------------------------------------------
+_sync_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture(scope="session")
+def sync_pg_cluster():
+    """A throwaway PostgreSQL cluster for the sync server tests (tests/pg_cluster.py). Skips where
+    PostgreSQL is not installed, except under CI=true, where its absence fails the run."""
+    import os
+
+    from tests.pg_cluster import PgCluster, PgUnavailable
+
+    try:
+        cluster = PgCluster.start()
+    except PgUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must test PostgreSQL, but: {exc}")
+        pytest.skip(str(exc))
+    with cluster:
+        yield cluster
+
+
+@pytest.fixture
+def sync_pg_database(sync_pg_cluster) -> str:
+    """A fresh database on the sync test cluster: its URL."""
+    import psycopg
+
+    name = f"sync_{next(_sync_databases)}"
+    with psycopg.connect(sync_pg_cluster.url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return sync_pg_cluster.url.rsplit("/", 1)[0] + "/" + name

@@ -19,3 +19,7 @@ def test_bench_quick_runs_every_benchmark(tmp_path: Path) -> None:
     assert not results["errors"], results["errors"]
     environments = {m["env"] for m in results["measurements"]}
     assert len(environments) >= 3, environments  # CPython, Node and Chromium all ran
+    measured = {(m["env"], m["impl"], m["workload"]) for m in results["measurements"]}
+    for impl in ("raw JS", "pyidb"):  # get_all_records against raw getAllRecords, in Chromium
+        for workload in ("get_all_records", "get_all+keys"):
+            assert ("chromium", impl, workload) in measured, (impl, workload)

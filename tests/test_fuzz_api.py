@@ -106,7 +106,8 @@ async def _snapshot(db: pyidb.Database) -> Any:
 async def _store_step(tx: pyidb.Transaction, data: st.DataObject) -> None:
     store = tx.object_store(data.draw(store_name))
     kind = data.draw(st.sampled_from([
-        "put", "add", "delete", "clear", "get", "get_key", "get_all", "get_all_keys", "count",
+        "put", "add", "delete", "clear", "get", "get_key", "get_all", "get_all_keys",
+        "get_all_records", "count",
         "put_many", "add_many", "get_many", "delete_many", "cursor", "index", "range",
     ]))
     if kind in ("put", "add"):
@@ -116,8 +117,10 @@ async def _store_step(tx: pyidb.Transaction, data: st.DataObject) -> None:
         await getattr(store, kind)(values, data.draw(st.none() | st.lists(key, max_size=3) | hostile))
     elif kind in ("get_many", "delete_many"):
         await getattr(store, kind)(data.draw(st.lists(key, max_size=3) | hostile))
-    elif kind in ("get_all", "get_all_keys"):
-        await getattr(store, kind)(data.draw(maybe), data.draw(st.none() | st.integers(-1, 5) | hostile))
+    elif kind in ("get_all", "get_all_keys", "get_all_records"):
+        direction = st.sampled_from(["next", "nextunique", "prev", "prevunique"]) | hostile
+        await getattr(store, kind)(data.draw(maybe), data.draw(st.none() | st.integers(-1, 5) | hostile),
+                                   data.draw(direction))
     elif kind == "clear":
         await store.clear()
     elif kind == "cursor":

@@ -61,6 +61,20 @@ def test_the_tour_notebook_starts_with_the_readmes_install_line() -> None:
     assert "```python\n%pip install pyidb\n```" in README.read_text()
 
 
+def test_get_all_records_example_runs_as_written(tmp_path: Path) -> None:
+    assert _run_block("asyncio.run(records())", tmp_path) == [
+        "[(3, 'Bedrock Nights'), (2, 'Water Buffaloes')]", "Fred 1", "Barney 3", "[2, 1]"]
+
+
+def test_model_client_example_runs_as_written(tmp_path: Path) -> None:
+    """The model client's example prints what its comments promise."""
+    example = next(b for b in _python_blocks() if "asyncio.run(demo())" in b)
+    printed = _run_block("asyncio.run(demo())", tmp_path)
+    promised = re.findall(r"# (\S.*)$", example.split("async def demo")[1], flags=re.M)
+    promised = [p.split(" (")[0] for p in promised if not p.startswith("all or nothing")]
+    assert printed == promised, (printed, promised)
+
+
 def test_providers_config_host_and_plugin_examples_run_as_written(tmp_path: Path) -> None:
     import secrets
 

@@ -102,6 +102,84 @@ function track(id, req, encode) {
 
 const plain = (r) => toWire(r);
 
+// getAllRecords() and the options form of getAll()/getAllKeys() with a direction (IndexedDB 3.0),
+// detected once. Without them (older browsers) a cursor collects the same items (getAllByCursor),
+// or, for a store's records in direction "next", getAllKeys + getAll (storeRecords, which a
+// store's records always use).
+const hasGetAllRecords = typeof IDBObjectStore !== "undefined" &&
+  typeof IDBObjectStore.prototype.getAllRecords === "function";
+let nativeGetAll = hasGetAllRecords;
+
+// An index's getAllRecords result as one wire text [primaryKeys, values, indexKeys].
+function indexRecordsWire(records) {
+  const n = records.length;
+  const pks = new Array(n);
+  const values = new Array(n);
+  const keys = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = records[i];
+    pks[i] = r.primaryKey;
+    values[i] = r.value;
+    keys[i] = r.key;
+  }
+  return toWire([pks, values, keys]);
+}
+
+// A store's records as getAllKeys + getAll placed back to back, as one wire text [primaryKeys,
+// values]: nothing runs between two requests placed together, so they read the same records (even
+// in a readwrite transaction whose later requests write, which a cursor would see). In Chromium
+// the pair is faster than getAllRecords, whose IDBRecord objects cost a getter call per field.
+// `options` is the 3.0 dictionary (with a direction), or null for the two-argument form ("next").
+function storeRecords(id, src, query, count, options) {
+  const n = count === null ? undefined : count;
+  const keysReq = options === null ? src.getAllKeys(query, n) : src.getAllKeys(options);
+  const valuesReq = options === null ? src.getAll(query, n) : src.getAll(options);
+  let pks = null;
+  keysReq.onsuccess = () => {
+    pks = keysReq.result;
+  };
+  keysReq.onerror = (ev) => {  // then the values request fails too (the transaction aborts)
+    if (dispatch(id, "e", errText(keysReq.error))) ev.preventDefault();
+  };
+  valuesReq.onsuccess = () => {
+    if (pks !== null) succeed(id, toWire, [pks, valuesReq.result]);
+  };
+  valuesReq.onerror = (ev) => {
+    if (pks !== null && dispatch(id, "e", errText(valuesReq.error))) ev.preventDefault();
+  };
+  return "";
+}
+
+// getAll/getAllKeys/getAllRecords with a direction, where the browser lacks them: a cursor in that
+// direction collects up to `count` items (its unique directions are the spec's), and the request
+// answers once, with the text the native call would give.
+function getAllByCursor(id, src, op, query, count, direction, isIndex) {
+  const withValue = op !== "getAllKeys";
+  const req = withValue ? src.openCursor(query, direction) : src.openKeyCursor(query, direction);
+  const pks = [];
+  const values = [];
+  const keys = [];
+  req.onsuccess = () => {
+    const c = req.result;
+    if (c !== null) {
+      pks.push(c.primaryKey);
+      if (withValue) values.push(c.value);
+      if (isIndex) keys.push(c.key);
+      if (count === null || pks.length < count) {
+        c.continue();
+        return;
+      }
+    }
+    if (op === "getAll") succeed(id, toWire, values);
+    else if (op === "getAllKeys") succeed(id, toWire, pks);
+    else succeed(id, toWire, isIndex ? [pks, values, keys] : [pks, values]);
+  };
+  req.onerror = (ev) => {
+    if (dispatch(id, "e", errText(req.error))) ev.preventDefault();
+  };
+  return "";
+}
+
 // Cursor pages. Each success event of a cursor request is one record; the shim sends records to
 // Python in pages: one wire text "[flag, record, ...]", record = [key, primaryKey(, value)].
 // flag 0: the IDBCursor stands on the page's last record; 1: it went past the end after the
@@ -253,6 +331,13 @@ const shim = {
     } catch {
       return false;
     }
+  },
+
+  /** Whether getAll* use the browser's getAllRecords/options form (else the cursor path); tests
+   * force the cursor path with useNativeGetAll(false). Returns whether the browser has them. */
+  useNativeGetAll(on) {
+    nativeGetAll = on && hasGetAllRecords;
+    return hasGetAllRecords;
   },
 
   /** Live handle counts, for leak tests: [dbs, transactions, cursors]. */
@@ -531,7 +616,20 @@ const shim = {
           return track(id, src.clear(), plain);
         case "getAll":
         case "getAllKeys":
-          return track(id, src[op](toQuery(args[0]), args[1] === null ? undefined : args[1]), plain);
+        case "getAllRecords": {
+          const [q, count, direction] = args;
+          const query = toQuery(q);
+          if (op !== "getAllRecords" && direction === "next") {
+            return track(id, src[op](query, count === null ? undefined : count), plain);
+          }
+          const isIndex = index !== "";
+          const options = count === null ? { query, direction } : { query, count, direction };
+          if (!isIndex && op === "getAllRecords" && (nativeGetAll || direction.startsWith("next"))) {
+            return storeRecords(id, src, query, count, nativeGetAll ? options : null);
+          }
+          if (!nativeGetAll) return getAllByCursor(id, src, op, query, count, direction, isIndex);
+          return track(id, src[op](options), op === "getAllRecords" ? indexRecordsWire : plain);
+        }
         case "openCursor":
         case "openKeyCursor": {
           const req = src[op](toQuery(args[0]), args[1]);

@@ -24,6 +24,7 @@ from importlib import resources
 from typing import Any
 
 from .. import wire
+from ..api import Record, make_records
 from ..clone import clone
 from ..errors import Error, InvalidStateError, error_from_name
 from ..js_numbers import EPOCH as _EPOCH
@@ -273,6 +274,33 @@ def loads_key(text: str) -> Any:
     return fix_key(wire.loads(text))
 
 
-def loads_keys(text: str) -> Any:
-    return [fix_key(k) for k in wire.loads(text)]
+def fix_keys(keys: list[Any]) -> list[Any]:
+    """:func:`fix_key` of each key; the common lists (no float or array key) as they are, found
+    without a Python call per key."""
+    kinds = set(map(type, keys))
+    if float not in kinds and list not in kinds:
+        return keys
+    return [fix_key(k) for k in keys]
 
+
+def loads_keys(text: str) -> Any:
+    return fix_keys(wire.loads(text))
+
+
+def loads_records(text: str) -> list[Record]:
+    """The shim's ``[primaryKeys, values(, indexKeys)]`` as records (key, primary key, value)."""
+    parts = wire.loads(text)
+    pks = fix_keys(parts[0])
+    keys = pks if len(parts) == 2 else fix_keys(parts[2])
+    return make_records(keys, pks, parts[1])
+
+
+
+def use_native_get_all(on: bool) -> bool:
+    """For tests: False sends get_all/get_all_keys with a direction and get_all_records down the
+    shim's cursor path even where the browser has ``getAllRecords``; True (the default) uses the
+    browser's own calls where it has them. Returns whether it has them.
+
+    >>> use_native_get_all(False)   # Chromium: True (it has them); now the cursor path runs
+    """
+    return bool(js().useNativeGetAll(bool(on)))

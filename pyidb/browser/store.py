@@ -106,16 +106,24 @@ class _Source(api._Readable):
     def count(self, query: Any = None) -> SyncFuture[int]:
         return self._query_op("count", query, True)
 
-    def _get_all(self, op: str, query: Any, count: Any,
+    def _get_all(self, op: str, query: Any, count: Any, direction: Any,
                  decode: Callable[[str], Any]) -> SyncFuture[list[Any]]:
-        limit = "null" if check_count(count) is None else str(count)
-        return self._request(op, lambda: shim.encode_args(shim.encode_query(query), limit), decode)
+        # the options' WebIDL checks come first (count, then direction), as in JS
+        limit = check_count(count)
+        options = f',{"null" if limit is None else limit},"{check_direction(direction)}"'
+        return self._request(op, lambda: "[" + shim.encode_query(query) + options + "]", decode)
 
-    def get_all(self, query: Any = None, count: int | None = None) -> SyncFuture[list[Any]]:
-        return self._get_all("getAll", query, count, wire.loads)
+    def get_all(self, query: Any = None, count: int | None = None,
+                direction: Any = "next") -> SyncFuture[list[Any]]:
+        return self._get_all("getAll", query, count, direction, wire.loads)
 
-    def get_all_keys(self, query: Any = None, count: int | None = None) -> SyncFuture[list[Any]]:
-        return self._get_all("getAllKeys", query, count, shim.loads_keys)
+    def get_all_keys(self, query: Any = None, count: int | None = None,
+                     direction: Any = "next") -> SyncFuture[list[Any]]:
+        return self._get_all("getAllKeys", query, count, direction, shim.loads_keys)
+
+    def get_all_records(self, query: Any = None, count: int | None = None,
+                        direction: Any = "next") -> SyncFuture[list[api.Record]]:
+        return self._get_all("getAllRecords", query, count, direction, shim.loads_records)
 
     def open_cursor(self, query: Any = None, direction: Any = "next") -> api.CursorRequest[Any]:
         return open_cursor(self, query, check_direction(direction), True)

@@ -7,6 +7,7 @@ at call time (the stored value is a copy), and queues the storage operation from
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,33 @@ class _Source(api._Readable):
 
     def _bounds(self, query: Any, null_allowed: bool = True) -> Bounds:
         return query_bounds(query, null_allowed)
+
+    def _index_schema(self) -> IndexSchema | None:
+        return None
+
+    def _get_all(self, kind: str, query: Any, count: Any, direction: Any) -> SyncFuture[list[Any]]:
+        """Spec 5.12 "create a request to retrieve multiple items": the options' WebIDL checks
+        (count, then direction), then deleted source, inactive transaction, then the query."""
+        limit, direction = check_count(count), check_direction(direction)
+        if limit is not None and limit > sys.maxsize:  # 2**32-1 in 32-bit Pyodide: no limit at all
+            limit = None
+        self._check()
+        bounds = self._bounds(query)
+        storage, store, index = self._tx.storage, self._store, self._index_schema()
+        return self._tx.request(lambda: record_store.get_all_items(
+            storage, store, index, bounds, direction, limit, kind))
+
+    def get_all(self, query: Any = None, count: int | None = None,
+                direction: Any = "next") -> SyncFuture[list[Any]]:
+        return self._get_all("value", query, count, direction)
+
+    def get_all_keys(self, query: Any = None, count: int | None = None,
+                     direction: Any = "next") -> SyncFuture[list[Any]]:
+        return self._get_all("key", query, count, direction)
+
+    def get_all_records(self, query: Any = None, count: int | None = None,
+                        direction: Any = "next") -> SyncFuture[list[api.Record]]:
+        return self._get_all("record", query, count, direction)
 
 
 class EngineObjectStore(_Source, api.ObjectStore):
@@ -167,20 +195,6 @@ class EngineObjectStore(_Source, api.ObjectStore):
         bounds = self._bounds(query, null_allowed=False)
         storage, schema = self._tx.storage, self._schema
         return self._tx.request(lambda: record_store.get_key(storage, schema, bounds))
-
-    def get_all(self, query: Any = None, count: int | None = None) -> SyncFuture[list[Any]]:
-        self._check()
-        bounds, limit = self._bounds(query), check_count(count)
-        storage, schema = self._tx.storage, self._schema
-        return self._tx.request(
-            lambda: record_store.get_all_values(storage, schema, bounds, limit)
-        )
-
-    def get_all_keys(self, query: Any = None, count: int | None = None) -> SyncFuture[list[Any]]:
-        self._check()
-        bounds, limit = self._bounds(query), check_count(count)
-        storage, schema = self._tx.storage, self._schema
-        return self._tx.request(lambda: record_store.get_all_keys(storage, schema, bounds, limit))
 
     def get_many(self, keys: Iterable[Any]) -> SyncFuture[list[Any]]:
         self._check()
@@ -296,21 +310,8 @@ class EngineIndex(_Source, api.Index):
         storage, index = self._tx.storage, self._index
         return self._tx.request(lambda: record_store.index_get_key(storage, index, bounds))
 
-    def get_all(self, query: Any = None, count: int | None = None) -> SyncFuture[list[Any]]:
-        self._check()
-        bounds, limit = self._bounds(query), check_count(count)
-        storage, store, index = self._tx.storage, self._store, self._index
-        return self._tx.request(
-            lambda: record_store.index_get_all_values(storage, store, index, bounds, limit)
-        )
-
-    def get_all_keys(self, query: Any = None, count: int | None = None) -> SyncFuture[list[Any]]:
-        self._check()
-        bounds, limit = self._bounds(query), check_count(count)
-        storage, index = self._tx.storage, self._index
-        return self._tx.request(
-            lambda: record_store.index_get_all_keys(storage, index, bounds, limit)
-        )
+    def _index_schema(self) -> IndexSchema | None:
+        return self._index
 
     def count(self, query: Any = None) -> SyncFuture[int]:
         self._check()

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ..api import make_records
 from ..errors import ConstraintError
 from ..key_encoding import decode_key, encode_key
 from ..key_path import extract_index_keys, inject_key
@@ -202,16 +203,6 @@ def get_key(storage: Storage, store: StoreSchema, bounds: Bounds) -> Any:
     return None if hit is None else decode_key(hit[0])
 
 
-def get_all_values(storage: Storage, store: StoreSchema, bounds: Bounds,
-                   count: int | None) -> list[Any]:
-    return loads_many([raw for _, raw in storage.scan(store.tree, *bounds, limit=count)])
-
-
-def get_all_keys(storage: Storage, store: StoreSchema, bounds: Bounds,
-                 count: int | None) -> list[Any]:
-    return [decode_key(pk) for pk, _ in storage.scan(store.tree, *bounds, limit=count)]
-
-
 def get_many(storage: Storage, store: StoreSchema, keys: Iterable[Any]) -> list[Any]:
     out = []
     for key in keys:
@@ -239,13 +230,60 @@ def index_get_key(storage: Storage, index: IndexSchema, bounds: Bounds) -> Any:
     return None if hit is None else decode_key(hit[1])
 
 
-def index_get_all_values(storage: Storage, store: StoreSchema, index: IndexSchema,
-                         bounds: Bounds, count: int | None) -> list[Any]:
-    pks = [pk for _, pk in storage.scan(index.tree, *bounds, limit=count)]
-    raws = [storage.get(store.tree, pk) for pk in pks]
-    return loads_many([raw for raw in raws if raw is not None])
+def get_all_items(storage: Storage, store: StoreSchema, index: IndexSchema | None,
+                  bounds: Bounds, direction: str, count: int | None, kind: str) -> list[Any]:
+    """Spec 6.2/6.3 "retrieve multiple items" from ``store`` (or its ``index``): ``kind`` is
+    "value", "key" (primary keys) or "record" (:class:`~pyidb.Record`), in ``direction``, at most
+    ``count`` (None: all). One range scan in that direction, never a sort."""
+    reverse = direction.startswith("prev")
+    if index is None:  # an object store's keys are unique: "nextunique" is "next"
+        rows = list(storage.scan(store.tree, *bounds, reverse=reverse, limit=count))
+        if kind == "key":
+            return [decode_key(pk) for pk, _ in rows]
+        values = loads_many([raw for _, raw in rows])
+        if kind == "value":
+            return values
+        keys = [decode_key(pk) for pk, _ in rows]
+        return make_records(keys, keys, values)
+    if direction in ("next", "prev"):
+        rows = list(storage.scan(index.tree, *bounds, reverse=reverse, limit=count))
+    else:
+        rows = _unique_entries(storage, index, bounds, reverse, count)
+    if kind == "key":
+        return [decode_key(pk) for _, pk in rows]
+    found = [(entry, pk, storage.get(store.tree, pk)) for entry, pk in rows]
+    found = [f for f in found if f[2] is not None]
+    values = loads_many([raw for _, _, raw in found])  # type: ignore[misc]
+    if kind == "value":
+        return values
+    return make_records([decode_key(index_key_of(entry, pk)) for entry, pk, _ in found],
+                        [decode_key(pk) for _, pk, _ in found], values)
 
 
-def index_get_all_keys(storage: Storage, index: IndexSchema, bounds: Bounds,
-                       count: int | None) -> list[Any]:
-    return [decode_key(pk) for _, pk in storage.scan(index.tree, *bounds, limit=count)]
+def _unique_entries(storage: Storage, index: IndexSchema, bounds: Bounds, reverse: bool,
+                    count: int | None) -> list[tuple[bytes, bytes]]:
+    """The first entry (lowest primary key) of each index key in ``bounds``, ascending or (for
+    "prevunique") descending index keys, at most ``count``: one streamed scan."""
+    out: list[tuple[bytes, bytes]] = []
+    last: bytes | None = None
+    held: tuple[bytes, bytes] | None = None
+    for entry, pk in storage.scan(index.tree, *bounds, reverse=reverse):
+        ik = index_key_of(entry, pk)
+        if ik == last:
+            if reverse:
+                held = (entry, pk)  # a lower primary key of the same index key
+            continue
+        last = ik
+        if not reverse:
+            out.append((entry, pk))
+            if len(out) == count:
+                return out
+            continue
+        if held is not None:
+            out.append(held)
+            if len(out) == count:
+                return out
+        held = (entry, pk)
+    if held is not None:
+        out.append(held)
+    return out

@@ -168,3 +168,34 @@ async def test_upgrade_and_cursors_hand_out_wrapped_objects(factory):
     finally:
         db.close()
     assert seen[-1] is Kind.CLOSE
+
+
+async def test_get_all_records_and_directions_pass_the_handler(factory):
+    seen: list[tuple[Kind, object, object, object, str | None]] = []
+
+    def newest_first(op: pyidb.Operation, proceed):  # type: ignore[no-untyped-def]
+        if op.kind in (Kind.GET_ALL, Kind.GET_ALL_KEYS, Kind.GET_ALL_RECORDS):
+            seen.append((op.kind, op.query, op.count, op.direction, op.index))
+            if op.direction == "next":  # a rewrite: every listing newest first
+                op = dataclasses.replace(op, direction="prev")
+        return proceed(op)
+
+    f = pyidb.wrap(factory, newest_first)
+    async with await f.open(db_name("wrap"), 1, upgrade=_schema) as db:
+        await db.put("notes", {"id": 1, "tag": "a"})
+        await db.put("notes", {"id": 2, "tag": "a"})
+        records = await db.get_all_records("notes", None, 5)
+        assert records == [pyidb.Record(2, 2, {"id": 2, "tag": "a"}),
+                           pyidb.Record(1, 1, {"id": 1, "tag": "a"})]
+        assert await db.get_all_keys("notes") == [2, 1]
+        tx = db.transaction("notes")
+        index = tx.object_store("notes").index("by_tag")
+        assert await index.get_all("a", 1, "nextunique") == [{"id": 1, "tag": "a"}]
+        assert [r.primary_key for r in await index.get_all_records("a")] == [2, 1]
+        with raises(pyidb.InvalidArgumentError):  # the backend still checks the arguments
+            index.get_all_records(None, -1)
+    assert seen == [
+        (Kind.GET_ALL_RECORDS, None, 5, "next", None), (Kind.GET_ALL_KEYS, None, None, "next", None),
+        (Kind.GET_ALL, "a", 1, "nextunique", "by_tag"), (Kind.GET_ALL_RECORDS, "a", None, "next", "by_tag"),
+        (Kind.GET_ALL_RECORDS, None, -1, "next", "by_tag"),
+    ]

@@ -305,6 +305,7 @@ async def test_every_snippet_runs_on_the_task_database() -> None:
     assert outputs["Transaction"] == "'completed 3 task(s)'"
     assert (await tl.counts()).open == 1  # only "Buy milk" (home) is left open
     assert "'by_tag': 'tags'" in outputs["Schema"]
+    assert outputs["Model client"] == "[('try pyidb.model', 3), ('read the README', 0)]"
     assert outputs["An error"].startswith("ConstraintError - ")
     assert outputs["An error"].endswith("\n5")
 

@@ -160,6 +160,12 @@ def test_console_snippets_run_against_the_same_database(browser_context: Any,
     expect(page.locator("#output.ok")).to_contain_text("[x] Review pull request #42")
     screenshot(page, "demo-console.png")
 
+    # the model client runs in the page too, on the browser's IndexedDB
+    page.click("#snippets button:has-text('Model client')")
+    page.click("#run")
+    expect(page.locator("#output.ok")).to_have_text(
+        "[('try pyidb.model', 3), ('read the README', 0)]")
+
 
 def test_a_session_of_ordinary_use_logs_no_page_errors(browser_context: Any,
                                                        site_server: Any) -> None:

@@ -70,14 +70,22 @@ def suite_dir() -> Path:
     return Path(os.environ.get("PYIDB_CONFORMANCE_DIR", TESTS)).resolve()
 
 
+SUITE_PACKAGES = ("conformance", "model_conformance")
+"""The packages the runners run (tests/runners/pyodide_runner.py PACKAGES)."""
+
+
+def suite_modules(package: str) -> list[Path]:
+    return sorted((suite_dir() / package).glob("test_*.py"))
+
+
 def conformance_ids() -> list[str]:
-    """``["test_cf_keys.py::test_x", ...]``: every ``async def test_*`` of the suite, in file order.
+    """``["test_cf_keys.py::test_x", ...]``: every ``async def test_*`` of the suites, in file order.
 
     Read with ``ast`` so that collection never imports the suite (a broken module still gets
     its ids, and the runner reports its import error for each).
     """
     ids: list[str] = []
-    for path in sorted((suite_dir() / "conformance").glob("test_*.py")):
+    for path in [p for package in SUITE_PACKAGES for p in suite_modules(package)]:
         try:
             tree = ast.parse(path.read_text(encoding="utf-8"))
         except SyntaxError:
@@ -186,7 +194,8 @@ def built_site() -> Built:
 @pytest.fixture(scope="session")
 def site_server(built_site: Built) -> Iterator[SiteServer]:
     ARTIFACTS.mkdir(exist_ok=True)
-    overlays = {"/tests/conformance/": suite_dir() / "conformance", "/tests/": TESTS,
+    overlays = {"/tests/conformance/": suite_dir() / "conformance",
+                "/tests/model_conformance/": suite_dir() / "model_conformance", "/tests/": TESTS,
                 "/web_demo/": REPO / "web_demo", "/examples/": REPO / "examples"}
     server = SiteServer(built_site.site, overlays=overlays,
                         log_path=ARTIFACTS / "site-server.log").start()
@@ -292,7 +301,10 @@ def run_conformance_suite(browser: Any, server: SiteServer, request: pytest.Fixt
     try:
         page = open_pyodide_page(context, server, worker=worker)
         modules = sorted(p.name for p in (suite_dir() / "conformance").glob("*.py"))
-        options = {"modules": modules, "select": selected_ids(request, test_file),
+        packages = {pkg: sorted(p.name for p in (suite_dir() / pkg).glob("*.py"))
+                    for pkg in SUITE_PACKAGES if pkg != "conformance" and (suite_dir() / pkg).is_dir()}
+        options = {"modules": modules, "packages": packages,
+                   "select": selected_ids(request, test_file),
                    "expected": conformance_ids(), "timeout": TEST_TIMEOUT_S}
         # Start the run without awaiting it in evaluate (which has no timeout), then wait for it.
         page.evaluate("""opts => { window.pyidbTest.runSuite(opts).catch(err => {

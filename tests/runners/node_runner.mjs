@@ -4,10 +4,10 @@
 //        --wheel dist/pyidb-0.1.0-py3-none-any.whl --suite tests [--select ids.json] [--timeout 60]
 //
 // It loads Pyodide from the repo's node_modules, installs the wheels offline (loadPackage by
-// absolute path), copies <suite>/conformance/*.py into the Pyodide file system, runs
+// absolute path), copies <suite>/{conformance,model_conformance}/*.py into the Pyodide file system, runs
 // tests/runners/pyodide_runner.py there and prints one line: RESULTS_MARKER + JSON results.
 // Python's own output goes to stderr so that stdout stays machine-readable.
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -15,6 +15,8 @@ export const RESULTS_MARKER = "@@PYIDB_RESULTS@@ ";
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, "..", "..");
 const SUITE_IN_PYODIDE = "/home/pyodide/suite";
+// The suite packages pyodide_runner.py runs (its PACKAGES).
+const SUITE_PACKAGES = ["conformance", "model_conformance"];
 
 function parseArgs(argv) {
   const args = { wheels: [], suite: path.join(REPO, "tests"), select: null, timeout: 60, url: "memory:" };
@@ -46,12 +48,15 @@ async function main() {
   // Wheels in dependency order; loadPackage of a path installs it like pip, without the network.
   await pyodide.loadPackage(args.wheels, { messageCallback: () => {}, checkIntegrity: false });
 
-  const conformance = path.join(args.suite, "conformance");
-  pyodide.FS.mkdirTree(`${SUITE_IN_PYODIDE}/conformance`);
-  for (const name of readdirSync(conformance)) {
-    if (!name.endsWith(".py")) continue;
-    pyodide.FS.writeFile(`${SUITE_IN_PYODIDE}/conformance/${name}`,
-      readFileSync(path.join(conformance, name), "utf8"));
+  for (const pkg of SUITE_PACKAGES) {
+    const folder = path.join(args.suite, pkg);
+    if (!existsSync(folder)) continue;
+    pyodide.FS.mkdirTree(`${SUITE_IN_PYODIDE}/${pkg}`);
+    for (const name of readdirSync(folder)) {
+      if (!name.endsWith(".py")) continue;
+      pyodide.FS.writeFile(`${SUITE_IN_PYODIDE}/${pkg}/${name}`,
+        readFileSync(path.join(folder, name), "utf8"));
+    }
   }
   pyodide.FS.writeFile("/home/pyodide/pyodide_runner.py",
     readFileSync(path.join(HERE, "pyodide_runner.py"), "utf8"));

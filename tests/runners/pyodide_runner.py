@@ -1,6 +1,7 @@
 """A small conformance-suite runner for inside Pyodide (Node or a browser page); not a pytest clone.
 
-It imports ``conformance/test_*.py`` from a directory, runs every ``async def test_*(factory)`` with
+It imports ``test_*.py`` of the packages in :data:`PACKAGES` (the IndexedDB conformance suite and
+the model client's suite) from a directory, runs every ``async def test_*(factory)`` with
 a fresh factory and a timeout, and returns one result per test as JSON::
 
     >>> await run_suite("/home/pyodide/suite", "memory:", backend_kind="engine")
@@ -25,16 +26,24 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-PACKAGE = "conformance"
+PACKAGES = ("conformance", "model_conformance")
+"""Suite packages, run in this order; module file names are unique across them (test ids are
+``file.py::test``)."""
 
 
 def _result(test_id: str, outcome: str, message: str = "", duration: float = 0.0) -> dict[str, Any]:
     return {"id": test_id, "outcome": outcome, "message": message, "duration": round(duration, 4)}
 
 
-def _module_files(suite_dir: str) -> list[str]:
-    folder = os.path.join(suite_dir, PACKAGE)
-    return sorted(f for f in os.listdir(folder) if f.startswith("test_") and f.endswith(".py"))
+def _module_files(suite_dir: str) -> list[tuple[str, str]]:
+    """(package, file) of every suite module under ``suite_dir``."""
+    found = []
+    for package in PACKAGES:
+        folder = os.path.join(suite_dir, package)
+        if os.path.isdir(folder):
+            found += [(package, f) for f in sorted(os.listdir(folder))
+                      if f.startswith("test_") and f.endswith(".py")]
+    return found
 
 
 def _tests_of(module: Any) -> list[tuple[str, Callable[..., Any]]]:
@@ -100,7 +109,7 @@ async def run_suite(
     select_json: str | None = None,
     expected_json: str | None = None,
 ) -> str:
-    """Run the suite under ``suite_dir/conformance`` on factories from ``url``; JSON results.
+    """Run the suites under ``suite_dir/<package>`` on factories from ``url``; JSON results.
 
     ``select``: only these test ids (None: all). ``backend_kind``: "engine" or "browser".
     ``select_json``/``expected_json``: the same lists as JSON text (what JavaScript passes).
@@ -114,8 +123,8 @@ async def run_suite(
     importlib.invalidate_caches()
     wanted = set(select) if select is not None else None
     results: list[dict[str, Any]] = []
-    for filename in _module_files(suite_dir):
-        modname = f"{PACKAGE}.{filename[:-3]}"
+    for package, filename in _module_files(suite_dir):
+        modname = f"{package}.{filename[:-3]}"
         try:
             module = importlib.import_module(modname)
         except BaseException as exc:

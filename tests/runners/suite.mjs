@@ -41,14 +41,20 @@ export async function runPython(pyodide, code) {
   return toJs(await pyodide.runPythonAsync(code));
 }
 
-// Runs tests/conformance with pyodide_runner.py on the browser backend -> JSON results text.
-export async function runSuite(pyodide, { modules, select = null, expected = null, timeout = 60, url = "browser" } = {}) {
+// Runs tests/conformance (and the packages in `packages`, {package: [module files]}, e.g. the
+// model client's suite) with pyodide_runner.py on the browser backend -> JSON results text.
+export async function runSuite(pyodide, { modules, packages = null, select = null, expected = null,
+                                          timeout = 60, url = "browser" } = {}) {
   if (!modules) modules = JSON.parse(await fetchText("../conformance/index.json"));
-  // The package needs its support modules too, whatever the list says.
-  const names = [...new Set(["__init__.py", "_support.py", ...modules])];
-  pyodide.FS.mkdirTree(`${SUITE_DIR}/conformance`);
-  for (const name of names) {
-    pyodide.FS.writeFile(`${SUITE_DIR}/conformance/${name}`, await fetchText(`../conformance/${name}`));
+  const suites = { conformance: modules, ...(packages || {}) };
+  for (const [pkg, files] of Object.entries(suites)) {
+    // Each package needs its support modules too, whatever the list says.
+    const extra = pkg === "conformance" ? ["__init__.py", "_support.py"] : ["__init__.py"];
+    const names = [...new Set([...extra, ...files])];
+    pyodide.FS.mkdirTree(`${SUITE_DIR}/${pkg}`);
+    for (const name of names) {
+      pyodide.FS.writeFile(`${SUITE_DIR}/${pkg}/${name}`, await fetchText(`../${pkg}/${name}`));
+    }
   }
   pyodide.FS.writeFile("/home/pyodide/pyodide_runner.py", await fetchText("./pyodide_runner.py"));
   const runner = pyodide.runPython(

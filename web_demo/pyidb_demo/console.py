@@ -88,6 +88,29 @@ for name in db.object_store_names:
                     for i in store.index_names}}
 schema
 '''),
+    ("Model client", '''\
+# pyidb.model: Prisma-style models and queries
+# (here on a database of its own) over IndexedDB
+from pyidb.model import Client, Schema
+schema = Schema.from_prisma("""
+model Note {
+  id    Int      @id @default(autoincrement())
+  text  String
+  tags  String[]
+  stars Int      @default(0)
+  @@index([tags])
+}""")
+notes = await Client.open("pyidb-demo-notes", schema,
+                          factory=pyidb.default_factory())
+await notes.note.delete_many()
+await notes.note.create_many(data=[
+    {"text": "try pyidb.model", "tags": ["py"], "stars": 3},
+    {"text": "read the README", "tags": ["py", "docs"]}])
+found = await notes.note.find_many(
+    where={"tags": {"has": "py"}}, order={"stars": "desc"})
+notes.close()
+[(n["text"], n["stars"]) for n in found]
+'''),
     ("An error", '''\
 # IndexedDB errors are Python exceptions named as
 # in JS: adding a record whose key exists fails

@@ -1,0 +1,222 @@
+"""The client side of sync: an outbox written in the same IndexedDB transaction as each write.
+
+    sync = SyncPlugin(schema_version=1)                  # every model, or models={"Post"}
+    client = await Client.open("app", schema, plugins=[sync])
+    await client.post.create(data={...})                 # + one outbox event, same transaction
+    await sync.outbox.stats()                            # {"pending": 1, ...}
+    worker = sync.worker("http://127.0.0.1:8765", token="alice-token")
+    await worker.sync_once()
+
+Stores the plugin adds to the client's database:
+
+- ``sync_outbox`` (key ``n``, the local write order): one event per create/update/delete with a
+  unique ``id``, the model, key and change. Its per-client ``seq`` is given when the event first
+  joins a push batch (from a counter in ``sync_meta``, in the same transaction), not when it is
+  written: an aborted write must not leave a hole in the sequence, which the server would wait on.
+- ``sync_meta``: this client's id, the next seq, and the pull cursor (saved in the same
+  transaction as the page it describes).
+- ``sync_versions``: the server version of each record as last seen (the ``base_version`` of a
+  later local change).
+- ``sync_deferred``: pulled records waiting for their parent record (in a later page).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from .protocol import encode, key_text
+
+OUTBOX, META, VERSIONS, DEFERRED = "sync_outbox", "sync_meta", "sync_versions", "sync_deferred"
+PENDING, IN_FLIGHT, FAILED, REJECTED, SYNCED = "pending", "in_flight", "failed", "rejected", "synced"
+OPEN = (PENDING, IN_FLIGHT, FAILED)
+
+
+class SyncPlugin:
+    """A model-client plugin that logs synced models' writes to the outbox (see the module doc).
+
+    ``models``: the names of the synced models (default: all). ``schema_version``: the version of
+    the schema this client runs, sent with every request (the server refuses older ones).
+    """
+
+    def __init__(self, *, models: Iterable[str] | None = None, schema_version: int = 1) -> None:
+        self.models = set(models) if models is not None else None
+        self.schema_version = schema_version
+        self.client: Any = None
+        self.outbox = Outbox(self)
+        self.stores: dict[str, dict] = {
+            OUTBOX: {"key_path": "n", "auto_increment": True, "indexes": {
+                # Sparse indexes: the fields exist only while the event is still to be synced.
+                "queue": {"key_path": "q", "unique": False, "multi_entry": False},
+                "open": {"key_path": "open", "unique": False, "multi_entry": False},
+                "status": {"key_path": "status", "unique": False, "multi_entry": False},
+                "id": {"key_path": "id", "unique": True, "multi_entry": False},
+            }},
+            META: {"key_path": "name", "auto_increment": False, "indexes": {}},
+            VERSIONS: {"key_path": "ref", "auto_increment": False, "indexes": {}},
+            DEFERRED: {"key_path": "ref", "auto_increment": False, "indexes": {}},
+        }
+
+    def bind(self, client: Any) -> SyncPlugin:
+        """Remember the model client this plugin was opened with (done by :func:`open_client`)."""
+        self.client = client
+        return self
+
+    def worker(self, transport: Any, **options: Any) -> Any:
+        """A :class:`pyidb.sync.worker.SyncWorker` for this client: ``sync.worker(url, token=...)``."""
+        from .worker import SyncWorker
+
+        return SyncWorker(self, transport, **options)
+
+    def synced(self, model: str) -> bool:
+        return self.models is None or model in self.models
+
+    # -- the plugin hook ------------------------------------------------------------------------
+    def on_write(self, tx: Any, event: Any) -> None:
+        """Called by the model client inside the write's own transaction: add the outbox event.
+
+        Writes that apply the server's changes have ``origin == "remote"`` and are not logged:
+        that is what keeps a pulled change from being pushed back (no echo)."""
+        if event.origin != "local" or not self.synced(event.model):
+            return
+        if event.op == "update" and not event.changed:
+            return  # e.g. the record side of a many-to-many connect: its link row is the event
+        ref = key_text(event.key)
+        if event.op == "create":
+            data = encode(event.after)
+        elif event.op == "update":
+            data = encode({f: event.after.get(f) for f in event.changed})
+        else:
+            data = None
+        tx.object_store(OUTBOX).add({
+            "id": uuid.uuid4().hex, "model": event.model, "key": encode(event.key), "op": event.op,
+            "data": data, "after": encode(event.after) if event.after is not None else None,
+            "status": PENDING, "seq": None, "base_version": None, "attempts": 0, "error": None,
+            # ``q`` and ``open`` exist only while the event is to be synced (sparse indexes):
+            # "queue" lists open events by key n (equal index keys sort by primary key), "open"
+            # finds the open events of one record.
+            "q": 0, "open": [event.model, ref], "synced_at": None,
+        })
+
+
+async def open_client(name: str, schema: Any, *, factory: Any = None, plugins: Iterable[Any] = (),
+                      models: Iterable[str] | None = None, schema_version: int = 1) -> Any:
+    """``Client.open`` with sync enabled: the client gets ``client.outbox`` and
+    ``client.sync_worker(url_or_transport, token=..., batch_size=..., interval=..., max_retries=...,
+    backoff=...)``::
+
+        client = await open_client("app", Schema.from_prisma(text), factory=pyidb.factory("memory:"))
+        await client.sync_worker("http://127.0.0.1:8765", token="alice-token").sync_once()
+    """
+    from ..model import Client, SchemaError
+
+    for taken in ("outbox", "sync", "sync_worker"):
+        if taken in {m.lower() for m in schema.models}:
+            raise SchemaError(f"a model named {taken!r} would hide client.{taken}: rename it")
+    sync = SyncPlugin(models=models, schema_version=schema_version)
+    client = await Client.open(name, schema, factory=factory, plugins=[*plugins, sync])
+    sync.bind(client)
+    client.sync, client.outbox, client.sync_worker = sync, sync.outbox, sync.worker
+    return client
+
+
+class Outbox:
+    """The outbox API: ``await outbox.next_batch(100)``, ``mark_synced``, ``mark_failed``,
+    ``stats``, ``clear_synced``."""
+
+    def __init__(self, plugin: SyncPlugin) -> None:
+        self.plugin = plugin
+
+    @property
+    def db(self) -> Any:
+        if self.plugin.client is None:
+            raise RuntimeError("the sync plugin is not bound to a client: call sync.bind(client)")
+        return self.plugin.client.db
+
+    async def client_id(self) -> str:
+        """This database's client id (made once, kept in ``sync_meta``)."""
+        async with self.db.transaction([META], "readwrite") as tx:
+            meta = tx.object_store(META)
+            row = await meta.get("client_id")
+            if row is None:
+                row = {"name": "client_id", "value": uuid.uuid4().hex}
+                await meta.put(row)
+            return row["value"]
+
+    async def next_batch(self, limit: int = 100) -> list[dict]:
+        """The next ``limit`` open events in write order, each with its ``seq`` (given now, once,
+        and kept for every retry) and ``base_version``; they are marked in flight."""
+        async with self.db.transaction([OUTBOX, META, VERSIONS], "readwrite") as tx:
+            outbox, meta = tx.object_store(OUTBOX), tx.object_store(META)
+            events = await outbox.index("queue").get_all(0, limit)
+            counter = await meta.get("next_seq") or {"name": "next_seq", "value": 1}
+            fresh = [e for e in events if e["seq"] is None]
+            seen = await tx.object_store(VERSIONS).get_many([e["open"] for e in fresh]) if fresh else []
+            for event, version in zip(fresh, seen, strict=True):
+                event["seq"] = counter["value"]
+                counter["value"] += 1
+                event["base_version"] = version["version"] if version else None
+            for event in events:
+                if event["status"] == PENDING:
+                    event["status"] = IN_FLIGHT
+            if events:
+                await outbox.put_many(events)
+                await meta.put(counter)
+        return events
+
+    async def mark_synced(self, ids: Iterable[str]) -> None:
+        """Mark events (by event id) as accepted by the server."""
+        async with self.db.transaction([OUTBOX], "readwrite") as tx:
+            store = tx.object_store(OUTBOX)
+            for event_id in ids:
+                event = await store.index("id").get(event_id)
+                if event is not None:
+                    await store.put(closed(event, SYNCED, None))
+
+    async def mark_failed(self, event_id: str | Iterable[str], error: str, retryable: bool) -> None:
+        """Record a failure of one event (or several, by id): retryable ones stay in the queue
+        (status ``failed``, ``attempts`` + 1), others are ``rejected`` and leave it."""
+        ids = [event_id] if isinstance(event_id, str) else list(event_id)
+        async with self.db.transaction([OUTBOX], "readwrite") as tx:
+            store = tx.object_store(OUTBOX)
+            for one in ids:
+                event = await store.index("id").get(one)
+                if event is None:
+                    continue
+                if retryable:
+                    event = {**event, "status": FAILED, "error": error, "attempts": event["attempts"] + 1}
+                else:
+                    event = closed(event, REJECTED, error)
+                await store.put(event)
+
+    async def stats(self) -> dict[str, int]:
+        """``{"pending", "in_flight", "failed", "rejected", "synced"}`` counts."""
+        async with self.db.transaction([OUTBOX], "readonly") as tx:
+            index = tx.object_store(OUTBOX).index("status")
+            return {s: await index.count(s) for s in (PENDING, IN_FLIGHT, FAILED, REJECTED, SYNCED)}
+
+    async def rejected(self) -> list[dict]:
+        """The events the server refused, with its reason in ``error`` (for a UI to show)."""
+        async with self.db.transaction([OUTBOX], "readonly") as tx:
+            return await tx.object_store(OUTBOX).index("status").get_all(REJECTED)
+
+    async def clear_synced(self, older_than: float = 0.0) -> int:
+        """Delete synced events synced more than ``older_than`` seconds ago; returns how many."""
+        limit = time.time() - older_than  # housekeeping only: no clock ever orders changes
+        removed = 0
+        async with self.db.transaction([OUTBOX], "readwrite") as tx:
+            store = tx.object_store(OUTBOX)
+            async for cursor in store.index("status").open_cursor(SYNCED):
+                if (cursor.value.get("synced_at") or 0) <= limit:
+                    await cursor.delete()
+                    removed += 1
+        return removed
+
+
+def closed(event: dict, status: str, error: str | None) -> dict:
+    """The event out of the queue (``q`` and ``open`` removed from the sparse indexes)."""
+    event = {k: v for k, v in event.items() if k not in ("q", "open")}
+    event.update(status=status, error=error, synced_at=time.time())
+    return event
