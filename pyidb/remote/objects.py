@@ -410,6 +410,9 @@ class _Readable:
     def count(self, query: Any = None) -> SyncFuture[Any]:
         return self._read("count", encode_query(query))
 
+    def get_all_records(self, query: Any = None, count: int | None = None, direction: Any = "next") -> Any:
+        raise InvalidStateError("get_all_records() is not available over the host socket yet")
+
     def _cursor(self, query: Any, direction: Any, key_only: bool) -> api.CursorRequest[Any]:
         message = {**self._base, "op": "cursor", "query": encode_query(query), "direction": direction,
                    "key_only": key_only}
