@@ -297,10 +297,10 @@ step_notebook() {
 
 step_test() {
   step_all
-  step_lite
   if [ "${CI:-}" = true ]; then
     pg_initdb >/dev/null || die "CI must run the PostgreSQL tests, but initdb is missing after setup"
   fi
+  step_lite
   log "running pytest over tests/"
   local t0=$SECONDS rc=0
   mkdir -p test-artifacts

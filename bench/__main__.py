@@ -1,4 +1,4 @@
-"""Run every pyidb benchmark: ``.venv/bin/python -m bench [--quick] [--only cpython,node,chromium]``.
+"""Run every pyidb benchmark: ``.venv/bin/python -m bench [--quick] [--only cpython,providers,...]``.
 
 Prints a table of medians with the ratio to each baseline measured in the same run, plus the
 targets (met/missed), and writes the same as JSON to bench/results/latest.json. Benchmarks never
@@ -28,10 +28,11 @@ RESULTS_MARKER = "@@BENCH_RESULTS@@ "
 FULL = {"sizes": [10_000], "cpython_sizes": [10_000, 1_000_000], "runs": 5,
         "growth": (10_000, 1_000_000), "transfer_size": 100_000,
         "model": (100_000, 10_000, 200),
-        "sync_size": 10_000, "sync_runs": 3}
+        "sync_size": 10_000, "sync_runs": 3,
+        "providers_sizes": [10_000, 100_000]}
 QUICK = {"sizes": [300], "cpython_sizes": [300], "runs": 2, "growth": (300, 3_000),
          "transfer_size": 300,
-         "model": (2_000, 500, 20), "sync_size": 600, "sync_runs": 1}
+         "model": (2_000, 500, 20), "sync_size": 600, "sync_runs": 1, "providers_sizes": [300]}
 # model: (table size, create_many size, queries per run); sync: events pushed and pulled
 
 
@@ -115,6 +116,16 @@ def bench_transfer(results: Results, n: int, runs: int) -> None:
             results.add("transfer", impl, size, w, [s * 1000 for s in seconds])
 
 
+def bench_providers(results: Results, sizes: list[int], runs: int) -> None:
+    from bench.providers_bench import run_providers
+
+    with tempfile.TemporaryDirectory(prefix="pyidb-bench-") as tmp:
+        out = run_providers(sizes, min(runs, 3), Path(tmp), log=log)
+    for (impl, n), times in out.items():
+        for w, seconds in times.items():
+            results.add("providers", impl, n, w, [s * 1000 for s in seconds])
+
+
 def bench_chromium(results: Results, sizes: list[int], runs: int) -> None:
     from bench.chromium_bench import run_chromium
 
@@ -153,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes, 2 runs: checks that every benchmark still runs")
-    parser.add_argument("--only", default="cpython,transfer,node,chromium,model,model-chromium,sync",
+    parser.add_argument("--only",
+                        default="cpython,transfer,providers,node,chromium,model,model-chromium,sync",
                         help="comma-separated environments (default: all)")
     parser.add_argument("--runs", type=int, help="timed runs per benchmark (default 5; quick 2)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "latest.json")
@@ -162,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs:
         config["runs"] = args.runs
     envs = [e.strip() for e in args.only.split(",") if e.strip()]
-    unknown = set(envs) - {"cpython", "transfer", "node", "chromium", "model", "model-chromium", "sync"}
+    unknown = set(envs) - {"cpython", "transfer", "providers", "node", "chromium", "model",
+                           "model-chromium", "sync"}
     if unknown:
         parser.error(f"unknown environment(s) {', '.join(sorted(unknown))}")
 
@@ -174,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpython": lambda: bench_cpython(results, config["cpython_sizes"], config["runs"],
                                          config["growth"]),
         "transfer": lambda: bench_transfer(results, config["transfer_size"], config["runs"]),
+        "providers": lambda: bench_providers(results, config["providers_sizes"], config["runs"]),
         "node": lambda: bench_node(results, config["sizes"], config["runs"]),
         "chromium": lambda: bench_chromium(results, config["sizes"], config["runs"]),
         "model": lambda: bench_model(results, "model", config["model"], config["runs"]),

@@ -25,6 +25,9 @@ ENVS: dict[str, tuple[str, list[str], list[str]]] = {
                 ["sqlite3", "pyidb memory:", "pyidb sqlite:"], ["sqlite3"]),
     "transfer": ("CPython: whole-database export/import vs json.dump/json.load of the same records",
                  ["json", "pyidb memory:", "pyidb sqlite:"], ["json"]),
+    "providers": ("CPython: pyidb on PostgreSQL vs plain psycopg; the host socket vs in-process",
+                  ["psycopg", "pyidb postgresql:", "pyidb memory: in-process", "pyidb memory: socket"],
+                  ["psycopg", "pyidb memory: in-process"]),
     **{env: (f"{title}: pyidb.model vs the same work on the raw pyidb API",
              ["raw pyidb", "raw pyidb (table/10)", "pyidb.model", "pyidb.model (table/10)"],
              ["raw pyidb"])
@@ -75,6 +78,10 @@ TARGETS = [
     *[Target(f"CPython {side} of a database ({impl[6:]}) <= 2x json", "transfer", impl, side,
              2.0, "transfer", "json")
       for side in ("export", "import") for impl in ("pyidb memory:", "pyidb sqlite:")],
+    Target("PostgreSQL bulk write <= 3x psycopg COPY", "providers", "pyidb postgresql:", "write", 3.0,
+           "providers", "psycopg"),
+    Target("PostgreSQL point get <= 2x indexed SELECT", "providers", "pyidb postgresql:", "point_get",
+           2.0, "providers", "psycopg"),
 ]
 for _env, _where in (("model", "CPython"), ("model-chromium", "Chromium")):
     TARGETS += [

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Itera
 from itertools import repeat
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
-from .errors import AbortError
+from .errors import AbortError, InvalidStateError
 from .sync_future import SyncFuture
 
 __all__ = [
@@ -122,6 +122,26 @@ class Factory(ABC):
         from .keys import cmp
 
         return cmp(a, b)
+
+    def scoped(self, db: str, object_stores: Iterable[str] | None = None) -> Factory:
+        """This factory's databases in namespace ``db``, limited to ``object_stores``.
+
+        >>> hub = factory.scoped(db="workplace_hub", object_stores=["tasks"])
+        >>> await hub.open("main", 1, upgrade=...)   # a store outside the list: NotFoundError
+
+        See :mod:`pyidb.scopes` for what a scope guarantees.
+        """
+        from .scopes import scoped
+
+        return scoped(self, db, object_stores)
+
+    def _scope_target(self, db: str) -> tuple[Factory, str]:
+        """Where scope ``db`` lives: (factory, database-name prefix). By default this factory
+        with a length-prefixed name; a backend with real namespaces (PostgreSQL schemas)
+        returns a factory of its own and no prefix."""
+        from .scopes import scope_prefix
+
+        return self, scope_prefix(db)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {getattr(self, 'url', '?')!r}>"
@@ -326,6 +346,11 @@ class Transaction(ABC):
         if not self._is_finished():
             self._abort_for_exception(exc)  # type: ignore[arg-type]
         return False
+
+    def _hold(self) -> None:
+        """Keep the transaction open until commit() or abort() (the host socket's server side);
+        only the engine can."""
+        raise InvalidStateError(f"{type(self).__name__} cannot hold a transaction open")
 
     def _abort_for_exception(self, exc: BaseException) -> None:
         """Abort because ``exc`` escaped the ``async with`` block.

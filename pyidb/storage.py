@@ -13,6 +13,11 @@ What each backend answers:
 * ``"sqlite:///..."``: usage is the size of the database file and its ``-wal``/``-shm`` files;
   quota is that plus the free space of the disk holding it. Nothing evicts a file, so
   ``persisted()`` and ``persist()`` are True.
+* ``"postgresql://..."`` and ``"pyidb+unix://..."`` (a database server, a host socket): usage is
+  the same estimate as for memory (read through the API); a client cannot know the server's
+  room, so quota is ``2**53 - 1`` (no known limit). A server keeps its data: ``persisted()`` and
+  ``persist()`` are True for PostgreSQL; over a socket the host decides and says nothing, so
+  False.
 * ``"memory:"``: usage is an estimate of the bytes the engine holds (each record's encoded key
   and value, each index entry's keys), read through the public API; quota is that plus the
   memory the system has available. The data ends with the process, so ``persisted()`` and
@@ -35,6 +40,8 @@ from .paging import pages
 
 __all__ = ["estimate", "persist", "persisted"]
 
+_NO_KNOWN_LIMIT = 2**53 - 1  # a server's room is not the client's to know
+
 
 def _kind(factory: Factory) -> str:
     url = getattr(factory, "url", "")
@@ -44,6 +51,10 @@ def _kind(factory: Factory) -> str:
         return "sqlite"
     if url.startswith("memory:"):
         return "memory"
+    if url.startswith("postgresql://"):
+        return "postgresql"
+    if url.startswith("pyidb+unix://"):
+        return "socket"
     raise InvalidStateError(f"pyidb.storage does not know the factory {factory!r}")
 
 
@@ -108,6 +119,8 @@ async def estimate(*, factory: Factory | None = None) -> dict[str, int]:
         free = shutil.disk_usage(os.path.dirname(files[0]) or ".").free
         return {"usage": usage, "quota": usage + free}
     usage = await _bytes_held(factory)
+    if kind in ("postgresql", "socket"):
+        return {"usage": usage, "quota": max(usage, _NO_KNOWN_LIMIT)}
     return {"usage": usage, "quota": usage + _available_memory()}
 
 
@@ -117,7 +130,7 @@ async def persisted(*, factory: Factory | None = None) -> bool:
     kind = _kind(factory)
     if kind == "browser":
         return bool(await _navigator_storage().persisted())
-    return kind == "sqlite"
+    return kind in ("sqlite", "postgresql")
 
 
 async def persist(*, factory: Factory | None = None) -> bool:

@@ -1,4 +1,5 @@
-"""CPython-only: the engine on SQLite — durability, what the file holds, several processes.
+"""CPython-only: the engine on a durable storage (an SQLite file, a PostgreSQL schema): durability,
+what the file holds, several processes.
 
 Each multi-process test runs small Python programs in subprocesses on one database file (the
 README says the SQLite backend is "durable, crash-safe, shareable by several processes"). A
@@ -77,16 +78,22 @@ def path(tmp_path: Path) -> str:
     return str(tmp_path / "shared.db")
 
 
-async def _create(path: str) -> pyidb.Factory:
-    f = pyidb.factory(f"sqlite:///{path}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, path: str) -> str:
+    """A durable storage several processes share: an SQLite file, or a PostgreSQL schema."""
+    return f"sqlite:///{path}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+
+
+async def _create(url: str) -> pyidb.Factory:
+    f = pyidb.factory(url)
     async with await f.open("app", 1, upgrade=_upgrade) as db:
         await db.put("kv", 0, "counter")
     return f
 
 
 # -- one process writes, another reads ---------------------------------------------------------
-async def test_committed_data_is_read_by_another_process(path):
-    f = await _create(path)
+async def test_committed_data_is_read_by_another_process(url):
+    f = await _create(url)
     async with await f.open("app") as db:
         async with db.transaction(["notes", "kv"], "readwrite") as tx:
             notes = tx.object_store("notes")
@@ -97,8 +104,8 @@ async def test_committed_data_is_read_by_another_process(path):
     out = run_child(
         """
         import asyncio, json, sys, pyidb
-        async def main(path):
-            async with await pyidb.factory("sqlite:///" + path).open("app") as db:
+        async def main(url):
+            async with await pyidb.factory(url).open("app") as db:
                 tx = db.transaction(["notes", "kv"])
                 notes = tx.object_store("notes")
                 return {
@@ -113,7 +120,7 @@ async def test_committed_data_is_read_by_another_process(path):
         out["notes"][1]["blob"] = out["notes"][1]["blob"].hex()
         print(json.dumps(out))
         """,
-        path,
+        url,
     )
     assert out == {
         "version": 1, "stores": ["kv", "notes"], "indexes": ["by_slug", "by_tag"],
@@ -126,7 +133,7 @@ async def test_committed_data_is_read_by_another_process(path):
     f.close()
 
 
-async def test_reopen_keeps_key_generator_schema_and_unique_rule(path):
+async def test_reopen_keeps_key_generator_schema_and_unique_rule(url):
     run_child(
         """
         import asyncio, json, sys, pyidb
@@ -135,8 +142,8 @@ async def test_reopen_keeps_key_generator_schema_and_unique_rule(path):
             notes.create_index("by_slug", "slug", unique=True)
             notes.create_index("by_tag", "tags", multi_entry=True)
             db.create_object_store("plain", auto_increment=True)
-        async def main(path):
-            db = await pyidb.factory("sqlite:///" + path).open("app", 3, upgrade=up)
+        async def main(url):
+            db = await pyidb.factory(url).open("app", 3, upgrade=up)
             for slug in "abc":
                 await db.add("notes", {"slug": slug, "tags": [slug, "all"]})
             await db.put("notes", {"slug": "ten", "id": 10})      # bumps the generator to 11
@@ -146,9 +153,9 @@ async def test_reopen_keeps_key_generator_schema_and_unique_rule(path):
         asyncio.run(main(sys.argv[1]))
         print("{}")
         """,
-        path,
+        url,
     )
-    f = pyidb.factory(f"sqlite:///{path}")
+    f = pyidb.factory(url)
     async with await f.open("app") as db:
         assert db.version == 3
         assert db.object_store_names == ["notes", "plain"]
@@ -168,8 +175,8 @@ async def test_reopen_keeps_key_generator_schema_and_unique_rule(path):
     f.close()
 
 
-async def test_aborted_transactions_leave_no_trace_after_reopen(path):
-    f = await _create(path)
+async def test_aborted_transactions_leave_no_trace_after_reopen(url):
+    f = await _create(url)
     async with await f.open("app") as db:
         await db.add("notes", {"slug": "kept", "tags": ["k"]})
         # An explicit abort, after writes and key generation.
@@ -194,8 +201,8 @@ async def test_aborted_transactions_leave_no_trace_after_reopen(path):
     out = run_child(
         """
         import asyncio, json, sys, pyidb
-        async def main(path):
-            async with await pyidb.factory("sqlite:///" + path).open("app") as db:
+        async def main(url):
+            async with await pyidb.factory(url).open("app") as db:
                 return {
                     "notes": await db.get_all("notes"),
                     "kv": await db.get_all_keys("kv"),
@@ -205,7 +212,7 @@ async def test_aborted_transactions_leave_no_trace_after_reopen(path):
                 }
         print(json.dumps(asyncio.run(main(sys.argv[1]))))
         """,
-        path,
+        url,
     )
     # Spec 2.11: an aborted transaction also rolls back its key generator changes.
     assert out == {
@@ -218,7 +225,7 @@ async def test_aborted_transactions_leave_no_trace_after_reopen(path):
 async def test_the_file_holds_only_json_values_and_binary_keys(path):
     import datetime
 
-    f = await _create(path)
+    f = await _create(f"sqlite:///{path}")
     async with await f.open("app") as db:
         await db.add("notes", {
             "slug": "all-types", "tags": ["t1", "t2"], "bytes": b"\x80\x04\x95pickle?",
@@ -261,7 +268,7 @@ async def test_the_file_holds_only_json_values_and_binary_keys(path):
 
 # -- durability option ------------------------------------------------------------------------
 async def test_durability_values_on_sqlite(path):
-    f = await _create(path)
+    f = await _create(f"sqlite:///{path}")
     async with await f.open("app") as db:
         for i, durability in enumerate(("relaxed", "strict", "default", "relaxed")):
             async with db.transaction("kv", "readwrite", durability=durability) as tx:
@@ -285,8 +292,8 @@ async def test_durability_values_on_sqlite(path):
 # -- several processes writing the same file --------------------------------------------------
 COUNTER_CHILD = """
 import asyncio, json, sys, pyidb
-async def main(path, n):
-    db = await pyidb.factory("sqlite:///" + path).open("app")
+async def main(url, n):
+    db = await pyidb.factory(url).open("app")
     print("ready", flush=True)
     sys.stdin.readline()
     for _ in range(n):
@@ -300,12 +307,12 @@ print(json.dumps(asyncio.run(main(sys.argv[1], int(sys.argv[2])))))
 """
 
 
-async def test_two_processes_increment_one_counter_without_lost_updates(path):
-    (await _create(path)).close()
+async def test_two_processes_increment_one_counter_without_lost_updates(url):
+    (await _create(url)).close()
     n = 150
-    procs = [start_gated(COUNTER_CHILD, path, str(n)) for _ in range(2)]
+    procs = [start_gated(COUNTER_CHILD, url, str(n)) for _ in range(2)]
     assert release(procs) == [{"done": n}, {"done": n}]
-    f = pyidb.factory(f"sqlite:///{path}")
+    f = pyidb.factory(url)
     async with await f.open("app") as db:
         assert await db.get("kv", "counter") == 2 * n  # BEGIN IMMEDIATE serializes the writers
     f.close()
@@ -313,8 +320,8 @@ async def test_two_processes_increment_one_counter_without_lost_updates(path):
 
 ADD_CHILD = """
 import asyncio, json, sys, pyidb
-async def main(path, who, method, n):
-    db = await pyidb.factory("sqlite:///" + path).open("app")
+async def main(url, who, method, n):
+    db = await pyidb.factory(url).open("app")
     print("ready", flush=True)
     sys.stdin.readline()
     errors = []
@@ -330,15 +337,15 @@ print(json.dumps(asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys
 
 
 @pytest.mark.parametrize("method", ["add", "put"])
-async def test_two_processes_share_the_key_generator(path, method):
+async def test_two_processes_share_the_key_generator(url, method):
     """Both processes keep the database open and add records with generated keys: every record
     must get its own key (spec 2.11: one key generator per object store)."""
-    (await _create(path)).close()
+    (await _create(url)).close()
     n = 60
-    procs = [start_gated(ADD_CHILD, path, who, method, str(n)) for who in ("a", "b")]
+    procs = [start_gated(ADD_CHILD, url, who, method, str(n)) for who in ("a", "b")]
     results = release(procs)
     assert results == [{"errors": []}, {"errors": []}], "generated keys collided between processes"
-    f = pyidb.factory(f"sqlite:///{path}")
+    f = pyidb.factory(url)
     async with await f.open("app") as db:
         assert await db.count("notes") == 2 * n, "records of one process were overwritten"
         assert await db.count_from_index("notes", "by_tag", "a") == n
@@ -347,10 +354,45 @@ async def test_two_processes_share_the_key_generator(path, method):
     f.close()
 
 
+UNIQUE_CHILD = """
+import asyncio, json, sys, pyidb
+async def main(url, who, n):
+    db = await pyidb.factory(url).open("app")
+    print("ready", flush=True)
+    sys.stdin.readline()
+    refused = 0
+    for i in range(n):
+        try:
+            await db.add("notes", {"slug": f"s{i}", "who": who, "tags": [who]})
+        except pyidb.ConstraintError:
+            refused += 1
+    db.close()
+    return {"refused": refused}
+print(json.dumps(asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))))
+"""
+
+
+async def test_two_processes_racing_for_unique_keys_store_each_once(url):
+    """Both processes add the same slugs (a unique index) at the same time: each slug is stored
+    exactly once, and every other attempt fails with ConstraintError."""
+    (await _create(url)).close()
+    n = 40
+    procs = [start_gated(UNIQUE_CHILD, url, who, str(n)) for who in ("a", "b")]
+    refused = [r["refused"] for r in release(procs)]
+    assert sum(refused) == n, refused
+    f = pyidb.factory(url)
+    async with await f.open("app") as db:
+        notes = await db.get_all("notes")
+        assert sorted(x["slug"] for x in notes) == sorted(f"s{i}" for i in range(n))
+        assert await db.count_from_index("notes", "by_slug") == n
+        assert await db.count_from_index("notes", "by_tag") == n  # no index entry of a refused add
+    f.close()
+
+
 SCHEMA_CHILD = """
 import asyncio, json, sys, pyidb
-async def main(path):
-    db = await pyidb.factory("sqlite:///" + path).open("app")
+async def main(url):
+    db = await pyidb.factory(url).open("app")
     print("ready", flush=True)
     sys.stdin.readline()       # meanwhile the parent upgrades the database to version 2
     try:
@@ -364,14 +406,14 @@ print(json.dumps(asyncio.run(main(sys.argv[1]))))
 """
 
 
-async def test_upgrade_by_another_process_does_not_corrupt_indexes(path):
+async def test_upgrade_by_another_process_does_not_corrupt_indexes(url):
     """Process A holds a v1 connection; process B (here) upgrades to v2, adding an index. A's
     next write must either maintain the new index or fail with a pyidb error — never leave an
     index that disagrees with its store."""
-    f = await _create(path)
+    f = await _create(url)
     async with await f.open("app") as db:
         await db.put("kv", {"x": 1}, "before")
-    child = start_gated(SCHEMA_CHILD, path)
+    child = start_gated(SCHEMA_CHILD, url)
 
     def add_index(db: pyidb.Database, old: int, new: int, tx: pyidb.Transaction) -> None:
         tx.object_store("kv").create_index("by_x", "x")
@@ -394,8 +436,8 @@ UPGRADE_CHILD = """
 import asyncio, json, sys, pyidb
 def up(db, old, new, tx):
     db.create_object_store("from_child")
-async def main(path):
-    db = await pyidb.factory("sqlite:///" + path).open("app", 2, upgrade=up)
+async def main(url):
+    db = await pyidb.factory(url).open("app", 2, upgrade=up)
     await db.put("from_child", "precious", 1)
     db.close()
     return {}
@@ -403,14 +445,14 @@ print(json.dumps(asyncio.run(main(sys.argv[1]))))
 """
 
 
-async def test_upgrade_on_a_stale_connection_sees_the_other_process_schema(path):
+async def test_upgrade_on_a_stale_connection_sees_the_other_process_schema(url):
     """This process holds a v1 connection (it closes on versionchange); another process upgrades
     to v2 adding a store; then this process opens v3. The upgrade must start from what the file
     holds (old_version 2, the child's store kept) or fail with a pyidb error — never write its
     stale v1 schema over the child's store."""
-    f = await _create(path)
+    f = await _create(url)
     db1 = await f.open("app", blocking=lambda db, old, new: db.close())
-    run_child(UPGRADE_CHILD, path)
+    run_child(UPGRADE_CHILD, url)
     seen: list[tuple[int, list[str]]] = []
 
     def to_v3(db: pyidb.Database, old: int, new: int, tx: pyidb.Transaction) -> None:
@@ -426,7 +468,7 @@ async def test_upgrade_on_a_stale_connection_sees_the_other_process_schema(path)
         db3.close()
     db1.close()
     f.close()
-    g = pyidb.factory(f"sqlite:///{path}")
+    g = pyidb.factory(url)
     async with await g.open("app") as db:
         assert "from_child" in db.object_store_names, "another process's store was dropped"
         assert await db.get("from_child", 1) == "precious"
@@ -435,20 +477,20 @@ async def test_upgrade_on_a_stale_connection_sees_the_other_process_schema(path)
 
 DELETE_CHILD = """
 import asyncio, json, sys, pyidb
-async def main(path):
-    await pyidb.factory("sqlite:///" + path).delete_database("app")
+async def main(url):
+    await pyidb.factory(url).delete_database("app")
     return {}
 print(json.dumps(asyncio.run(main(sys.argv[1]))))
 """
 
 
-async def test_reads_after_another_process_deleted_the_database_fail(path):
+async def test_reads_after_another_process_deleted_the_database_fail(url):
     """A database deleted by another process (which cannot be blocked by this one's open
     connection) must not read as silently empty: a pyidb error says the schema is gone."""
-    f = await _create(path)
+    f = await _create(url)
     async with await f.open("app") as db:
         await db.put("kv", "v", "k")
-        run_child(DELETE_CHILD, path)
+        run_child(DELETE_CHILD, url)
         with pytest.raises(pyidb.Error):
             await db.get("kv", "k")
     f.close()
@@ -456,8 +498,8 @@ async def test_reads_after_another_process_deleted_the_database_fail(path):
 
 TRANSFER_CHILD = """
 import asyncio, json, sys, pyidb
-async def main(path, n):
-    db = await pyidb.factory("sqlite:///" + path).open("app")
+async def main(url, n):
+    db = await pyidb.factory(url).open("app")
     print("ready", flush=True)
     sys.stdin.readline()
     for _ in range(n):
@@ -472,16 +514,16 @@ print(json.dumps(asyncio.run(main(sys.argv[1], int(sys.argv[2])))))
 """
 
 
-async def test_readonly_transactions_are_isolated_from_other_processes_commits(path):
+async def test_readonly_transactions_are_isolated_from_other_processes_commits(url):
     """Another process moves 1 from "a" to "b" in each readwrite transaction (the sum stays
     2000). A readonly transaction here that reads "a" then "b" must see both before or both
     after such a transfer (spec 2.7.2: a read-only transaction never sees part of a read/write
     transaction), never one torn in between."""
-    f = await _create(path)
+    f = await _create(url)
     async with await f.open("app") as db:
         await db.put("kv", 1000, "a")
         await db.put("kv", 1000, "b")
-        child = start_gated(TRANSFER_CHILD, path, "300")
+        child = start_gated(TRANSFER_CHILD, url, "300")
         child.stdin.write("go\n")
         child.stdin.flush()
         reads = torn = 0
@@ -516,7 +558,7 @@ async def test_waiting_for_another_process_write_lock_keeps_the_event_loop_runni
     (a blocking wait freezes every task of the program)."""
     import asyncio
 
-    f = await _create(path)
+    f = await _create(f"sqlite:///{path}")
     async with await f.open("app") as db:
         holder = start_gated(LOCK_HOLDER, path, "1.5")
         ticks = 0
@@ -540,11 +582,11 @@ async def test_waiting_for_another_process_write_lock_keeps_the_event_loop_runni
     assert ticks >= 10, f"the event loop was blocked while waiting for the lock ({ticks} ticks in ~1.5 s)"
 
 
-async def test_closing_the_factory_under_a_running_transaction_says_so(path):
+async def test_closing_the_factory_under_a_running_transaction_says_so(url):
     """factory.close() with a transaction open: every later failure names the closed storage
     (not "a bug in pyidb's engine"), the transaction's writes are gone, opening again on the
     closed factory is refused, and a new factory for the file works."""
-    f = await _create(path)
+    f = await _create(url)
     db = await f.open("app")
     tx = db.transaction("kv", "readwrite")
     store = tx.object_store("kv")
@@ -557,7 +599,7 @@ async def test_closing_the_factory_under_a_running_transaction_says_so(path):
     assert "closed" in str(caught.value) and "bug" not in str(caught.value), caught.value
     with pytest.raises(pyidb.InvalidStateError, match="closed"):
         await f.open("app")
-    g = pyidb.factory(f"sqlite:///{path}")
+    g = pyidb.factory(url)
     assert g is not f
     async with await g.open("app") as again:
         assert await again.get("kv", "x") is None
@@ -567,8 +609,8 @@ async def test_closing_the_factory_under_a_running_transaction_says_so(path):
 
 RELAXED_WRITER = """
 import asyncio, sys, pyidb
-async def main(path):
-    db = await pyidb.factory("sqlite:///" + path).open("app")
+async def main(url):
+    db = await pyidb.factory(url).open("app")
     i = 0
     while True:
         i += 1
@@ -580,14 +622,14 @@ asyncio.run(main(sys.argv[1]))
 """
 
 
-async def test_relaxed_commits_survive_the_process_being_killed(path):
+async def test_relaxed_commits_survive_the_process_being_killed(url):
     """durability="relaxed" skips the fsync, which risks only an OS crash or power loss: a killed
     process keeps every transaction whose commit returned, and nothing of the one cut off."""
     import signal
 
-    (await _create(path)).close()
+    (await _create(url)).close()
     proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(RELAXED_WRITER), path],
+        [sys.executable, "-c", textwrap.dedent(RELAXED_WRITER), url],
         env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None
@@ -599,7 +641,7 @@ async def test_relaxed_commits_survive_the_process_being_killed(path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert last >= 60, proc.stderr.read() if proc.stderr else ""
-    f = pyidb.factory(f"sqlite:///{path}")
+    f = pyidb.factory(url)
     async with await f.open("app") as db:
         counter = await db.get("kv", "counter")
         assert counter >= last  # every reported commit is there (and maybe one more)

@@ -78,3 +78,51 @@ def test_model_client_example_runs_as_written(tmp_path: Path) -> None:
 def test_rename_example_runs_as_written(tmp_path: Path) -> None:
     assert _run_block('store.name = "volumes"', tmp_path) == [
         "['volumes'] [{'title': 'Emma', 'author': 'Austen'}]"]
+
+
+def test_providers_config_host_and_plugin_examples_run_as_written(tmp_path: Path) -> None:
+    import secrets
+
+    text = README.read_text()
+    (tmp_path / "host.toml").write_text(re.search(r"```toml\n(.*?)```", text, flags=re.S).group(1))
+    host_block = next(b for b in _python_blocks() if "Host.from_config" in b)
+    plugin_block = next(b for b in _python_blocks() if "PYIDB_SOCKET" in b)
+    token = secrets.token_hex(16)
+    env = {"PYTHONPATH": str(README.parent), "PATH": "/usr/bin:/bin",
+           "APP_DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}", "WORKPLACE_HUB_TOKEN": token}
+    (tmp_path / "host_example.py").write_text(host_block)
+    out = subprocess.run([sys.executable, "host_example.py"], capture_output=True, text=True,
+                         cwd=tmp_path, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['tasks']"
+    assert (tmp_path / "gestalt.db").exists() and (tmp_path / "hub.db").exists()
+
+    sock = str(tmp_path / "idb.sock")
+    host = subprocess.Popen([sys.executable, "-m", "pyidb.host", "serve", "--config", "host.toml",
+                             "--socket", sock], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert host.stdout is not None and host.stdout.readline().startswith("serving on")
+        (tmp_path / "plugin.py").write_text(plugin_block)
+        plugin_env = {"PYTHONPATH": str(README.parent), "PATH": "/usr/bin:/bin",
+                      "PYIDB_SOCKET": sock, "PYIDB_TOKEN": token}
+        out = subprocess.run([sys.executable, "plugin.py"], capture_output=True, text=True,
+                             cwd=tmp_path, env=plugin_env, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "{'title': 'ship', 'done': True}"
+    finally:
+        host.terminate()
+        host.wait(timeout=30)
+    check = (
+        "import asyncio, pyidb\nfrom pyidb.host import Host\n"
+        "async def main():\n"
+        "    host = Host.from_config('host.toml')\n"
+        "    async with await host.factory_for('workplace_hub').open('main') as db:\n"
+        "        print(await db.get('tasks', 1))\n"
+        "    host.close()\n"
+        "asyncio.run(main())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                         cwd=tmp_path, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "{'title': 'ship', 'done': True}"  # the plugin's write, in hub.db

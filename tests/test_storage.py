@@ -19,9 +19,16 @@ def k(i: int) -> bytes:
     return i.to_bytes(2, "big")
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    s: Storage = MemoryStorage() if request.param == "memory" else SQLiteStorage(str(tmp_path / "s.db"))
+    s: Storage
+    if request.param == "postgresql":
+        from pyidb.engine.storage.postgresql import PostgreSQLStorage
+
+        base, schema = request.getfixturevalue("pg_url").split("?schema=")
+        s = PostgreSQLStorage(base, schema=schema)
+    else:
+        s = MemoryStorage() if request.param == "memory" else SQLiteStorage(str(tmp_path / "s.db"))
     yield s
     s.close()
 

@@ -34,9 +34,19 @@ STORAGES: dict[str, tuple[Maker, Maker | None]] = {
 }
 
 
-@pytest.fixture(params=sorted(STORAGES))
+@pytest.fixture(params=sorted([*STORAGES, "postgresql"]))
 def made(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Storage, Maker | None, Path]]:
-    make, second = STORAGES[request.param]
+    if request.param == "postgresql":  # needs the session's throwaway cluster (conftest.pg_url)
+        from pyidb.engine.storage.postgresql import PostgreSQLStorage
+
+        base, schema = request.getfixturevalue("pg_url").split("?schema=")
+
+        def make(tmp: Path) -> Storage:
+            return PostgreSQLStorage(base, schema=schema, timeout=0.05)
+
+        second: Maker | None = make
+    else:
+        make, second = STORAGES[request.param]
     s = make(tmp_path)
     yield s, second, tmp_path
     s.close()

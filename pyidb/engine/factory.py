@@ -40,6 +40,7 @@ class EngineFactory(api.Factory):
         self.scheduled: set[EngineTransaction] = set()  # transactions with requests to run
         self._states: dict[str, DatabaseState] = {}
         self._locks: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Lock, list[int]]] = {}
+        self._scopes: dict[str, EngineFactory] = {}  # scope -> factory, where the storage has namespaces
         if storage.durable:
             try:  # a damaged or hostile file is refused here, before anything reads or writes it
                 catalog.validate(storage)
@@ -143,9 +144,22 @@ class EngineFactory(api.Factory):
 
     def close(self) -> None:
         """Release the storage (the SQLite file); the factory is unusable afterwards."""
+        for made in self._scopes.values():
+            made.close()
         self.storage.close()
         if self.offload is not None:
             self.offload.close()
+
+    def _scope_target(self, db: str) -> tuple[api.Factory, str]:
+        """A storage with namespaces of its own (``sibling(name)``: a PostgreSQL schema) keeps
+        each scope there; the others prefix database names (the default)."""
+        sibling = getattr(self.storage, "sibling", None)
+        if sibling is None:
+            return super()._scope_target(db)
+        made = self._scopes.get(db)
+        if made is None or getattr(made.storage, "closed", False):
+            made = self._scopes[db] = EngineFactory(sibling(db), f"{self.url} schema={db}")
+        return made, ""
 
     # -- the steps of open and delete ------------------------------------------------------
     async def _wait_for_others(self, state: DatabaseState, old: int, new: int | None,

@@ -51,7 +51,12 @@ class Offload:
             except RuntimeError:
                 pass  # the loop is closed: nobody waits for this any more
 
-        self._executor.submit(run)
+        try:
+            self._executor.submit(run)
+        except RuntimeError:
+            # The factory was closed: no worker any more. Run the call here; the closed storage
+            # refuses it at once, and the waiting request gets that error instead of no answer.
+            run()
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

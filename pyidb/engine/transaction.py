@@ -93,6 +93,7 @@ class EngineTransaction(api.Transaction):
         # A blocking storage's worker thread (engine.offload), and what it runs for us now.
         self._offload = self.db_state.factory.offload
         self._in_flight: SyncFuture[Any] | object | None = None
+        self._held = False  # see _hold()
         self._loop.call_soon(self._end_of_task)
         connection._transactions.add(self)
         self.db_state.factory.scheduler.add(self)
@@ -172,6 +173,16 @@ class EngineTransaction(api.Transaction):
             # Committing already (it auto-committed while the block awaited something else, and
             # a threaded storage is still writing): nothing to abort; the block's error is raised.
             self.abort()
+
+    def _hold(self) -> None:
+        """Keep the transaction active until commit() or abort(), across loop turns.
+
+        For the host socket: a remote client's requests arrive over the network, long after
+        the turn that created the transaction; the client decides when it commits.
+        """
+        if self._phase == INACTIVE:
+            self._phase = ACTIVE
+        self._held = True
 
     def _is_active(self) -> bool:
         return self._phase == ACTIVE
@@ -317,7 +328,7 @@ class EngineTransaction(api.Transaction):
             self._loop.call_soon(self._process)
 
     def _end_of_task(self) -> None:
-        if self._phase == ACTIVE:
+        if self._phase == ACTIVE and not self._held:
             self._phase = INACTIVE
         self._maybe_commit()
 
@@ -356,9 +367,10 @@ class EngineTransaction(api.Transaction):
                 handled = fut.set_exception(error)
             finally:
                 self._failing = None
-            if not handled and self._phase != FINISHED:
+            # A held transaction's client decides (it aborts if its own code did not catch it).
+            if not handled and self._phase != FINISHED and not self._held:
                 self._abort(error)
-        if self._phase == ACTIVE:
+        if self._phase == ACTIVE and not self._held:
             self._phase = INACTIVE
 
     # -- a blocking storage: requests and the commit run on the worker thread (engine.offload)

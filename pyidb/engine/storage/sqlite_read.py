@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ...errors import Error
+from .chunks import chunked_scan
 
 
 def _bounds_sql(lo: bool, hi: bool) -> str:
@@ -36,10 +37,8 @@ _COUNT_SQL = {
 _GET_SQL = "SELECT value FROM kv WHERE tree=? AND key=?"
 _NEXT_TREE_SQL = "SELECT tree FROM kv WHERE tree>? ORDER BY tree LIMIT 1"
 
-# Unbounded scans are fetched in chunks that each re-seek after the last key, so no SQLite
-# statement (and its read snapshot) stays open while the engine holds the iterator.
-_FIRST_CHUNK = 64
-_MAX_CHUNK = 4096
+# Unbounded scans are fetched in chunks (chunks.py) that each re-seek after the last key, so no
+# SQLite statement (and its read snapshot) stays open while the engine holds the iterator.
 
 
 def _params(tree: int, lo: bytes | None, hi: bytes | None) -> tuple[Any, ...]:
@@ -93,17 +92,7 @@ class SQLiteReader:
     def _scan_chunks(
         self, tree: int, lo: bytes | None, hi: bytes | None, reverse: bool
     ) -> Iterator[tuple[bytes, bytes]]:
-        chunk = _FIRST_CHUNK
-        while True:
-            rows = self._fetch(tree, lo, hi, reverse, chunk)
-            yield from rows
-            if len(rows) < chunk:
-                return
-            if reverse:
-                hi = rows[-1][0]  # exclusive: resume strictly below the last key
-            else:
-                lo = rows[-1][0] + b"\x00"  # the smallest key strictly above the last one
-            chunk = min(chunk * 2, _MAX_CHUNK)
+        return chunked_scan(lambda lo, hi, n: self._fetch(tree, lo, hi, reverse, n), lo, hi, reverse)
 
     def count(self, tree: int, lo: bytes | None = None, hi: bytes | None = None) -> int:
         """How many keys with lo <= key < hi: ``s.count(1, b"a")``."""

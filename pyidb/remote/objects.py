@@ -1,0 +1,592 @@
+"""Databases, transactions, stores, indexes and cursors of a plugin, backed by the host socket.
+
+Each object holds the host's number for it; each request is one frame, answered in order. The
+transaction lifetime is the browser's, decided here: active from creation until control returns
+to the loop and while a reply's awaiting code runs; inactive with nothing pending, it sends
+``commit`` (see :mod:`pyidb.remote` for what differs from in-process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import api
+from ..arguments import check_direction, check_mode_and_durability, check_store_names
+from ..callbacks import call_user
+from ..errors import (
+    AbortError,
+    ConstraintError,
+    Error,
+    InvalidAccessError,
+    InvalidArgumentError,
+    InvalidStateError,
+    NotFoundError,
+    ReadOnlyError,
+    TransactionInactiveError,
+)
+from ..key_path import validate_key_path
+from ..keys import _utf16  # names sort as a DOMStringList: by UTF-16 code units
+from ..sync_future import SyncFuture
+from .frames import encode_query, error_from_wire
+
+if TYPE_CHECKING:
+    from . import RemoteFactory, _Connection
+
+ACTIVE, INACTIVE, COMMITTING, FINISHED = range(4)
+
+
+@contextlib.contextmanager
+def blocked_listener(conn: _Connection, mid: int, blocked: api.BlockedCallback | None) -> Iterator[None]:
+    if blocked is not None:
+        conn.listeners["blocked", mid] = lambda m: m.get("event") == "blocked" and call_user(
+            blocked, m.get("old"), m.get("new")
+        )
+    try:
+        yield
+    finally:
+        conn.listeners.pop(("blocked", mid), None)
+
+
+async def open_database(factory: RemoteFactory, conn: _Connection, name: str, version: int | None,
+                        upgrade: Any, blocked: Any, blocking: Any) -> RemoteDatabase:
+    loop = asyncio.get_running_loop()
+    fut = conn.call({"op": "open", "name": name, "version": version, "upgrade": upgrade is not None})
+    mid = conn.last_id
+    state: dict[str, Any] = {}
+
+    def on_upgrade(m: dict[str, Any]) -> None:
+        if m.get("event") != "upgrade":
+            return
+        db = state["db"] = RemoteDatabase(factory, conn, m["db"], name, m["new"], m["stores"])
+        if blocking is not None:
+            db.on_versionchange = blocking
+        tx = RemoteTransaction(db, m["tx"], "versionchange", "default", db._schemas, defer=True)
+        db._upgrade_tx = tx
+        state["tx"] = tx
+
+        def failed(exc: BaseException) -> None:
+            state["error"] = exc
+            if not tx._is_finished():
+                tx._send_abort(exc)
+
+        try:
+            result = upgrade(db, m["old"], m["new"], tx)
+        except BaseException as exc:
+            failed(exc)
+            return
+        if inspect.isawaitable(result):
+            async def run() -> None:
+                try:
+                    await result
+                except BaseException as exc:
+                    failed(exc)
+            state["task"] = loop.create_task(run())
+        # Inactive once the upgrade code's first step has run (as the engine's reactivate()).
+        loop.call_soon(tx._end_of_task)
+
+    conn.listeners["upgrade", mid] = on_upgrade
+    try:
+        with blocked_listener(conn, mid, blocked):
+            try:
+                reply = await fut
+            except Error:
+                if "error" in state:
+                    raise state["error"] from None
+                refused = getattr(state.get("tx"), "_error", None)
+                if refused is not None:  # the host refused a schema change: that is why
+                    raise refused from None
+                raise
+    finally:
+        conn.listeners.pop(("upgrade", mid), None)
+        task = state.get("task")
+        if task is not None and not task.done():
+            await asyncio.wait([task])
+    if "error" in state:
+        raise state["error"]
+    db = state.get("db")
+    if db is None:
+        db = RemoteDatabase(factory, conn, reply["db"], name, reply["version"], reply["stores"])
+        if blocking is not None:
+            db.on_versionchange = blocking
+    db._upgrade_tx = None
+    db._version, db._schemas = reply["version"], reply["stores"]
+    return db
+
+
+class RemoteDatabase(api.Database):
+    """A connection to one database of the plugin's scope."""
+
+    def __init__(self, factory: RemoteFactory, conn: _Connection, number: int, name: str, version: int,
+                 schemas: dict[str, Any]) -> None:
+        self._factory, self._conn, self._number = factory, conn, number
+        self._name, self._version = name, version
+        self._schemas: dict[str, Any] = schemas  # store -> what store_schema() sent; kept current
+        self._upgrade_tx: RemoteTransaction | None = None
+        self._closed = False
+        conn.listeners["versionchange", number] = self._versionchange
+        conn.listeners["closed", number] = lambda m: self._lost()
+
+    def _versionchange(self, m: dict[str, Any]) -> None:
+        if self.on_versionchange is not None:
+            call_user(self.on_versionchange, self, m.get("old"), m.get("new"))
+
+    def _lost(self) -> None:
+        self._closed = True
+        if self.on_close is not None:
+            call_user(self.on_close, self)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    @property
+    def object_store_names(self) -> list[str]:
+        return sorted(self._schemas, key=_utf16)
+
+    def _live_upgrade(self, what: str) -> RemoteTransaction:
+        tx = self._upgrade_tx
+        if tx is None or tx._state == FINISHED:
+            raise InvalidStateError(f"{what} is only allowed inside the upgrade callback")
+        tx._check_active()
+        return tx
+
+    def create_object_store(
+        self, name: str, *, key_path: api.KeyPath = None, auto_increment: bool = False
+    ) -> api.ObjectStore:
+        tx = self._live_upgrade("create_object_store()")
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"an object store name must be a str, not {type(name).__name__}")
+        path = None if key_path is None else validate_key_path(key_path)
+        if name in self._schemas:
+            raise ConstraintError(f"object store {name!r} already exists")
+        tx._request({"op": "create_store", "name": name, "key_path": path,
+                     "auto_increment": bool(auto_increment)}, fatal=True)
+        self._schemas[name] = {"key_path": path, "auto_increment": bool(auto_increment), "indexes": {}}
+        return tx.object_store(name)
+
+    def delete_object_store(self, name: str) -> None:
+        tx = self._live_upgrade("delete_object_store()")
+        if name not in self._schemas:
+            raise NotFoundError(f"no object store named {name!r}")
+        tx._request({"op": "delete_store", "name": name}, fatal=True)
+        del self._schemas[name]
+        tx._handles.pop(name, None)
+
+    def transaction(
+        self,
+        store_names: str | Sequence[str],
+        mode: Any = "readonly",
+        *,
+        durability: api.Durability = "default",
+    ) -> RemoteTransaction:
+        if self._upgrade_tx is not None and self._upgrade_tx._state != FINISHED:
+            raise InvalidStateError("cannot start a transaction while the upgrade is running")
+        if self._closed:
+            raise InvalidStateError(f"the connection to database {self._name!r} is closed")
+        names = check_store_names(store_names)
+        for name in names:
+            if name not in self._schemas:
+                raise NotFoundError(f"no object store named {name!r}")
+        if not names:
+            raise InvalidAccessError("a transaction needs at least one object store name")
+        check_mode_and_durability(mode, durability)
+        schemas = {n: self._schemas[n] for n in names}
+
+        def opened(ok: bool, value: Any) -> None:
+            if not ok:
+                tx._finish(value)  # e.g. the database was closed on the host meanwhile
+
+        # The transaction's number is this request's id, negated: requests can follow at once.
+        mid = self._conn.send({"op": "transaction", "db": self._number, "stores": names,
+                               "mode": mode, "durability": durability}, opened)
+        tx = RemoteTransaction(self, -mid, mode, durability, schemas)
+        return tx
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(Error):
+                self._conn.send({"op": "close", "db": self._number})
+
+
+class RemoteTransaction(api.Transaction):
+    """A transaction held open by the host until this side commits or aborts it."""
+
+    def __init__(self, db: RemoteDatabase, number: int, mode: Any, durability: Any,
+                 schemas: dict[str, Any], defer: bool = False) -> None:
+        self._db, self._number, self._mode, self._durability = db, number, mode, durability
+        self._schemas: dict[str, Any] = schemas
+        self._handles: dict[str, RemoteObjectStore] = {}
+        self._loop = asyncio.get_running_loop()
+        self._state = ACTIVE
+        self._pending = 0
+        self._commit_sent = False
+        self._error: BaseException | None = None
+        self._failing: BaseException | None = None  # a request error being delivered
+        self._user_abort = False
+        self._done: SyncFuture[None] = SyncFuture(self._loop)
+        db._conn.listeners["done", number] = self._finished
+        if not defer:
+            self._loop.call_soon(self._end_of_task)
+
+    # -- the API ----------------------------------------------------------------------------
+    @property
+    def db(self) -> RemoteDatabase:
+        return self._db
+
+    @property
+    def mode(self) -> Any:
+        return self._mode
+
+    @property
+    def durability(self) -> Any:
+        return self._durability
+
+    @property
+    def object_store_names(self) -> list[str]:
+        if self._mode == "versionchange":
+            return self._db.object_store_names
+        return sorted(self._schemas, key=_utf16)
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._error
+
+    @property
+    def done(self) -> SyncFuture[None]:
+        return self._done
+
+    def object_store(self, name: str) -> RemoteObjectStore:
+        if self._state == FINISHED:
+            raise InvalidStateError(f"cannot open object store {name!r}: the transaction has finished")
+        handle = self._handles.get(name)
+        if handle is not None:
+            return handle
+        schema = self._schemas.get(name)
+        if schema is None:  # a store outside the plugin's allowlist was never sent: the same
+            raise NotFoundError(f"object store {name!r} is not in this transaction's scope")
+        handle = self._handles[name] = RemoteObjectStore(self, name, schema)
+        return handle
+
+    def commit(self) -> None:
+        if self._state != ACTIVE:
+            raise InvalidStateError("cannot commit: the transaction is not active")
+        self._state = COMMITTING
+        self._maybe_commit()
+
+    def abort(self) -> None:
+        if self._state in (COMMITTING, FINISHED):
+            raise InvalidStateError("cannot abort: the transaction has already committed or aborted")
+        self._user_abort = True
+        self._send_abort(None)
+
+    def _is_active(self) -> bool:
+        return self._state == ACTIVE
+
+    def _is_finished(self) -> bool:
+        return self._state == FINISHED
+
+    def _aborted_by_user(self) -> bool:
+        return self._user_abort
+
+    # -- lifetime ---------------------------------------------------------------------------
+    def _check_active(self) -> None:
+        if self._state != ACTIVE:
+            raise TransactionInactiveError(
+                "the transaction is not active (it committed when your code awaited something "
+                "that is not one of its requests, or it has finished)"
+            )
+
+    def _end_of_task(self) -> None:
+        if self._state == ACTIVE:
+            self._state = INACTIVE
+        self._maybe_commit()
+
+    def _maybe_commit(self) -> None:
+        if self._state in (INACTIVE, COMMITTING) and self._pending == 0 and not self._commit_sent:
+            self._state = COMMITTING
+            self._commit_sent = True
+            with contextlib.suppress(Error):
+                self._db._conn.send({"op": "commit", "tx": self._number})
+
+    def _abort_for_exception(self, exc: BaseException) -> None:
+        if exc is self._failing:  # the request's error was not handled: abort with it
+            self._send_abort(exc)
+        else:
+            self.abort()
+
+    def _send_abort(self, error: BaseException | None) -> None:
+        self._error = error
+        self._state = FINISHED
+        message: dict[str, Any] = {"op": "abort", "tx": self._number}
+        if error is not None:
+            message["error"] = {"message": str(error)}
+        with contextlib.suppress(Error):
+            self._db._conn.send(message)
+
+    def _finished(self, m: dict[str, Any]) -> None:
+        if m.get("event") == "lost":
+            self._finish(self._db._conn.lost or AbortError("the connection to the host was lost"))
+            return
+        error = m.get("error")
+        self._finish(None if error is None else error_from_wire(error))
+
+    def _finish(self, error: BaseException | None) -> None:
+        self._db._conn.listeners.pop(("done", self._number), None)
+        self._state = FINISHED
+        if self._done.done():
+            return
+        if error is None and not self._user_abort and self._error is None:
+            self._done.set_result(None)
+        elif self._user_abort:
+            self._done.set_exception(AbortError("the transaction was aborted"))
+        else:
+            self._error = self._error or error
+            self._done.set_exception(self._error or AbortError("the transaction was aborted"))
+
+    # -- requests ---------------------------------------------------------------------------
+    def _request(self, message: dict[str, Any], *, write: bool = False, fatal: bool = False,
+                 convert: Any = None) -> SyncFuture[Any]:
+        self._check_active()
+        if write and self._mode == "readonly":
+            raise ReadOnlyError("the transaction is read-only; open it with db.transaction(..., 'readwrite')")
+        fut: SyncFuture[Any] = SyncFuture(self._loop)
+
+        def settle(ok: bool, value: Any) -> None:
+            self._pending -= 1
+            if self._state == FINISHED and self._error is None and ok:
+                # Aborted here before this reply came: as in a browser, the request fails.
+                ok, value = False, AbortError("the transaction was aborted before this request ran")
+            if self._state == INACTIVE:
+                self._state = ACTIVE
+            if ok:
+                fut.set_result(convert(value) if convert is not None else value)
+            else:
+                if fatal and self._state != FINISHED:
+                    self._send_abort(value)  # the host refused a schema change: the upgrade fails
+                self._failing = value
+                try:
+                    handled = fut.set_exception(value)
+                finally:
+                    self._failing = None
+                if not handled and self._state not in (FINISHED, COMMITTING):
+                    self._send_abort(value)  # nobody caught it: abort, as a browser does
+            if self._state == ACTIVE:
+                self._state = INACTIVE
+            self._maybe_commit()
+
+        self._db._conn.send({**message, "tx": self._number}, settle)  # encodes: copies the values now
+        self._pending += 1
+        return fut
+
+
+class _Readable:
+    _tx: RemoteTransaction
+    _base: dict[str, Any]
+
+    def _read(self, method: str, *args: Any, convert: Any = None) -> SyncFuture[Any]:
+        return self._tx._request({**self._base, "method": method, "args": list(args)}, convert=convert)
+
+    def get(self, query: Any) -> SyncFuture[Any]:
+        return self._read("get", encode_query(query))
+
+    def get_key(self, query: Any) -> SyncFuture[Any]:
+        return self._read("get_key", encode_query(query))
+
+    def get_all(self, query: Any = None, count: int | None = None) -> SyncFuture[Any]:
+        return self._read("get_all", encode_query(query), count)
+
+    def get_all_keys(self, query: Any = None, count: int | None = None) -> SyncFuture[Any]:
+        return self._read("get_all_keys", encode_query(query), count)
+
+    def count(self, query: Any = None) -> SyncFuture[Any]:
+        return self._read("count", encode_query(query))
+
+    def get_all_records(self, query: Any = None, count: int | None = None, direction: Any = "next") -> Any:
+        raise InvalidStateError("get_all_records() is not available over the host socket yet")
+
+    def _cursor(self, query: Any, direction: Any, key_only: bool) -> api.CursorRequest[Any]:
+        message = {**self._base, "op": "cursor", "query": encode_query(query), "direction": direction,
+                   "key_only": key_only}
+        message.pop("method", None)
+        source = self
+        check_direction(direction)
+        return api.CursorRequest(self._tx._request(
+            message,
+            convert=lambda state: None if state is None else RemoteCursor(source, state, key_only, direction),
+        ))
+
+    def open_cursor(self, query: Any = None, direction: Any = "next") -> api.CursorRequest[Any]:
+        return self._cursor(query, direction, False)
+
+    def open_key_cursor(self, query: Any = None, direction: Any = "next") -> api.CursorRequest[Any]:
+        return self._cursor(query, direction, True)
+
+
+class RemoteObjectStore(_Readable, api.ObjectStore):
+    """A store of a remote transaction (properties answered from the schema the host sent)."""
+
+    def __init__(self, tx: RemoteTransaction, name: str, schema: dict[str, Any]) -> None:
+        self._tx, self._name, self._schema = tx, name, schema
+        self._base = {"op": "store", "store": name}
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def key_path(self) -> Any:
+        return self._schema["key_path"]
+
+    @property
+    def auto_increment(self) -> bool:
+        return bool(self._schema["auto_increment"])
+
+    @property
+    def index_names(self) -> list[str]:
+        return sorted(self._schema["indexes"], key=_utf16)
+
+    @property
+    def transaction(self) -> RemoteTransaction:
+        return self._tx
+
+    def _write(self, method: str, *args: Any) -> SyncFuture[Any]:
+        return self._tx._request({**self._base, "method": method, "args": list(args)}, write=True)
+
+    def add(self, value: Any, key: Any = None) -> SyncFuture[Any]:
+        return self._write("add", value, key)
+
+    def put(self, value: Any, key: Any = None) -> SyncFuture[Any]:
+        return self._write("put", value, key)
+
+    def delete(self, query: Any) -> SyncFuture[Any]:
+        return self._write("delete", encode_query(query))
+
+    def clear(self) -> SyncFuture[Any]:
+        return self._write("clear")
+
+    def add_many(self, values: Iterable[Any], keys: Iterable[Any] | None = None) -> SyncFuture[Any]:
+        return self._write("add_many", list(values), None if keys is None else list(keys))
+
+    def put_many(self, values: Iterable[Any], keys: Iterable[Any] | None = None) -> SyncFuture[Any]:
+        return self._write("put_many", list(values), None if keys is None else list(keys))
+
+    def get_many(self, keys: Iterable[Any]) -> SyncFuture[Any]:
+        return self._read("get_many", list(keys))
+
+    def delete_many(self, keys: Iterable[Any]) -> SyncFuture[Any]:
+        return self._write("delete_many", [encode_query(k) for k in keys])
+
+    def index(self, name: str) -> RemoteIndex:
+        schema = self._schema["indexes"].get(name)
+        if schema is None:
+            raise NotFoundError(f"object store {self._name!r} has no index named {name!r}")
+        return RemoteIndex(self, name, schema)
+
+    def create_index(self, name: str, key_path: str | Sequence[str], *, unique: bool = False,
+                     multi_entry: bool = False) -> RemoteIndex:
+        self._tx.db._live_upgrade("create_index()")
+        path = validate_key_path(key_path)
+        if name in self._schema["indexes"]:
+            raise ConstraintError(f"object store {self._name!r} already has an index named {name!r}")
+        self._tx._request({"op": "create_index", "store": self._name, "name": name, "key_path": path,
+                           "unique": unique, "multi_entry": multi_entry}, fatal=True)
+        schema = {"key_path": path, "unique": unique, "multi_entry": multi_entry}
+        self._schema["indexes"][name] = schema
+        return RemoteIndex(self, name, schema)
+
+    def delete_index(self, name: str) -> None:
+        self._tx.db._live_upgrade("delete_index()")
+        if name not in self._schema["indexes"]:
+            raise NotFoundError(f"object store {self._name!r} has no index named {name!r}")
+        self._tx._request({"op": "delete_index", "store": self._name, "name": name}, fatal=True)
+        del self._schema["indexes"][name]
+
+
+class RemoteIndex(_Readable, api.Index):
+    """An index of a remote store."""
+
+    def __init__(self, store: RemoteObjectStore, name: str, schema: dict[str, Any]) -> None:
+        self._store, self._name, self._schema = store, name, schema
+        self._tx = store._tx
+        self._base = {"op": "index", "store": store.name, "index": name}
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def key_path(self) -> Any:
+        return self._schema["key_path"]
+
+    @property
+    def unique(self) -> bool:
+        return bool(self._schema["unique"])
+
+    @property
+    def multi_entry(self) -> bool:
+        return bool(self._schema["multi_entry"])
+
+    @property
+    def object_store(self) -> RemoteObjectStore:
+        return self._store
+
+
+class RemoteCursor(api.CursorWithValue):
+    """A cursor the host keeps; each move is one round trip."""
+
+    def __init__(self, source: Any, state: dict[str, Any], key_only: bool, direction: Any) -> None:
+        self._source = source
+        self._key_only = key_only
+        self._direction = direction
+        self._number = state["cursor"]
+        self._set(state)
+
+    def _set(self, state: dict[str, Any]) -> RemoteCursor:
+        self._key, self._primary_key = state["key"], state["primary_key"]
+        self._value = state.get("value")
+        return self
+
+    @property
+    def source(self) -> Any:
+        return self._source
+
+    @property
+    def direction(self) -> Any:
+        return self._direction
+
+    @property
+    def key(self) -> Any:
+        return self._key
+
+    @property
+    def primary_key(self) -> Any:
+        return self._primary_key
+
+    @property
+    def value(self) -> Any:
+        if self._key_only:
+            raise AttributeError("a key cursor has no value")
+        return self._value
+
+    def _move(self, count: int, key: Any, primary_key: Any) -> SyncFuture[Any]:
+        return self._source._tx._request(
+            {"op": "cursor_move", "cursor": self._number, "count": count, "key": key,
+             "primary_key": primary_key},
+            convert=lambda state: None if state is None else self._set(state),
+        )
+
+    def update(self, value: Any) -> SyncFuture[Any]:
+        return self._source._tx._request({"op": "cursor_update", "cursor": self._number, "value": value},
+                                         write=True)
+
+    def delete(self) -> SyncFuture[Any]:
+        return self._source._tx._request({"op": "cursor_delete", "cursor": self._number}, write=True)
