@@ -20,7 +20,7 @@ from ..arguments import (
     check_index_name,
     check_store_name,
 )
-from ..clone import clone
+from ..clone import clone, is_plain
 from ..errors import (
     ConstraintError,
     Error,
@@ -43,11 +43,22 @@ if TYPE_CHECKING:
     from ..sync_future import SyncFuture
     from .transaction import EngineTransaction
 
-def prepare_record(store: StoreSchema, value: Any, key: Any) -> tuple[Any, bool, Any]:
-    """Spec "add or put" steps 5-11: check key vs key path, clone, extract. No writes."""
+def prepare_record(store: StoreSchema, value: Any, key: Any,
+                   indexes: tuple[IndexSchema, ...] | None = None) -> tuple[Any, bool, Any]:
+    """Spec "add or put" steps 5-11: check key vs key path, clone, extract. No writes.
+
+    ``indexes`` is ``tuple(store.indexes.values())``, made once by a caller of many."""
     check_key_use(store.name, store.key_path, store.auto_increment, key)
     if key is not None:
         key = to_key(key)
+    if (store.key_path is None or not store.auto_increment) and is_plain(value):
+        # No generated key will be put into it, and a plain value's clone would equal it: take
+        # its bytes and index keys now instead of a copy (record_store.encode_plain).
+        if store.key_path is not None:
+            key = record_key(store.name, store.key_path, False, value)
+        if indexes is None:
+            indexes = tuple(store.indexes.values())
+        return record_store.encode_plain(indexes, value), False, key
     copy, needs_tags = clone(value)
     if store.key_path is not None:
         extracted = record_key(store.name, store.key_path, store.auto_increment, copy)
@@ -173,7 +184,9 @@ class EngineObjectStore(_Source, api.ObjectStore):
                 f"got {len(values)} values but {len(key_list)} keys; pass one key per value"
             )
         schema = self._schema
-        records = [prepare_record(schema, v, k) for v, k in zip(values, key_list, strict=True)]
+        indexes = tuple(schema.indexes.values())
+        records = [prepare_record(schema, v, k, indexes)
+                   for v, k in zip(values, key_list, strict=True)]
         storage, tx = self._tx.storage, self._tx
 
         def run() -> list[Any]:

@@ -62,6 +62,39 @@ def index_entries(index: IndexSchema, value: Any, pk: bytes) -> list[bytes]:
     return [encode_key(k) + pk for k in extract_index_keys(value, index.key_path, index.multi_entry)]
 
 
+def encode_plain(indexes: tuple[IndexSchema, ...], value: Any) -> tuple[Any, ...]:
+    """A plain value (:func:`pyidb.clone.is_plain`) taken at call time without a copy:
+    ``(its bytes, indexes, then per index its encoded key, None or a tuple of keys)``.
+
+    This is all :func:`store_record` needs of it later. A copy would live until the request
+    runs and be traced by every garbage collection meanwhile; this tuple of bytes is untracked
+    by the first one. (A clone is never a tuple, which tells the two apart.)
+    """
+    out: list[Any] = [encode(value, False), indexes]
+    for index in indexes:
+        keys = extract_index_keys(value, index.key_path, index.multi_entry)
+        if index.multi_entry:
+            out.append(tuple([encode_key(k) for k in keys]))
+        else:
+            out.append(encode_key(keys[0]) if keys else None)
+    return tuple(out)
+
+
+def _known_entries(encoded: tuple[Any, ...], n: int, index: IndexSchema,
+                   pk: bytes) -> list[bytes] | None:
+    """The entries of the ``n``-th index of the store if ``encoded`` has them (no index was
+    created or deleted since the call), else None."""
+    indexes = encoded[1]
+    if n >= len(indexes) or indexes[n] is not index:
+        return None
+    found = encoded[n + 2]
+    if found is None:
+        return []
+    if type(found) is bytes:
+        return [found + pk]
+    return [k + pk for k in found]
+
+
 def _check_unique(storage: Storage, store: StoreSchema, index: IndexSchema, entry: bytes,
                   pk: bytes) -> None:
     ik = index_key_of(entry, pk)
@@ -82,7 +115,8 @@ def store_record(
     no_overwrite: bool,
     journal: Journal,
 ) -> Any:
-    """Spec "store a record into an object store"; ``value`` is already cloned. Returns the key.
+    """Spec "store a record into an object store"; ``value`` is already cloned (or taken by
+    :func:`encode_plain`). Returns the key.
 
     Writes go through ``journal``; the caller undoes it if this (or a later record of the same
     batch) fails.
@@ -97,6 +131,8 @@ def store_record(
             journal.generator(store)
             possibly_update(store, key)
     pk = encode_key(key)
+    encoded = value if type(value) is tuple else None
+    raw = encode(value, needs_tags) if encoded is None else encoded[0]
     old = storage.get(store.tree, pk)
     if old is not None and no_overwrite:
         raise ConstraintError(
@@ -106,8 +142,12 @@ def store_record(
     new_entries: list[tuple[IndexSchema, bytes]] = []
     stale: list[tuple[IndexSchema, bytes]] = []
     old_value = decode(old) if old is not None and store.indexes else None
-    for index in store.indexes.values():
-        entries = index_entries(index, value, pk)
+    for n, index in enumerate(store.indexes.values()):
+        entries = None if encoded is None else _known_entries(encoded, n, index, pk)
+        if entries is None:
+            if value is encoded:  # an index created since the call: read the value back
+                value = decode(raw)
+            entries = index_entries(index, value, pk)
         if old_value is not None:
             # Overwrite: touch only the entries that change (most updates keep their index keys).
             before = index_entries(index, old_value, pk)
@@ -119,7 +159,7 @@ def store_record(
             new_entries.append((index, entry))
     for index, entry in stale:
         journal.delete(index.tree, entry, pk)
-    journal.put(store.tree, pk, encode(value, needs_tags), old)
+    journal.put(store.tree, pk, raw, old)
     for index, entry in new_entries:
         journal.put(index.tree, entry, pk, None)
     return key
