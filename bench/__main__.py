@@ -26,12 +26,12 @@ from bench.report import Results  # noqa: E402
 
 RESULTS_MARKER = "@@BENCH_RESULTS@@ "
 FULL = {"sizes": [10_000], "cpython_sizes": [10_000, 1_000_000], "runs": 5,
-        "growth": (10_000, 1_000_000), "transfer_size": 100_000,
+        "growth": (10_000, 1_000_000), "transfer_size": 100_000, "memory_size": 1_000_000,
         "model": (100_000, 10_000, 200),
         "sync_size": 10_000, "sync_runs": 3,
         "providers_sizes": [10_000, 100_000]}
 QUICK = {"sizes": [300], "cpython_sizes": [300], "runs": 2, "growth": (300, 3_000),
-         "transfer_size": 300,
+         "transfer_size": 300, "memory_size": 3_000,
          "model": (2_000, 500, 20), "sync_size": 600, "sync_runs": 1, "providers_sizes": [300]}
 # model: (table size, create_many size, queries per run); sync: events pushed and pulled
 
@@ -106,6 +106,14 @@ def bench_cpython(results: Results, sizes: list[int], runs: int, growth: tuple[i
     results.growth = {n: {op: s * 1e6 for op, s in ops.items()} for n, ops in out["growth"].items()}
 
 
+def bench_memory(results: Results, n: int) -> None:
+    from bench.memory_bench import memory_per_record
+
+    t = time.perf_counter()
+    results.memory = {n: memory_per_record(n)}
+    log(f"  memory per record n={n}: {time.perf_counter() - t:.1f} s")
+
+
 def bench_transfer(results: Results, n: int, runs: int) -> None:
     from bench.transfer_bench import run_transfer
 
@@ -165,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes, 2 runs: checks that every benchmark still runs")
     parser.add_argument("--only",
-                        default="cpython,transfer,providers,node,chromium,model,model-chromium,sync",
+                        default="cpython,memory,transfer,providers,node,chromium,model,model-chromium,sync",
                         help="comma-separated environments (default: all)")
     parser.add_argument("--runs", type=int, help="timed runs per benchmark (default 5; quick 2)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "latest.json")
@@ -174,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs:
         config["runs"] = args.runs
     envs = [e.strip() for e in args.only.split(",") if e.strip()]
-    unknown = set(envs) - {"cpython", "transfer", "providers", "node", "chromium", "model",
+    unknown = set(envs) - {"cpython", "memory", "transfer", "providers", "node", "chromium", "model",
                            "model-chromium", "sync"}
     if unknown:
         parser.error(f"unknown environment(s) {', '.join(sorted(unknown))}")
@@ -186,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = {
         "cpython": lambda: bench_cpython(results, config["cpython_sizes"], config["runs"],
                                          config["growth"]),
+        "memory": lambda: bench_memory(results, config["memory_size"]),
         "transfer": lambda: bench_transfer(results, config["transfer_size"], config["runs"]),
         "providers": lambda: bench_providers(results, config["providers_sizes"], config["runs"]),
         "node": lambda: bench_node(results, config["sizes"], config["runs"]),

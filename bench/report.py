@@ -99,6 +99,7 @@ for _env, _where in (("model", "CPython"), ("model-chromium", "Chromium")):
 TARGETS += [Target(f"Sync {w} end to end <= 3x the server's raw sqlite3 work", "sync", "pyidb.sync", w,
                   3.0, "sync", "raw inserts") for w in ("push", "pull")]
 GROWTH_LIMIT = 1.5
+MEMORY_LIMIT = 2.0  # bytes the memory: engine holds per record / the record's compact JSON bytes
 
 
 @dataclass
@@ -107,6 +108,7 @@ class Results:
 
     runs: dict[tuple[str, str, int, str], list[float]] = field(default_factory=dict)
     growth: dict[int, dict[str, float]] = field(default_factory=dict)  # n -> op -> µs/op
+    memory: dict[int, dict[str, float]] = field(default_factory=dict)  # n -> bytes per record
     errors: dict[str, str] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -153,6 +155,10 @@ class Results:
                          "n": large or None, "ratio": ratio,
                          "limit": GROWTH_LIMIT, "status": "n/a" if ratio is None else
                          ("met" if ratio <= GROWTH_LIMIT else "missed")})
+        for n, m in sorted(self.memory.items()):
+            rows.append({"target": f"CPython memory: bytes held per record <= {MEMORY_LIMIT}x "
+                                   "its JSON", "n": n, "ratio": m["ratio"], "limit": MEMORY_LIMIT,
+                         "status": "met" if m["ratio"] <= MEMORY_LIMIT else "missed"})
         return rows
 
     def to_json(self) -> dict[str, Any]:
@@ -175,7 +181,9 @@ class Results:
                                                "baseline": base, "ratio": r})
         growth = {str(n): ops for n, ops in sorted(self.growth.items())}
         return {"meta": self.meta, "measurements": measurements, "ratios": ratios,
-                "growth_us_per_op": growth, "targets": self.targets(), "errors": self.errors}
+                "growth_us_per_op": growth,
+                "memory_bytes_per_record": {str(n): m for n, m in sorted(self.memory.items())},
+                "targets": self.targets(), "errors": self.errors}
 
     # -- the printed table ------------------------------------------------------------------
     def table(self) -> str:
@@ -221,6 +229,12 @@ class Results:
                      f"{self.growth[sizes[-1]][op] / self.growth[sizes[0]][op]:.2f}x"]
                     for op in ("get", "put", "seek")]
             lines += _grid(head, body)
+            lines.append("")
+        if self.memory:
+            lines.append("== CPython memory: engine: bytes held per record (tracemalloc) ==")
+            lines += _grid(["N", "engine", "records' JSON", "ratio"],
+                           [[f"{n:,}", f"{m['engine']:.0f}", f"{m['json']:.0f}", f"{m['ratio']:.2f}x"]
+                            for n, m in sorted(self.memory.items())])
             lines.append("")
         lines.append("== Targets ==")
         body = [[t["target"], "-" if t["n"] is None else f"{t['n']:,}",

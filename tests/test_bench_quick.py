@@ -23,3 +23,5 @@ def test_bench_quick_runs_every_benchmark(tmp_path: Path) -> None:
     for impl in ("raw JS", "pyidb"):  # get_all_records against raw getAllRecords, in Chromium
         for workload in ("get_all_records", "get_all+keys"):
             assert ("chromium", impl, workload) in measured, (impl, workload)
+    memory = results["memory_bytes_per_record"]["3000"]  # the memory-per-record workload ran
+    assert memory["engine"] > memory["json"] > 0, memory
