@@ -14,7 +14,7 @@ from typing import Any
 UNITS = {"point_get": "µs/op"}  # everything else is ms for the whole workload
 ORDER = ("write", "get_put", "get_all", "cursor", "index_range", "get_all_records", "get_all+keys",
          "point_get", "export", "import", "find_eq", "find_range", "order_take", "create_many", "push",
-         "pull")
+         "pull", "first_result")
 
 # Environment -> (title, implementations measured, which are the baselines).
 ENVS: dict[str, tuple[str, list[str], list[str]]] = {

@@ -25,3 +25,5 @@ def test_bench_quick_runs_every_benchmark(tmp_path: Path) -> None:
             assert ("chromium", impl, workload) in measured, (impl, workload)
     memory = results["memory_bytes_per_record"]["3000"]  # the memory-per-record workload ran
     assert memory["engine"] > memory["json"] > 0, memory
+    first = [m for m in results["measurements"] if m["workload"] == "first_result"]
+    assert first and first[0]["median"] > 0, first  # Chromium: import, open, first get
