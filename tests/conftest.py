@@ -217,30 +217,12 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 _sync_databases = iter(range(1, 1_000_000))
 
 
-@pytest.fixture(scope="session")
-def sync_pg_cluster():
-    """A throwaway PostgreSQL cluster for the sync server tests (tests/pg_cluster.py). Skips where
-    PostgreSQL is not installed, except under CI=true, where its absence fails the run."""
-    import os
-
-    from tests.pg_cluster import PgCluster, PgUnavailable
-
-    try:
-        cluster = PgCluster.start()
-    except PgUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must test PostgreSQL, but: {exc}")
-        pytest.skip(str(exc))
-    with cluster:
-        yield cluster
-
-
 @pytest.fixture
-def sync_pg_database(sync_pg_cluster) -> str:
-    """A fresh database on the sync test cluster: its URL."""
+def sync_pg_database(pg_server: PgCluster) -> str:
+    """A fresh database on the run's PostgreSQL cluster (``pg_server``): its URL."""
     import psycopg
 
     name = f"sync_{next(_sync_databases)}"
-    with psycopg.connect(sync_pg_cluster.url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return sync_pg_cluster.url.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(pg_server.url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")  # a name made above: no input
+    return pg_server.url.rsplit("/", 1)[0] + "/" + name
