@@ -26,7 +26,7 @@ from .history import (
 )
 from .live import Hub, hub_for
 from .query import record_key, slice_rows
-from .remote import apply_remote, apply_remote_link, join_relation
+from .remote import apply_remote, apply_remote_link, apply_remote_many, join_relation
 from .schema import Model, Schema
 from .storage import META_STORE, history_store, layout
 from .upgrade import plan_upgrade, run_upgrade
@@ -326,6 +326,12 @@ class ModelClient:
         are written as for any write, with the context's origin."""
         m = self._model
         return await self._run(True, lambda ctx: apply_remote(ctx, m, op, key, data))
+
+    async def apply_remote_many(self, records: list[dict]) -> None:
+        """``apply_remote("upsert", key, record)`` for each record in order, batched: one read of
+        the stored records and one write (the keys are taken from the records)."""
+        m = self._model
+        return await self._run(True, lambda ctx: apply_remote_many(ctx, m, records))
 
 
 def _mentions_relation(model: Model, where: Any) -> bool:

@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import ForeignKeyViolationError, InvalidValueError
+from .query import record_key
 from .schema import Model, Relation, Schema
 from .storage import check_value, decode, encode
 
 if TYPE_CHECKING:
     from .client import Context
 
-__all__ = ["apply_remote", "apply_remote_link", "join_relation"]
+__all__ = ["apply_remote", "apply_remote_link", "apply_remote_many", "join_relation"]
 
 
 async def apply_remote(ctx: Context, m: Model, op: str, key: Any, data: dict | None) -> None:
@@ -51,6 +52,43 @@ async def apply_remote(ctx: Context, m: Model, op: str, key: Any, data: dict | N
         await ctx._check_unique(m, record, key, only=set(changed))
         await ctx._check_fks(m, record, only=set(changed))
         await ctx._replace(m, before, record, changed)
+
+
+async def apply_remote_many(ctx: Context, m: Model, records: list[dict]) -> None:
+    """``apply_remote("upsert", ...)`` for each record, in order, with one read of the stored
+    records and one write (sync's pull applies a page this way). The same checks: values, ids,
+    foreign keys. A model with unique fields or a relation to itself goes record by record, since
+    a later record of the batch may depend on an earlier one's write."""
+    from .writes import encode_record
+
+    checked = []
+    for data in records:
+        if not isinstance(data, dict):
+            raise InvalidValueError("apply_remote_many takes records (dicts)", model=m.name, value=data)
+        checked.append({f.name: check_value(ctx.schema, m.name, f, data.get(f.name)) for f in m.scalars})
+    keys = [record_key(m, r) for r in checked]
+    if m.uniques or any(r.kind == "owner" and r.target == m.name for r in m.relations.values()) \
+            or len({repr(k) for k in keys}) != len(keys):
+        for key, record in zip(keys, checked, strict=True):
+            await apply_remote(ctx, m, "upsert", key, record)
+        return
+    store = ctx.tx.object_store(m.name)
+    stored = await store.get_many(keys)
+    writes = []
+    for record, old in zip(checked, stored, strict=True):
+        before = decode(m, old) if old is not None else None
+        changed = tuple(f for f in record if before is None or record[f] != before.get(f))
+        if changed:
+            await ctx._check_fks(m, record, only=None if before is None else set(changed))
+            writes.append((before, record, changed))
+    if not writes:
+        return
+    await store.put_many([encode_record(m, record) for _, record, _ in writes])
+    for before, record, changed in writes:
+        if before is None:
+            await ctx._emit(m.name, "create", record_key(m, record), None, dict(record))
+        else:
+            await ctx._emit(m.name, "update", record_key(m, record), dict(before), dict(record), changed)
 
 
 def join_relation(schema: Schema, join_store: str, op: str, key: Any) -> Relation:

@@ -13,8 +13,11 @@ Stores the plugin adds to the client's database:
   unique ``id``, the model, key and change. Its per-client ``seq`` is given when the event first
   joins a push batch (from a counter in ``sync_meta``, in the same transaction), not when it is
   written: an aborted write must not leave a hole in the sequence, which the server would wait on.
-- ``sync_meta``: this client's id, the next seq, and the pull cursor (saved in the same
-  transaction as the page it describes).
+  Until the event is answered its seq and base version are kept in ``sync_meta``'s ``assigned``
+  row (``{n: [seq, base_version]}``: one write per batch instead of rewriting every event); the
+  answered event is stored with them.
+- ``sync_meta``: this client's id, the next seq, the seqs given to unanswered events, and the pull
+  cursor (saved in the same transaction as the page it describes).
 - ``sync_versions``: the server version of each record as last seen (the ``base_version`` of a
   later local change).
 - ``sync_deferred``: pulled records waiting for their parent record (in a later page).
@@ -32,6 +35,7 @@ from .protocol import encode, key_text
 OUTBOX, META, VERSIONS, DEFERRED = "sync_outbox", "sync_meta", "sync_versions", "sync_deferred"
 PENDING, IN_FLIGHT, FAILED, REJECTED, SYNCED = "pending", "in_flight", "failed", "rejected", "synced"
 OPEN = (PENDING, IN_FLIGHT, FAILED)
+ASSIGNED = "assigned"  # the sync_meta row of the seqs given to unanswered events
 
 
 class SyncPlugin:
@@ -152,34 +156,61 @@ class Outbox:
             outbox, meta = tx.object_store(OUTBOX), tx.object_store(META)
             events = await outbox.index("queue").get_all(0, limit)
             counter = await meta.get("next_seq") or {"name": "next_seq", "value": 1}
-            fresh = [e for e in events if e["seq"] is None]
+            assigned = await meta.get(ASSIGNED) or {"name": ASSIGNED, "value": {}}
+            # (An event stored with its seq comes from an older version of this module.)
+            fresh = [e for e in events if e["seq"] is None and str(e["n"]) not in assigned["value"]]
             seen = await tx.object_store(VERSIONS).get_many([e["open"] for e in fresh]) if fresh else []
             for event, version in zip(fresh, seen, strict=True):
-                event["seq"] = counter["value"]
+                base = version["version"] if version else None
+                assigned["value"][str(event["n"])] = [counter["value"], base]
                 counter["value"] += 1
-                event["base_version"] = version["version"] if version else None
             for event in events:
+                if event["seq"] is None:
+                    event["seq"], event["base_version"] = assigned["value"][str(event["n"])]
                 if event["status"] == PENDING:
-                    event["status"] = IN_FLIGHT
-            if events:
-                await outbox.put_many(events)
+                    event["status"] = IN_FLIGHT  # in the answer only: stats() counts it from meta
+            if fresh:
                 await meta.put(counter)
+                await meta.put(assigned)
         return events
+
+    @staticmethod
+    async def release(tx: Any, events: list[dict]) -> None:
+        """In ``tx``: the answered ``events`` no longer hold a seq in ``assigned`` (they are
+        stored with it now)."""
+        meta = tx.object_store(META)
+        assigned = await meta.get(ASSIGNED)
+        if assigned and any(str(e["n"]) in assigned["value"] for e in events):
+            for event in events:
+                assigned["value"].pop(str(event["n"]), None)
+            await meta.put(assigned)
+
+    @staticmethod
+    async def _with_seq(tx: Any, event: dict) -> dict:
+        if event.get("seq") is None:
+            assigned = await tx.object_store(META).get(ASSIGNED)
+            given = assigned["value"].get(str(event["n"])) if assigned else None
+            if given:
+                event = {**event, "seq": given[0], "base_version": given[1]}
+        return event
 
     async def mark_synced(self, ids: Iterable[str]) -> None:
         """Mark events (by event id) as accepted by the server."""
-        async with self.db.transaction([OUTBOX], "readwrite") as tx:
+        async with self.db.transaction([OUTBOX, META], "readwrite") as tx:
             store = tx.object_store(OUTBOX)
+            done = []
             for event_id in ids:
                 event = await store.index("id").get(event_id)
                 if event is not None:
-                    await store.put(closed(event, SYNCED, None))
+                    done.append(event)
+                    await store.put(closed(await self._with_seq(tx, event), SYNCED, None))
+            await self.release(tx, done)
 
     async def mark_failed(self, event_id: str | Iterable[str], error: str, retryable: bool) -> None:
         """Record a failure of one event (or several, by id): retryable ones stay in the queue
         (status ``failed``, ``attempts`` + 1), others are ``rejected`` and leave it."""
         ids = [event_id] if isinstance(event_id, str) else list(event_id)
-        async with self.db.transaction([OUTBOX], "readwrite") as tx:
+        async with self.db.transaction([OUTBOX, META], "readwrite") as tx:
             store = tx.object_store(OUTBOX)
             for one in ids:
                 event = await store.index("id").get(one)
@@ -188,14 +219,23 @@ class Outbox:
                 if retryable:
                     event = {**event, "status": FAILED, "error": error, "attempts": event["attempts"] + 1}
                 else:
-                    event = closed(event, REJECTED, error)
+                    event = closed(await self._with_seq(tx, event), REJECTED, error)
+                    await self.release(tx, [event])
                 await store.put(event)
 
     async def stats(self) -> dict[str, int]:
         """``{"pending", "in_flight", "failed", "rejected", "synced"}`` counts."""
-        async with self.db.transaction([OUTBOX], "readonly") as tx:
+        async with self.db.transaction([OUTBOX, META], "readonly") as tx:
             index = tx.object_store(OUTBOX).index("status")
-            return {s: await index.count(s) for s in (PENDING, IN_FLIGHT, FAILED, REJECTED, SYNCED)}
+            counts = {s: await index.count(s) for s in (PENDING, IN_FLIGHT, FAILED, REJECTED, SYNCED)}
+            assigned = await tx.object_store(META).get(ASSIGNED)
+            if assigned and assigned["value"]:
+                # Pending events given a seq are in flight (failed ones keep their status).
+                stored = await tx.object_store(OUTBOX).get_many([int(n) for n in assigned["value"]])
+                moving = sum(1 for e in stored if e is not None and e["status"] == PENDING)
+                counts[PENDING] -= moving
+                counts[IN_FLIGHT] += moving
+            return counts
 
     async def rejected(self) -> list[dict]:
         """The events the server refused, with its reason in ``error`` (for a UI to show)."""

@@ -9,8 +9,9 @@ unchanged on PostgreSQL shared by several server processes.
 Tables (all ``sync_*``): ``meta`` (the database's epoch), ``scopes`` (each scope's last version:
 the lock and counter of its changelog), ``clients`` (client id -> scope, last applied seq),
 ``events`` (every applied or rejected event with its answer: the exactly-once record),
-``records`` (current record or tombstone, its version and per-field versions) and ``changelog``
-(every version of every record: history and replay).
+``records`` (current record or tombstone, its version and per-field versions), ``changelog``
+(every version of every record: history and replay) and ``index`` (unique values and foreign keys
+of live records, for the constraint checks).
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ SCHEMA = [
     "model TEXT NOT NULL, key TEXT NOT NULL, deleted INTEGER NOT NULL, data TEXT, "
     "client_id TEXT, seq BIGINT, PRIMARY KEY (scope, version))",
     "CREATE INDEX IF NOT EXISTS sync_changelog_by_record ON sync_changelog (scope, model, key, version)",
+    # Unique field sets, foreign keys and link sides of live records (pyidb/sync/apply.py): the
+    # server's constraint and onDelete checks are index lookups, not scans.
+    "CREATE TABLE IF NOT EXISTS sync_index (scope TEXT NOT NULL, model TEXT NOT NULL, name TEXT NOT NULL, "
+    "value TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (scope, model, name, value, key))",
+    "CREATE INDEX IF NOT EXISTS sync_index_by_record ON sync_index (model, key)",
 ]
 
 
@@ -128,6 +134,17 @@ class Store:
             if self.postgres:
                 db.execute("SELECT version FROM sync_scopes WHERE scope = ? FOR UPDATE", (scope,))
             yield db
+            db.flush_version()
+
+    def migrate(self, name: str, value: str, fn: Any) -> None:
+        """Run ``fn(db)`` once per ``value`` of ``sync_meta[name]`` (under the creation lock, so
+        several servers starting on one database do it once)."""
+        with self._init_lock() as db:
+            row = db.execute("SELECT value FROM sync_meta WHERE name = ?", (name,)).fetchone()
+            if row is None or row[0] != value:
+                fn(db)
+                db.execute("INSERT INTO sync_meta (name, value) VALUES (?, ?) ON CONFLICT (name) "
+                           "DO UPDATE SET value = excluded.value", (name, value))
 
     @contextmanager
     def read(self) -> Iterator[_Db]:
@@ -142,25 +159,51 @@ class _Db:
 
     def __init__(self, conn: Any, postgres: bool) -> None:
         self.conn, self.postgres = conn, postgres
+        self._scope: str | None = None
+        self._version = self._stored_version = 0
 
     def execute(self, sql: str, params: tuple = ()) -> Any:
         if self.postgres:
             sql = sql.replace("?", "%s")
         return self.conn.execute(sql, params)
 
+    def executemany(self, sql: str, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        if self.postgres:
+            with self.conn.cursor() as cursor:
+                cursor.executemany(sql.replace("?", "%s"), rows)
+        else:
+            self.conn.executemany(sql, rows)
+
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """Undo one event's statements on error without losing the batch's others."""
         self.execute("SAVEPOINT event")
+        version = self._version
         try:
             yield
         except BaseException:
+            self._version = version  # the versions taken inside are given back with the writes
             self.execute("ROLLBACK TO SAVEPOINT event")
             self.execute("RELEASE SAVEPOINT event")
             raise
         self.execute("RELEASE SAVEPOINT event")
 
     def next_version(self, scope: str) -> int:
-        """The scope's next changelog version (under the lock taken by :meth:`Store.write`)."""
-        return self.execute("UPDATE sync_scopes SET version = version + 1 WHERE scope = ? "
-                            "RETURNING version", (scope,)).fetchone()[0]
+        """The scope's next changelog version (under the lock taken by :meth:`Store.write`, which
+        is held until COMMIT: the counter is read once and written back once, by
+        :meth:`flush_version` just before the commit)."""
+        if self._scope is None:
+            self._scope = scope
+            self._version = self._stored_version = self.execute(
+                "SELECT version FROM sync_scopes WHERE scope = ?", (scope,)).fetchone()[0]
+        elif scope != self._scope:
+            raise ValueError("one write transaction takes the versions of one scope")
+        self._version += 1
+        return self._version
+
+    def flush_version(self) -> None:
+        if self._scope is not None and self._version != self._stored_version:
+            self.execute("UPDATE sync_scopes SET version = ? WHERE scope = ?", (self._version, self._scope))
+            self._stored_version = self._version

@@ -59,6 +59,7 @@ class SyncWorker:
         self.max_retries, self.backoff = max_retries, backoff
         self.status = SyncStatus()
         self._task: asyncio.Task | None = None
+        self._deferred_deletes: set[tuple] = set()
         self._wake = asyncio.Event()
 
     @property
@@ -160,23 +161,25 @@ class SyncWorker:
             if answered:
                 await outbox.put_many([closed(e, SYNCED if r["status"] != "rejected" else REJECTED,
                                               r.get("reason")) for e, r in answered])
+                await self.plugin.outbox.release(tx, [e for e, _ in answered])
             # The server's answer decides the record -- unless a newer local edit of it is still
             # queued (then that edit's own answer will): the last answer per record, if no event
-            # of it is left in the queue.
+            # of it is left in the queue. "applied" means the server holds what the client wrote:
+            # only the version is new, and it is the base of any later local edit as well.
             last: dict[str, tuple[dict, dict]] = {}
             for event, result in answered:
                 report["pushed" if result["status"] == "applied" else result["status"]] += 1
                 last[key_text(event["open"])] = (event, result)
-            versions = []
-            for event, result in last.values():
-                if await outbox.index("open").count(event["open"]):
-                    continue
-                if result["status"] == "applied":  # the server holds exactly the local record
-                    versions.append({"ref": event["open"], "version": result.get("version")})
-                else:
+            versions = [{"ref": event["open"], "version": result.get("version")}
+                        for event, result in last.values() if result["status"] == "applied"]
+            decided = [(event, result) for event, result in last.values() if result["status"] != "applied"]
+            queued = await self._queued(outbox, [event["open"] for event, _ in decided])
+            for (event, result), waits in zip(decided, queued, strict=True):
+                if not waits:
                     await self._apply_one(tx, apply, event["model"], event["key"], result)
             if versions:
                 await tx.object_store(VERSIONS).put_many(versions)
+            await self._retry_deferred(tx, apply)
 
     async def _pull_all(self, report: dict[str, int]) -> None:
         client_id = await self.plugin.outbox.client_id()
@@ -193,7 +196,6 @@ class SyncWorker:
 
     async def _apply_page(self, page: dict) -> int:
         """One page of changes and its cursor, in ONE IndexedDB transaction."""
-        applied = 0
         async with self._remote_tx() as (tx, apply):
             outbox, meta = tx.object_store(OUTBOX), tx.object_store(META)
             if page.get("reset"):
@@ -202,36 +204,105 @@ class SyncWorker:
             # are applied too (the local copies were just dropped). Kept with the cursor, so an
             # interrupted resync resumes as one.
             resyncing = bool(page.get("reset")) or bool((await meta.get("resyncing") or {}).get("value"))
-            for change in page.get("changes", []):
-                if change.get("own") and not resyncing:
-                    continue  # our own change: its push answer already applied it (no echo)
-                if not self.plugin.synced(change["model"]):
-                    continue
-                if await outbox.index("open").count([change["model"], key_text(change["key"])]):
-                    continue  # a local edit is queued: the server's answer to it decides
-                await self._apply_one(tx, apply, change["model"], change["key"], change)
-                applied += 1
-            # Records whose parent was not here yet (it is in a later page, or came now).
-            progress = True
-            while progress:
-                progress = False
-                for waiting in await tx.object_store(DEFERRED).get_all():
-                    await tx.object_store(DEFERRED).delete(waiting["ref"])
-                    if await self._apply_one(tx, apply, waiting["model"], waiting["key"], waiting):
-                        progress = True
+            changes = [c for c in page.get("changes", [])
+                       if (resyncing or not c.get("own"))  # own: its push answer applied it (no echo)
+                       and self.plugin.synced(c["model"])]
+            # A record with a local edit still queued is left alone: the server's answer to that
+            # edit decides it.
+            queued = await self._queued(outbox, [[c["model"], key_text(c["key"])] for c in changes])
+            changes = [c for c, waits in zip(changes, queued, strict=True) if not waits]
+            self._deferred_deletes = {tuple(d["ref"]) for d in await tx.object_store(DEFERRED).get_all()
+                                      if d.get("record") is None}
+            applied = await self._apply_changes(tx, apply, changes)
+            await self._retry_deferred(tx, apply)
             await meta.put({"name": "cursor", "value": page["cursor"]})
             await meta.put({"name": "resyncing", "value": resyncing and bool(page.get("has_more"))})
         return applied
 
+    async def _queued(self, outbox: Any, refs: list[list]) -> list[bool]:
+        """For each ``[model, key text]``: has it an event still to push? One read when few events
+        are queued, else one count per record, issued together."""
+        if not refs:
+            return []
+        waiting = await outbox.index("queue").count()
+        if waiting == 0:
+            return [False] * len(refs)
+        if waiting <= 4 * len(refs):
+            open_refs = {tuple(e["open"]) for e in await outbox.index("queue").get_all()}
+            return [tuple(ref) in open_refs for ref in refs]
+        # All requests placed first, then awaited: the engine answers them back to back. (Not
+        # asyncio.gather: its tasks resume after the transaction has committed.)
+        requests = [outbox.index("open").count(ref) for ref in refs]
+        return [await r > 0 for r in requests]
+
+    async def _apply_changes(self, tx: Any, apply: Any, changes: list[dict]) -> int:
+        """Apply pulled changes in version order: runs of upserts of one model go in one batch
+        (one read and one write of the model's store, one write of their versions)."""
+        applied, i = 0, 0
+        while i < len(changes):
+            model = changes[i]["model"]
+            j = i
+            while j < len(changes) and changes[j]["model"] == model and changes[j].get("record") is not None:
+                j += 1
+            if j == i or model in self._joins or self._self_related(model):
+                await self._drop_deferred_delete(tx, model, changes[i])
+                await self._apply_one(tx, apply, model, changes[i]["key"], changes[i])
+                applied, i = applied + 1, i + 1
+                continue
+            run = changes[i:j]
+            for change in run:
+                await self._drop_deferred_delete(tx, model, change)
+            records = [decode(c["record"]) for c in run]
+            present = await self._parents_present_many(tx, model, records)
+            ready = [(c, r) for c, r, ok in zip(run, records, present, strict=True) if ok]
+            for change, _, ok in zip(run, records, present, strict=True):
+                if not ok:  # its parent comes in a later page: kept until it is here
+                    await self._defer(tx, model, change)
+            if ready:
+                await apply.many(model, [r for _, r in ready])
+                await tx.object_store(VERSIONS).put_many(
+                    [{"ref": [model, key_text(c["key"])], "version": c.get("version")} for c, _ in ready])
+            applied += len(run)
+            i = j
+        return applied
+
+    async def _drop_deferred_delete(self, tx: Any, model: str, change: dict) -> None:
+        """A record the server has (again, e.g. in a full resync) loses a delete deferred for it."""
+        if change.get("record") is not None and self._deferred_deletes:
+            ref = [model, key_text(change["key"])]
+            if tuple(ref) in self._deferred_deletes:
+                await tx.object_store(DEFERRED).delete(ref)
+                self._deferred_deletes.discard(tuple(ref))
+
+    async def _retry_deferred(self, tx: Any, apply: Any) -> None:
+        """Records whose parent was not here yet (it is in a later page, or came now), and
+        deletes that a queued local child blocked (its push answer may have removed it)."""
+        deferred = tx.object_store(DEFERRED)
+        progress = True
+        while progress:
+            progress = False
+            for waiting in await deferred.get_all():
+                await deferred.delete(waiting["ref"])
+                if await self._apply_one(tx, apply, waiting["model"], waiting["key"], waiting):
+                    progress = True
+
+    async def _defer(self, tx: Any, model: str, answer: dict) -> None:
+        await tx.object_store(DEFERRED).put({"ref": [model, key_text(answer["key"])], "model": model,
+                                             "key": answer["key"], "record": answer.get("record"),
+                                             "version": answer.get("version")})
+
     async def _apply_one(self, tx: Any, apply: Any, model: str, key: Any, answer: dict) -> bool:
-        """Write the server's state of one record; False when it waits for its parent."""
+        """Write the server's state of one record; False when it has to wait: an upsert for its
+        parent, a delete for a queued local record that points at it through a Restrict relation
+        (the server will refuse that record, and its answer removes it)."""
         record, version = answer.get("record"), answer.get("version")
         ref = [model, key_text(key)]
         if record is not None and not await self._parents_present(tx, model, decode(record)):
-            # The parent comes in a later page: keep the change until it is there (apply_remote
-            # checks foreign keys, and a failed request would abort the page).
-            await tx.object_store(DEFERRED).put({"ref": ref, "model": model, "key": key,
-                                                 "record": record, "version": version})
+            # apply_remote checks foreign keys, and a failed request would abort the page.
+            await self._defer(tx, model, {**answer, "key": key})
+            return False
+        if record is None and model not in self._joins and await apply.blocked(model, decode(key)):
+            await self._defer(tx, model, {**answer, "key": key})
             return False
         await apply(model, decode(key), decode(record) if record is not None else None)
         versions = tx.object_store(VERSIONS)
@@ -240,6 +311,16 @@ class SyncWorker:
         else:
             await versions.put({"ref": ref, "version": version})
         return True
+
+    def _self_related(self, model: str) -> bool:
+        return any(r.kind == "owner" and r.target == model
+                   for r in self.client.schema.models[model].relations.values())
+
+    async def _parents_present_many(self, tx: Any, model: str, records: list[dict]) -> list[bool]:
+        rels = [r for r in self.client.schema.models[model].relations.values() if r.kind == "owner"]
+        if not rels:
+            return [True] * len(records)
+        return [await self._parents_present(tx, model, r) for r in records]
 
     async def _parents_present(self, tx: Any, model: str, record: dict) -> bool:
         schema = self.client.schema
@@ -269,7 +350,13 @@ class SyncWorker:
             if not self.plugin.synced(model):
                 continue
             for key in await tx.object_store(model).get_all_keys():
-                if await outbox.index("open").count([model, key_text(key)]) == 0:
+                if await outbox.index("open").count([model, key_text(key)]) != 0:
+                    continue
+                if model not in self._joins and await apply.blocked(model, key):
+                    # A queued local record points at it (Restrict): the delete waits for it,
+                    # unless the snapshot brings the record back.
+                    await self._defer(tx, model, {"key": encode(key), "record": None, "version": None})
+                else:
                     await apply(model, key, None)
 
     @asynccontextmanager
@@ -292,7 +379,36 @@ class SyncWorker:
                     # delete_many: a missing record is no error, and onDelete applies locally.
                     await delegate.delete_many(where=where)
 
+            async def many(model: str, records: list[dict]) -> None:
+                await getattr(scope, model.lower()).apply_remote_many(records)
+
+            async def blocked(model: str, key: Any) -> bool:
+                ids = self.client.schema.models[model].id_fields
+                where = {ids[0]: key} if len(ids) == 1 else dict(zip(ids, key, strict=True))
+                record = await getattr(scope, model.lower()).find_unique(where=where)
+                return record is not None and await self._delete_blocked(scope, model, record)
+
+            apply.many, apply.blocked = many, blocked  # type: ignore[attr-defined]
             yield tx, apply
+
+    async def _delete_blocked(self, scope: Any, model: str, record: dict) -> bool:
+        """Would deleting ``record`` locally be refused by an onDelete Restrict relation (a local
+        record pointing at it, directly or through a cascade)?"""
+        for rel in self.client.schema.models[model].relations.values():
+            if rel.kind != "back":
+                continue
+            values = [record.get(f) for f in rel.references]
+            if any(v is None for v in values):
+                continue
+            children = getattr(scope, rel.target.lower())
+            where = dict(zip(rel.fields, values, strict=True))
+            if rel.on_delete == "Cascade":
+                for child in await children.find_many(where=where):
+                    if await self._delete_blocked(scope, rel.target, child):
+                        return True
+            elif rel.on_delete != "SetNull" and await children.count(where=where):
+                return True
+        return False
 
 
     async def history(self, model: str, key: Any) -> list[dict]:
