@@ -1,7 +1,16 @@
 """Sync benchmark: push N events (batches of 500) and pull N changes (pages of 500) end to end
 -- model client, outbox, HTTP, the server process on SQLite -- against the same run's raw work:
-the server's own inserts (record + changelog + scope counter, in transactions of 500) and page
-SELECTs, done with sqlite3 directly with no protocol. Used by ``python -m bench`` (env "sync")."""
+the same records moved without the protocol, with the same storage on both ends.
+
+Raw push: read the records from the client's database (``get_all`` pages of 500, the model
+client's factory) and insert them with sqlite3 into the server's tables as the server stores them
+(record row + changelog row per record, the scope's version counter once per transaction of 500,
+the same ``PRAGMA synchronous=FULL`` on WAL). Raw pull: the server's page SELECTs (500 per page),
+``json.loads`` of each record, and a ``put_many`` of each page into a plain object store of a
+fresh client database on the same factory. Not in the raw work (it is what sync adds): the outbox
+and its bookkeeping, seqs, the exactly-once record (``sync_events``), validation, scope and
+constraint checks, HTTP and JSON, the model client's checks and events, versions and cursors.
+Used by ``python -m bench`` (env "sync")."""
 
 from __future__ import annotations
 
@@ -11,6 +20,7 @@ import sqlite3
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pyidb
 from pyidb.model import Schema
@@ -35,8 +45,18 @@ def record(i: int) -> dict:
     return {"id": f"n{i:07d}", "owner": "bench", "title": f"note {i}", "n": i, "done": i % 2 == 0}
 
 
-def raw_inserts(path: Path, n: int) -> tuple[float, float]:
-    """The server's writes and page reads for n records with sqlite3 alone: (push s, pull s)."""
+async def _source(n: int) -> Any:
+    """A client-side database holding the n records (not timed)."""
+    db = await pyidb.factory("memory:").open("raw-source", 1, upgrade=lambda db, old, new, tx:
+                                              db.create_object_store("Note", key_path="id"))
+    async with db.transaction(["Note"], "readwrite") as tx:
+        await tx.object_store("Note").put_many([record(i) for i in range(n)])
+    return db
+
+
+async def raw_work(path: Path, n: int) -> tuple[float, float]:
+    """The same records moved without the protocol (see the module doc): (push s, pull s)."""
+    source = await _source(n)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
@@ -44,19 +64,28 @@ def raw_inserts(path: Path, n: int) -> tuple[float, float]:
         conn.execute(statement)
     conn.execute("INSERT INTO sync_scopes (scope, version) VALUES ('bench', 0)")
     t = time.perf_counter()
-    for start in range(0, n, BATCH):
+    version, last = 0, None
+    while True:
+        async with source.transaction(["Note"], "readonly") as tx:
+            query = pyidb.KeyRange.lower_bound(last, open=True) if last is not None else None
+            page = await tx.object_store("Note").get_all(query, BATCH)
+        if not page:
+            break
+        last = page[-1]["id"]
         conn.execute("BEGIN IMMEDIATE")
-        for i in range(start, min(n, start + BATCH)):
-            version = conn.execute("UPDATE sync_scopes SET version = version + 1 WHERE scope = 'bench' "
-                                   "RETURNING version").fetchone()[0]
-            data = json.dumps(record(i), sort_keys=True)
-            key = json.dumps(record(i)["id"])
-            conn.execute("INSERT INTO sync_records VALUES ('Note', ?, 'bench', ?, 0, ?, '{}', 'c')",
-                         (key, version, data))
-            conn.execute("INSERT INTO sync_changelog VALUES ('bench', ?, 'Note', ?, 0, ?, 'c', ?)",
-                         (version, key, data, i + 1))
+        rows = []
+        for item in page:
+            version += 1
+            rows.append((json.dumps(item["id"]), version, json.dumps(item, sort_keys=True)))
+        conn.executemany("INSERT INTO sync_records VALUES ('Note', ?, 'bench', ?, 0, ?, '{}', 'c')", rows)
+        conn.executemany("INSERT INTO sync_changelog VALUES ('bench', ?, 'Note', ?, 0, ?, 'c', ?)",
+                         [(v, k, data, v) for k, v, data in rows])
+        conn.execute("UPDATE sync_scopes SET version = ? WHERE scope = 'bench'", (version,))
         conn.execute("COMMIT")
     push = time.perf_counter() - t
+    source.close()
+    target = await pyidb.factory("memory:").open("raw-target", 1, upgrade=lambda db, old, new, tx:
+                                                  db.create_object_store("Note", key_path="id"))
     t = time.perf_counter()
     since, got = 0, 0
     while True:
@@ -65,9 +94,12 @@ def raw_inserts(path: Path, n: int) -> tuple[float, float]:
                             "AND version > ? ORDER BY version LIMIT ?", (since, BATCH)).fetchall()
         if not rows:
             break
-        got += len([json.loads(r[4]) for r in rows])
+        async with target.transaction(["Note"], "readwrite") as tx:
+            await tx.object_store("Note").put_many([json.loads(r[4]) for r in rows])
+        got += len(rows)
         since = rows[-1][2]
     pull = time.perf_counter() - t
+    target.close()
     conn.close()
     assert got == n
     return push, pull
@@ -97,7 +129,7 @@ def bench_sync(results, n: int, runs: int, log=print) -> None:
     times: dict[tuple[str, str], list[float]] = {}
     for run in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
-            raw = raw_inserts(Path(tmp) / "raw.db", n)
+            raw = asyncio.run(raw_work(Path(tmp) / "raw.db", n))
             (Path(tmp) / "server").mkdir()
             with ServerProcess(Path(tmp) / "server", MODEL, tokens={"bench": "bench"}) as server:
                 synced = asyncio.run(sync_round(server.url, n, run))

@@ -185,7 +185,10 @@ class Applier:
         version = self._write(db, scope, client_id, event["seq"], model.name, key, record, fields,
                               fresh=row is None)
         after = event.get("after", data if op == "create" else None)
-        status = "applied" if after is None or after == record else "merged"
+        if after is not None and after == record:
+            # The server holds exactly the client's record: the answer need not carry it back.
+            return {"status": "applied", "reason": None, "deleted": False, "version": version}
+        status = "applied" if after is None else "merged"
         return {"status": status, "reason": None, "record": record, "deleted": False, "version": version}
 
     def _apply_link(self, db: _Db, scope: str, client_id: str, event: dict) -> dict:

@@ -3,9 +3,11 @@
 ``POST /push``  ``{"protocol", "schema_version", "client_id", "events": [event, ...]}``
     event: ``{"id", "seq", "model", "op": "create"|"update"|"delete", "key", "data", "after",
     "base_version"}`` -- ``data`` is the whole record for a create, the changed fields for an
-    update, ``None`` for a delete; ``after`` is the record as the client had it after the write.
+    update, ``None`` for a delete; ``after`` is the record as the client had it after the write
+    (a create may leave it out: it is its ``data``).
     Answer: ``{"results": [{"id", "seq", "status": "applied"|"merged"|"rejected"|"retry",
-    "reason", "record", "deleted", "version"}, ...]}`` in the order of ``seq``.
+    "reason", "record", "deleted", "version"}, ...]}`` in the order of ``seq``. An "applied"
+    answer leaves ``record`` out when the server's record is exactly the event's ``after``.
 ``POST /pull``  ``{"protocol", "schema_version", "client_id", "cursor", "limit"}``
     Answer: ``{"cursor", "reset", "has_more", "changes": [{"model", "key", "version",
     "deleted", "record", "client_id"}, ...]}``.

@@ -138,8 +138,7 @@ class SyncWorker:
                 return
             body = {"protocol": PROTOCOL_VERSION, "schema_version": self.plugin.schema_version,
                     "client_id": client_id,
-                    "events": [{k: e[k] for k in ("id", "seq", "model", "op", "key", "data", "after",
-                                                   "base_version")} for e in batch]}
+                    "events": [wire_event(e) for e in batch]}
             try:
                 answer = await self.transport.post("/push", body)
             except TransportError as exc:
@@ -486,6 +485,16 @@ async def with_web_lock(name: str, fn: Any) -> None:
     await locks.request(name, create_once_callable(lambda lock: asyncio.ensure_future(held(lock))))
     if failure:
         raise failure[0]
+
+
+def wire_event(event: dict) -> dict:
+    """An outbox event as pushed. A create's ``after`` is its ``data`` (the server takes it so):
+    not sent twice."""
+    fields = ("id", "seq", "model", "op", "key", "data", "base_version")
+    wire = {k: event[k] for k in fields}
+    if event["op"] != "create":
+        wire["after"] = event["after"]
+    return wire
 
 
 def delete_order(schema: Any) -> list[str]:
