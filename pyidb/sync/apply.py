@@ -268,8 +268,10 @@ class Applier:
                 if any(v is None for v in target):
                     continue
                 children = db.execute(
-                    "SELECT r.key, r.data, r.field_versions FROM sync_index i JOIN sync_records r "
-                    "ON r.model = i.model AND r.key = i.key WHERE i.scope = ? AND i.model = ? "
+                    # CROSS JOIN: SQLite then reads the index first (not every record of the
+                    # child model); PostgreSQL plans it as the inner join it is.
+                    "SELECT r.key, r.data, r.field_versions FROM sync_index i CROSS JOIN sync_records r "
+                    "WHERE r.model = i.model AND r.key = i.key AND i.scope = ? AND i.model = ? "
                     "AND i.name = ? AND i.value = ? AND r.deleted = 0 ORDER BY r.key",
                     (scope, child.name, f"r:{','.join(rel.fields)}", value_text(target))).fetchall()
                 for child_key, child_data, child_fields in children:

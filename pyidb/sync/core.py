@@ -152,7 +152,7 @@ class SyncServer(Applier):
             since = 0 if reset else parsed[1]
             rows = db.execute(
                 "SELECT model, key, version, deleted, data, client_id FROM sync_records "
-                "WHERE scope = ? AND version > ? ORDER BY version LIMIT ?",
+                "WHERE scope = ? AND version > ? AND deleted < 2 ORDER BY version LIMIT ?",
                 (scope, since, limit + 1)).fetchall()
         has_more = len(rows) > limit
         rows = rows[:limit]
@@ -180,11 +180,12 @@ class SyncServer(Applier):
     def prune(self, scope: str, up_to_version: int) -> int:
         """Forget the scope's tombstones of versions <= ``up_to_version`` (their history stays in
         the changelog); returns how many. A client whose cursor is older than that can no longer
-        learn of those deletes from the changes, so its next pull is a full resync. A pruned key
-        may be created again."""
+        learn of those deletes from the changes, so its next pull is a full resync. The key stays
+        taken (``deleted = 2``: a marker no pull returns), so a create of a pruned key is still
+        rejected: a client that never saw the delete cannot bring the record back."""
         with self.store.write(scope) as db:
-            removed = db.execute("DELETE FROM sync_records WHERE scope = ? AND deleted = 1 AND version <= ?",
-                                 (scope, up_to_version)).rowcount
+            removed = db.execute("UPDATE sync_records SET deleted = 2 WHERE scope = ? AND deleted = 1 "
+                                 "AND version <= ?", (scope, up_to_version)).rowcount
             oldest = db.execute("SELECT min_version FROM sync_scopes WHERE scope = ?", (scope,)).fetchone()[0]
             db.execute("UPDATE sync_scopes SET min_version = ? WHERE scope = ?",
                        (max(oldest, up_to_version), scope))
