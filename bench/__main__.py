@@ -28,11 +28,12 @@ RESULTS_MARKER = "@@BENCH_RESULTS@@ "
 FULL = {"sizes": [10_000], "cpython_sizes": [10_000, 1_000_000], "runs": 5,
         "growth": (10_000, 1_000_000), "transfer_size": 100_000, "memory_size": 1_000_000,
         "model": (100_000, 10_000, 200),
-        "sync_size": 10_000, "sync_runs": 3,
+        "sync_size": 10_000, "sync_runs": 3, "sync_chromium_size": 100_000,
         "providers_sizes": [10_000, 100_000]}
 QUICK = {"sizes": [300], "cpython_sizes": [300], "runs": 2, "growth": (300, 3_000),
          "transfer_size": 300, "memory_size": 3_000,
-         "model": (2_000, 500, 20), "sync_size": 600, "sync_runs": 1, "providers_sizes": [300]}
+         "model": (2_000, 500, 20), "sync_size": 600, "sync_runs": 1, "sync_chromium_size": 1_000,
+         "providers_sizes": [300]}
 # model: (table size, create_many size, queries per run); sync: events pushed and pulled
 
 
@@ -44,6 +45,16 @@ def bench_sync(results: Results, n: int, runs: int) -> None:
     from bench.sync_bench import bench_sync as run  # needs the sync extra (starlette, httpx...)
 
     run(results, n, runs, log=log)
+
+
+def bench_sync_chromium(results: Results, n: int) -> None:
+    """One pull of n changes into a Chromium page: its time and the page's longest task."""
+    from bench.sync_chromium_bench import run
+
+    ensure_built()
+    figures = run(n, log=log)
+    results.add("sync-chromium", "pyidb.sync", n, "pull", [figures["seconds"] * 1000])
+    results.add("sync-chromium", "pyidb.sync", n, "longest_task", [figures["longest_task_ms"]])
 
 
 def wheels() -> list[Path]:
@@ -174,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes, 2 runs: checks that every benchmark still runs")
     parser.add_argument("--only",
-                        default="cpython,memory,transfer,providers,node,chromium,model,model-chromium,sync",
+                        default="cpython,memory,transfer,providers,node,chromium,model,model-chromium,sync,"
+                                "sync-chromium",
                         help="comma-separated environments (default: all)")
     parser.add_argument("--runs", type=int, help="timed runs per benchmark (default 5; quick 2)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "latest.json")
@@ -184,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         config["runs"] = args.runs
     envs = [e.strip() for e in args.only.split(",") if e.strip()]
     unknown = set(envs) - {"cpython", "memory", "transfer", "providers", "node", "chromium", "model",
-                           "model-chromium", "sync"}
+                           "model-chromium", "sync", "sync-chromium"}
     if unknown:
         parser.error(f"unknown environment(s) {', '.join(sorted(unknown))}")
 
@@ -204,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         "model-chromium": lambda: bench_model(results, "model-chromium", config["model"],
                                               config["runs"]),
         "sync": lambda: bench_sync(results, config["sync_size"], config["sync_runs"]),
+        "sync-chromium": lambda: bench_sync_chromium(results, config["sync_chromium_size"]),
     }
     for env in envs:
         log(f"bench: {env} …")

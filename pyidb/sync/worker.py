@@ -28,6 +28,8 @@ from .protocol import PROTOCOL_VERSION, SyncError, decode, encode, key_text
 from .schema import join_models
 from .transport import HttpTransport, Transport, TransportError
 
+APPLY_CHUNK = 100  # pulled records written per model-client call (see _apply_changes)
+
 
 @dataclass
 class SyncStatus:
@@ -257,10 +259,14 @@ class SyncWorker:
             for change, _, ok in zip(run, records, present, strict=True):
                 if not ok:  # its parent comes in a later page: kept until it is here
                     await self._defer(tx, model, change)
-            if ready:
-                await apply.many(model, [r for _, r in ready])
+            # In chunks, each ending in an await of the database: in a page, the event loop gets
+            # the thread back between them (no long task while a big page is applied), and the
+            # page still commits as one transaction.
+            for start in range(0, len(ready), APPLY_CHUNK):
+                chunk = ready[start:start + APPLY_CHUNK]
+                await apply.many(model, [r for _, r in chunk])
                 await tx.object_store(VERSIONS).put_many(
-                    [{"ref": [model, key_text(c["key"])], "version": c.get("version")} for c, _ in ready])
+                    [{"ref": [model, key_text(c["key"])], "version": c.get("version")} for c, _ in chunk])
             applied += len(run)
             i = j
         return applied
