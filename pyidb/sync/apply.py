@@ -24,8 +24,7 @@ class Rejected(Exception):
     """An event that can never apply (validation, scope, constraint, conflict): its reason."""
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
 def value_text(values: list[Any]) -> str:
@@ -240,10 +239,8 @@ class Applier:
                    "client_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model, key) DO UPDATE SET "
                    "version = excluded.version, deleted = excluded.deleted, data = excluded.data, "
                    "field_versions = excluded.field_versions, client_id = excluded.client_id",
-                   (model, key, scope, version, deleted, data, _dumps(fields), client_id))
-        db.execute("INSERT INTO sync_changelog (scope, version, model, key, deleted, data, client_id, "
-                   "seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                   (scope, version, model, key, deleted, data, client_id, seq))
+                   (model, key, scope, version, deleted, data, _dumps(fields) if fields else "{}", client_id))
+        db.log_change((scope, version, model, key, deleted, data, client_id, seq))
         return version
 
     def _delete(self, db: _Db, scope: str, client_id: str, seq: int, model: Model, key: str,

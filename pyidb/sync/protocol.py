@@ -69,9 +69,14 @@ def decode(value: Any) -> Any:
     return value
 
 
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def key_text(key: Any) -> str:
     """One canonical text per key (the server's primary key column): ``key_text([1, "a"])``."""
-    return json.dumps(encode(key), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if type(key) is str:
+        return _canonical(key)
+    return _canonical(encode(key))
 
 
 def make_cursor(epoch: str, version: int) -> str:

@@ -161,6 +161,7 @@ class _Db:
         self.conn, self.postgres = conn, postgres
         self._scope: str | None = None
         self._version = self._stored_version = 0
+        self._changes: list[tuple] = []  # changelog rows, inserted together before the commit
 
     def execute(self, sql: str, params: tuple = ()) -> Any:
         if self.postgres:
@@ -180,11 +181,12 @@ class _Db:
     def savepoint(self) -> Iterator[None]:
         """Undo one event's statements on error without losing the batch's others."""
         self.execute("SAVEPOINT event")
-        version = self._version
+        version, changes = self._version, len(self._changes)
         try:
             yield
         except BaseException:
             self._version = version  # the versions taken inside are given back with the writes
+            del self._changes[changes:]
             self.execute("ROLLBACK TO SAVEPOINT event")
             self.execute("RELEASE SAVEPOINT event")
             raise
@@ -203,7 +205,16 @@ class _Db:
         self._version += 1
         return self._version
 
+    def log_change(self, row: tuple) -> None:
+        """A changelog row ``(scope, version, model, key, deleted, data, client_id, seq)``: nothing
+        reads the changelog inside a write transaction, so the rows go in at its end."""
+        self._changes.append(row)
+
     def flush_version(self) -> None:
+        """Before the commit: the changelog rows and the scope's version counter."""
+        self.executemany("INSERT INTO sync_changelog (scope, version, model, key, deleted, data, "
+                         "client_id, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self._changes)
+        self._changes.clear()
         if self._scope is not None and self._version != self._stored_version:
             self.execute("UPDATE sync_scopes SET version = ? WHERE scope = ?", (self._version, self._scope))
             self._stored_version = self._version
