@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .core import SyncServer
@@ -55,8 +55,8 @@ def create_app(server: SyncServer, authenticate: Authenticate, *,
     ``cors_origins``: web origins whose pages may call the server (``["https://app.example"]``):
     a browser client served from another origin than the server needs it."""
 
-    def endpoint(method: Callable[[str, dict], dict]) -> Callable[[Request], Awaitable[JSONResponse]]:
-        async def handle(request: Request) -> JSONResponse:
+    def endpoint(method: Callable[[str, dict], dict | str]) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
             scope = authenticate(request)
             if hasattr(scope, "__await__"):
                 scope = await scope  # type: ignore[misc]
@@ -76,6 +76,8 @@ def create_app(server: SyncServer, authenticate: Authenticate, *,
                 answer = await run_in_threadpool(method, scope, body)
             except SyncError as exc:
                 return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status)
+            if isinstance(answer, str):  # JSON text already (pull_json)
+                return Response(answer, media_type="application/json")
             return JSONResponse(answer)
 
         return handle
@@ -89,7 +91,7 @@ def create_app(server: SyncServer, authenticate: Authenticate, *,
                                      allow_headers=["authorization", "content-type"]))
     return Starlette(routes=[
         Route("/push", endpoint(server.push), methods=["POST"]),
-        Route("/pull", endpoint(server.pull), methods=["POST"]),
+        Route("/pull", endpoint(server.pull_json), methods=["POST"]),
         Route("/history", endpoint(server.history), methods=["POST"]),
         Route("/health", health, methods=["GET"]),
     ], middleware=middleware)
