@@ -198,3 +198,45 @@ def test_sqlite_progress_handler_counts_visited_rows(tmp_path: Path) -> None:
     conn.execute("SELECT v FROM t WHERE v = 'v7'").fetchall()
     assert steps[0] > 20 * max(lookup, 1)
     conn.close()
+
+
+async def test_pipelined_batches_keep_order_and_exactly_once_when_an_answer_is_lost(tmp_path: Path) -> None:
+    """The next batch is sent while the previous one's answers are stored. When that batch's
+    answer is lost after the server committed it, its events stay queued with their seqs, the
+    events after it were never sent, and the retry applies every event once, in order."""
+    from pyidb.sync.transport import HttpTransport, TransportError
+
+    class LoseSecondPushAnswer(HttpTransport):
+        pushes = 0
+
+        async def post(self, path: str, body: dict) -> dict:
+            answer = await super().post(path, body)
+            if path == "/push":
+                LoseSecondPushAnswer.pushes += 1
+                if LoseSecondPushAnswer.pushes == 2:
+                    raise TransportError("injected: the answer was lost after the server committed")
+            return answer
+
+    with ServerProcess(tmp_path, FILES, tokens=TOKENS) as server:
+        client = await open_client("pipe", SCHEMA, factory=pyidb.factory("memory:"))
+        for i in range(7):
+            await client.note.create(data={"id": f"n{i}", "owner": "alice", "text": f"t{i}"})
+        await client.note.update(where={"id": "n0"}, data={"text": "edited"})  # event 8, after n0's
+        worker = client.sync_worker(LoseSecondPushAnswer(server.url, token="ta"), batch_size=2,
+                                    max_retries=0)
+        with pytest.raises(TransportError):
+            await worker.push()
+        stats = await client.outbox.stats()
+        assert stats["synced"] == 2 and stats["failed"] == 2 and stats["pending"] == 4
+        report = await worker.push()
+        assert report["pushed"] == 8 - 2  # the lost batch is answered from the server's record
+        assert await client.outbox.stats() == {"pending": 0, "in_flight": 0, "failed": 0, "rejected": 0,
+                                               "synced": 8}
+        changes, _ = pull_all(server)
+        assert sorted((c["key"], c["record"]["text"]) for c in changes) == \
+            [("n0", "edited"), *[(f"n{i}", f"t{i}") for i in range(1, 7)]]
+        for i in range(7):  # each create applied once; n0 also its update, after it
+            answer = server.post("/history", {**BASE, "model": "Note", "key": f"n{i}"}, "ta").json()
+            versions = answer["versions"]
+            assert [v["record"]["text"] for v in versions] == (["t0", "edited"] if i == 0 else [f"t{i}"])
+        await worker.transport.aclose()

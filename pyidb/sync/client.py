@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from .. import KeyRange
 from .protocol import encode, key_text
 
 OUTBOX, META, VERSIONS, DEFERRED = "sync_outbox", "sync_meta", "sync_versions", "sync_deferred"
@@ -149,12 +150,18 @@ class Outbox:
                 await meta.put(row)
             return row["value"]
 
-    async def next_batch(self, limit: int = 100) -> list[dict]:
+    async def next_batch(self, limit: int = 100, *, after: int | None = None) -> list[dict]:
         """The next ``limit`` open events in write order, each with its ``seq`` (given now, once,
-        and kept for every retry) and ``base_version``; they are marked in flight."""
+        and kept for every retry) and ``base_version``; they are marked in flight. ``after``:
+        only events written after the event numbered ``after`` (its ``n``), e.g. the ones after
+        a batch still waiting for its answer."""
         async with self.db.transaction([OUTBOX, META, VERSIONS], "readwrite") as tx:
             outbox, meta = tx.object_store(OUTBOX), tx.object_store(META)
-            events = await outbox.index("queue").get_all(0, limit)
+            if after is None:
+                events = await outbox.index("queue").get_all(0, limit)
+            else:
+                later = await outbox.get_all(KeyRange.lower_bound(after, open=True), limit)
+                events = [e for e in later if "q" in e]  # open ones only
             counter = await meta.get("next_seq") or {"name": "next_seq", "value": 1}
             assigned = await meta.get(ASSIGNED) or {"name": ASSIGNED, "value": {}}
             # (An event stored with its seq comes from an older version of this module.)

@@ -133,23 +133,38 @@ class SyncWorker:
         return stats["pending"] + stats["in_flight"] + stats["failed"]
 
     async def _push_all(self, report: dict[str, int]) -> None:
-        client_id = await self.plugin.outbox.client_id()
-        while True:
-            batch = await self.plugin.outbox.next_batch(self.batch_size)
-            if not batch:
-                return
+        client_id, outbox = await self.plugin.outbox.client_id(), self.plugin.outbox
+
+        def send(batch: list[dict]) -> asyncio.Future:
             body = {"protocol": PROTOCOL_VERSION, "schema_version": self.plugin.schema_version,
-                    "client_id": client_id,
-                    "events": [wire_event(e) for e in batch]}
+                    "client_id": client_id, "events": [wire_event(e) for e in batch]}
+            return asyncio.ensure_future(self.transport.post("/push", body))
+
+        batch = await outbox.next_batch(self.batch_size)
+        sending = send(batch) if batch else None
+        while sending is not None:
             try:
-                answer = await self.transport.post("/push", body)
+                answer = await sending
             except TransportError as exc:
-                await self.plugin.outbox.mark_failed([e["id"] for e in batch], str(exc), retryable=True)
+                await outbox.mark_failed([e["id"] for e in batch], str(exc), retryable=True)
                 raise
             results = answer.get("results", [])
-            await self._apply_push_results(batch, results, report)
             if any(r.get("status") == "retry" for r in results) or len(results) < len(batch):
+                await self._apply_push_results(batch, results, report)
                 raise TransportError("the server asked to resend events after a gap")
+            # The next batch (the events after this one) is on its way while this one's answers
+            # are stored: the server and this client work at the same time. Its seqs follow this
+            # batch's, so the server applies it after this one whatever happens here.
+            following = await outbox.next_batch(self.batch_size, after=batch[-1]["n"])
+            sending = send(following) if following else None
+            try:
+                await self._apply_push_results(batch, results, report)
+            except BaseException:
+                if sending is not None:  # its events stay in flight with their seqs: resent later
+                    sending.cancel()
+                    await asyncio.gather(sending, return_exceptions=True)
+                raise
+            batch = following
 
     async def _apply_push_results(self, batch: list[dict], results: list[dict],
                                   report: dict[str, int]) -> None:
