@@ -263,7 +263,10 @@ class Outbox:
 
 
 def closed(event: dict, status: str, error: str | None) -> dict:
-    """The event out of the queue (``q`` and ``open`` removed from the sparse indexes)."""
-    event = {k: v for k, v in event.items() if k not in ("q", "open")}
+    """The event out of the queue (``q`` and ``open`` removed from the sparse indexes). A synced
+    event keeps what identifies it (id, seq, model, key, op, when), not its data: the server has
+    that (``worker.history``); a rejected one keeps its data, for a UI to show what was refused."""
+    dropped = ("q", "open", "data", "after") if status == SYNCED else ("q", "open")
+    event = {k: v for k, v in event.items() if k not in dropped}
     event.update(status=status, error=error, synced_at=time.time())
     return event
