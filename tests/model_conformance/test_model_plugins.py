@@ -99,6 +99,36 @@ async def test_remote_origin_and_apply_remote(factory: Any) -> None:
     c.close()
 
 
+async def test_apply_remote_many_is_apply_remote_for_each(factory: Any) -> None:
+    rec = Recorder()
+    c = await open_blog(factory, db_name("remote_many"), plugins=[rec])
+    user = {"id": 7, "email": "r@x.org", "name": None, "role": "USER", "active": True, "score": 1.0}
+
+    def post(i: int, title: str, author: int | None = 7) -> dict:
+        return {"id": i, "title": title, "views": 0, "published": False, "tags": [], "meta": None,
+                "authorId": author, "createdAt": "2024-01-02T03:04:05Z", "updatedAt": "2024-01-02T03:04:05Z"}
+
+    async with c.tx(origin="remote") as t:
+        await t.user.apply_remote_many([user])  # a model with a unique field: one by one
+        await t.post.apply_remote_many([post(1, "one"), post(2, "two")])
+    async with c.tx(origin="remote") as t:
+        await t.post.apply_remote_many([post(1, "one"), post(2, "two, edited"), post(3, "three", None)])
+    assert [(e.model, e.op, e.key, e.origin) for e in rec.events] == [
+        ("User", "create", 7, "remote"), ("Post", "create", 1, "remote"), ("Post", "create", 2, "remote"),
+        ("Post", "update", 2, "remote"), ("Post", "create", 3, "remote")]  # unchanged post 1: no event
+    assert rec.events[3].changed == ("title",)
+    titles = [p["title"] for p in await c.post.find_many(order={"id": "asc"})]
+    assert titles == ["one", "two, edited", "three"]
+    assert [v["data"]["title"] for v in await c.post.history(where={"id": 2})] == ["two, edited", "two"]
+    from pyidb.model import ForeignKeyViolationError
+
+    with raises(ForeignKeyViolationError):  # the same check as apply_remote; nothing is written
+        async with c.tx(origin="remote") as t:
+            await t.post.apply_remote_many([post(4, "four"), post(5, "five", 99)])
+    assert await c.post.count() == 3
+    c.close()
+
+
 async def test_apply_remote_link_for_many_to_many(factory: Any) -> None:
     rec = Recorder()
     c = await open_blog(factory, plugins=[rec])
