@@ -240,3 +240,46 @@ async def test_pipelined_batches_keep_order_and_exactly_once_when_an_answer_is_l
             versions = answer["versions"]
             assert [v["record"]["text"] for v in versions] == (["t0", "edited"] if i == 0 else [f"t{i}"])
         await worker.transport.aclose()
+
+
+TREE = """
+/// @@scope(owner)
+model Node {
+  id       String  @id
+  owner    String
+  parentId String?
+  parent   Node?   @relation("tree", fields: [parentId], references: [id], onDelete: Cascade)
+  children Node[]  @relation("tree")
+}
+"""
+
+
+async def test_records_that_point_at_each_other_sync_and_cascade_once(tmp_path: Path) -> None:
+    """Two records that are each other's parent (onDelete Cascade): a pull lands both (each
+    waited for the other before), a delete takes both in the model client and on the server (one
+    tombstone each; both recursed without end before), and the other client follows."""
+    with ServerProcess(tmp_path, TREE, tokens=TOKENS) as server:
+        schema = Schema.from_prisma(TREE)
+        a = await open_client("tree-a", schema, factory=pyidb.factory("memory:"))
+        b = await open_client("tree-b", schema, factory=pyidb.factory("memory:"))
+        wa, wb = a.sync_worker(server.url, token="ta"), b.sync_worker(server.url, token="ta")
+        await a.node.create(data={"id": "n1", "owner": "alice"})
+        await a.node.create(data={"id": "n2", "owner": "alice", "parentId": "n1"})
+        await a.node.update(where={"id": "n1"}, data={"parentId": "n2"})  # n1 <-> n2
+        await wa.sync_once()
+        await wb.sync_once()
+        for client in (a, b):  # a too: its first pull is a full resync that brings its own back
+            nodes = await client.node.find_many(order={"id": "asc"})
+            assert [(n["id"], n["parentId"]) for n in nodes] == [("n1", "n2"), ("n2", "n1")]
+        await a.node.delete(where={"id": "n1"})  # the model client's own cascade: both go
+        assert await a.node.count() == 0
+        report = await wa.sync_once()
+        assert report["pushed"] >= 1 and report["rejected"] == 0
+        changes, _ = pull_all(server)
+        assert sorted((c["key"], c["deleted"]) for c in changes) == [("n1", True), ("n2", True)]
+        history = server.post("/history", {**BASE, "model": "Node", "key": "n2"}, "ta").json()["versions"]
+        assert [v["deleted"] for v in history][-1] is True and sum(v["deleted"] for v in history) == 1
+        await wb.sync_once()
+        assert await b.node.count() == 0
+        await wa.transport.aclose()
+        await wb.transport.aclose()

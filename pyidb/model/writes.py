@@ -437,10 +437,16 @@ class Writer(NestedWrites):
         return [decode(owner, s) for s in stored]
 
     # -- delete ------------------------------------------------------------------------------
-    async def delete_record(self, model: Model, record: dict[str, Any]) -> None:
+    async def delete_record(self, model: Model, record: dict[str, Any],
+                            deleting: set[tuple[str, str]] | None = None) -> None:
+        """Delete ``record`` after its relations' onDelete rules. ``deleting``: the records this
+        delete is already taking (a cascade cycle that comes back to one stops there)."""
         store = self.tx.object_store(model.name)
-        if await store.get_key(record_key(model, record)) is None:
-            return  # already removed by a cascade along another path
+        mark = (model.name, repr(record_key(model, record)))
+        deleting = set() if deleting is None else deleting
+        if mark in deleting or await store.get_key(record_key(model, record)) is None:
+            return  # being deleted up the cascade, or already removed along another path
+        deleting.add(mark)
         for rel in model.relations.values():
             if rel.kind == "back":
                 referrers = await self._referrers(model, record, rel)
@@ -449,7 +455,7 @@ class Writer(NestedWrites):
                 owner = self.model(rel.target)
                 if rel.on_delete == "Cascade":
                     for r in referrers:
-                        await self.delete_record(owner, r)
+                        await self.delete_record(owner, r, deleting)
                 elif rel.on_delete == "SetNull":
                     for r in referrers:
                         await self.update_record(owner, r, {f: None for f in rel.fields})

@@ -244,9 +244,14 @@ class Applier:
         return version
 
     def _delete(self, db: _Db, scope: str, client_id: str, seq: int, model: Model, key: str,
-                record: dict) -> int:
+                record: dict, deleting: set[tuple[str, str]] | None = None) -> int | None:
         """Tombstone a record, after applying its relations' onDelete to the records pointing at it
-        and removing its many-to-many links."""
+        and removing its many-to-many links. ``deleting``: the records this delete is already
+        taking (a cascade that comes back to one of them, through a cycle, stops there)."""
+        deleting = set() if deleting is None else deleting
+        if (model.name, key) in deleting:
+            return None
+        deleting.add((model.name, key))
         links: set[str] = set()
         for store, sides in self.schema.joins.items():
             for side, name in zip("AB", sides, strict=True):
@@ -274,7 +279,7 @@ class Applier:
                 for child_key, child_data, child_fields in children:
                     child_record = json.loads(child_data)
                     if rel.on_delete == "Cascade":
-                        self._delete(db, scope, client_id, seq, child, child_key, child_record)
+                        self._delete(db, scope, client_id, seq, child, child_key, child_record, deleting)
                     elif rel.on_delete == "SetNull":
                         updated = {**child_record, **{f: None for f in rel.fields}}
                         fields = {**json.loads(child_fields), **{f: 0 for f in rel.fields}}
