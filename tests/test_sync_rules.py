@@ -283,3 +283,25 @@ async def test_records_that_point_at_each_other_sync_and_cascade_once(tmp_path: 
         assert await b.node.count() == 0
         await wa.transport.aclose()
         await wb.transport.aclose()
+
+
+def test_the_index_table_is_built_for_an_existing_database(tmp_path: Path) -> None:
+    """A database written before ``sync_index`` existed (or with another schema) gets it built
+    when a server opens it: the unique check still sees the records written before."""
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    server = SyncServer(SyncSchema.parse(FILES), Store(url))
+    tag = {"id": "e1", "seq": 1, "model": "Tag", "op": "create", "key": "t1",
+           "data": {"id": "t1", "name": "x"}}
+    first = server.push("alice", {**BASE, "client_id": "c", "events": [tag]})["results"][0]
+    assert first["status"] == "applied"
+    server.store.close()
+    conn = sqlite3.connect(tmp_path / "server.db")  # as an older server left it
+    conn.execute("DROP TABLE sync_index")
+    conn.execute("DELETE FROM sync_meta WHERE name = 'index_layout'")
+    conn.commit()
+    conn.close()
+    server = SyncServer(SyncSchema.parse(FILES), Store(url))
+    dup = {**tag, "id": "e2", "seq": 2, "key": "t2", "data": {"id": "t2", "name": "x"}}
+    answer = server.push("alice", {**BASE, "client_id": "c", "events": [dup]})["results"][0]
+    assert answer["status"] == "rejected" and "ConstraintError" in answer["reason"]
+    server.store.close()
