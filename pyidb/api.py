@@ -13,12 +13,26 @@ to await; an invalid call raises at once.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Sequence
-from itertools import repeat
-from typing import Any, Generic, Literal, NamedTuple, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal
 
+from .api_cursors import Cursor, CursorRequest, CursorWithValue
+from .api_stores import Index, ObjectStore, _Readable
+from .api_types import (
+    BlockedCallback,
+    Direction,
+    Durability,
+    Key,
+    KeyPath,
+    Mode,
+    Query,
+    Record,
+    Request,
+    UpgradeCallback,
+    VersionChangeCallback,
+    make_records,
+)
 from .errors import AbortError, InvalidStateError
-from .sync_future import SyncFuture
 
 __all__ = [
     "Cursor",
@@ -33,46 +47,8 @@ __all__ = [
     "Transaction",
 ]
 
-Request = SyncFuture
-"""What a store, index or cursor method returns: ``await`` it for the result."""
-
-Key = Any
-"""A valid IndexedDB key: int/float (not NaN), str, bytes, datetime, or a list of keys."""
-Query = Any
-"""A key, a :class:`~pyidb.KeyRange`, or None for everything."""
-Direction = Literal["next", "nextunique", "prev", "prevunique"]
-Mode = Literal["readonly", "readwrite", "versionchange"]
-Durability = Literal["default", "strict", "relaxed"]
-KeyPath = str | Sequence[str] | None
-
-UpgradeCallback = Callable[["Database", int, int, "Transaction"], Awaitable[None] | None]
-"""``upgrade(db, old_version, new_version, tx)``, plain or async."""
-BlockedCallback = Callable[[int, int | None], Awaitable[None] | None]
-"""``blocked(old_version, new_version)``: other connections keep the database open."""
-VersionChangeCallback = Callable[["Database", int, int | None], Awaitable[None] | None]
-"""``on_versionchange(db, old_version, new_version)``: another connection wants to upgrade or
-delete the database; close ``db`` to let it."""
-
-C = TypeVar("C", bound="Cursor")
-
-
-class Record(NamedTuple):
-    """One record from ``get_all_records`` (``IDBRecord``): ``key`` is the index key for an
-    index (the primary key for a store). A tuple, so ``for key, primary_key, value in ...`` works.
-
-    >>> [r.value for r in await store.get_all_records(direction="prev")]
-    """
-
-    key: Key
-    primary_key: Key
-    value: Any
-
-
-def make_records(keys: Iterable[Key], primary_keys: Iterable[Key], values: Iterable[Any]
-                 ) -> list[Record]:
-    """Records from parallel lists, as the backends build thousands at once (``tuple.__new__``
-    skips the Python-level ``__new__`` of a NamedTuple: noticeably faster in Pyodide)."""
-    return list(map(tuple.__new__, repeat(Record), zip(keys, primary_keys, values, strict=True)))
+# re-exported: the names backends and wrappers reach as ``api.X``
+_REEXPORTED = (Direction, KeyPath, Mode, Query, make_records, _Readable, Cursor)
 
 
 class Factory(ABC):
@@ -363,254 +339,3 @@ class Transaction(ABC):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.mode} {self.object_store_names}>"
 
-
-class _Readable(ABC):
-    """Read methods shared by object stores and indexes."""
-
-    @abstractmethod
-    def get(self, query: Query) -> Request[Any]:
-        """The value of the first record matching ``query`` (a key or KeyRange), or None."""
-
-    @abstractmethod
-    def get_key(self, query: Query) -> Request[Key | None]:
-        """The primary key of the first record matching ``query``, or None."""
-
-    @abstractmethod
-    def get_all(
-        self, query: Query = None, count: int | None = None, direction: Direction = "next"
-    ) -> Request[list[Any]]:
-        """Values of the records matching ``query`` in key order (``direction="prev"``:
-        reversed; the ``*unique`` ones keep the first record of each index key), at most
-        ``count``: ``await store.get_all(KeyRange.lower_bound(10), 5, "prev")``."""
-
-    @abstractmethod
-    def get_all_keys(
-        self, query: Query = None, count: int | None = None, direction: Direction = "next"
-    ) -> Request[list[Key]]:
-        """Primary keys of the records matching ``query``, at most ``count``, in ``direction``."""
-
-    @abstractmethod
-    def get_all_records(
-        self, query: Query = None, count: int | None = None, direction: Direction = "next"
-    ) -> Request[list[Record]]:
-        """Records (key, primary key, value: :class:`Record`) of the records matching ``query``, at
-        most ``count``, in ``direction``: ``await index.get_all_records("Fred", 10, "prevunique")``.
-        ``count`` above 2**32-1 or below 0 raises InvalidArgumentError (a TypeError in JS)."""
-
-    @abstractmethod
-    def count(self, query: Query = None) -> Request[int]: ...
-
-    @abstractmethod
-    def open_cursor(
-        self, query: Query = None, direction: Direction = "next"
-    ) -> CursorRequest[CursorWithValue]:
-        """``await`` it for the first cursor (or None), or ``async for cursor in ...``."""
-
-    @abstractmethod
-    def open_key_cursor(
-        self, query: Query = None, direction: Direction = "next"
-    ) -> CursorRequest[Cursor]: ...
-
-
-class ObjectStore(_Readable):
-    """An object store (``IDBObjectStore``) within a transaction."""
-
-    @property
-    @abstractmethod
-    def name(self) -> str:
-        """The store's name. Set it inside ``upgrade`` to rename the store (records, indexes and
-        key generator stay): ``tx.object_store("notes").name = "memos"``."""
-
-    @name.setter
-    @abstractmethod
-    def name(self, new_name: str) -> None: ...
-
-    @property
-    @abstractmethod
-    def key_path(self) -> str | list[str] | None: ...
-
-    @property
-    @abstractmethod
-    def auto_increment(self) -> bool: ...
-
-    @property
-    @abstractmethod
-    def index_names(self) -> list[str]: ...
-
-    @property
-    @abstractmethod
-    def transaction(self) -> Transaction: ...
-
-    @abstractmethod
-    def add(self, value: Any, key: Key | None = None) -> Request[Key]:
-        """Insert a record; ConstraintError if the key exists. Returns the key."""
-
-    @abstractmethod
-    def put(self, value: Any, key: Key | None = None) -> Request[Key]:
-        """Insert or replace a record. Returns the key."""
-
-    @abstractmethod
-    def delete(self, query: Query) -> Request[None]: ...
-
-    @abstractmethod
-    def clear(self) -> Request[None]: ...
-
-    @abstractmethod
-    def add_many(self, values: Iterable[Any], keys: Iterable[Key] | None = None) -> Request[list[Key]]:
-        """Add many records as one request. A failing record aborts the transaction (even if
-        the error is caught: a browser cannot take back the records stored before it)."""
-
-    @abstractmethod
-    def put_many(self, values: Iterable[Any], keys: Iterable[Key] | None = None) -> Request[list[Key]]:
-        """Put many records as one request; a failing record aborts the transaction."""
-
-    @abstractmethod
-    def get_many(self, keys: Iterable[Key]) -> Request[list[Any]]:
-        """The values for ``keys`` (None where a key has no record), as one request."""
-
-    @abstractmethod
-    def delete_many(self, keys: Iterable[Key]) -> Request[None]:
-        """Delete the records for ``keys`` (or key ranges) as one request."""
-
-    @abstractmethod
-    def index(self, name: str) -> Index: ...
-
-    @abstractmethod
-    def create_index(
-        self, name: str, key_path: str | Sequence[str], *, unique: bool = False,
-        multi_entry: bool = False,
-    ) -> Index:
-        """Create an index; only inside ``upgrade``. Existing records are indexed."""
-
-    @abstractmethod
-    def delete_index(self, name: str) -> None: ...
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r}>"
-
-
-class Index(_Readable):
-    """An index (``IDBIndex``) of an object store."""
-
-    @property
-    @abstractmethod
-    def name(self) -> str:
-        """The index's name. Set it inside ``upgrade`` to rename the index:
-        ``store.index("by_date").name = "by_day"``."""
-
-    @name.setter
-    @abstractmethod
-    def name(self, new_name: str) -> None: ...
-
-    @property
-    @abstractmethod
-    def key_path(self) -> str | list[str]: ...
-
-    @property
-    @abstractmethod
-    def unique(self) -> bool: ...
-
-    @property
-    @abstractmethod
-    def multi_entry(self) -> bool: ...
-
-    @property
-    @abstractmethod
-    def object_store(self) -> ObjectStore: ...
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r}>"
-
-
-class Cursor(ABC):
-    """A key cursor (``IDBCursor``). Moving it returns it again, or None at the end."""
-
-    _last_move: Request[Any] | None = None
-
-    @property
-    @abstractmethod
-    def source(self) -> ObjectStore | Index: ...
-
-    @property
-    @abstractmethod
-    def direction(self) -> Direction: ...
-
-    @property
-    @abstractmethod
-    def key(self) -> Key: ...
-
-    @property
-    @abstractmethod
-    def primary_key(self) -> Key: ...
-
-    @abstractmethod
-    def _move(self, count: int, key: Key | None, primary_key: Key | None) -> Request[Any]:
-        """Backend hook behind continue_/advance/continue_primary_key."""
-
-    def continue_(self, key: Key | None = None) -> Request[Cursor | None]:
-        """Move to the next record (or the first at or past ``key``)."""
-        self._last_move = move = self._move(1, key, None)
-        return move
-
-    def continue_primary_key(self, key: Key, primary_key: Key) -> Request[Cursor | None]:
-        """Move an index cursor to ``key`` and ``primary_key`` (or just past them)."""
-        self._last_move = move = self._move(1, key, primary_key)
-        return move
-
-    def advance(self, count: int) -> Request[Cursor | None]:
-        """Skip ``count`` records."""
-        self._last_move = move = self._move(count, None, None)
-        return move
-
-    @abstractmethod
-    def update(self, value: Any) -> Request[Key]:
-        """Replace the current record's value."""
-
-    @abstractmethod
-    def delete(self) -> Request[None]:
-        """Delete the current record."""
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} key={self.key!r} primary_key={self.primary_key!r}>"
-
-
-class CursorWithValue(Cursor):
-    """A cursor that also has the record's ``value`` (``IDBCursorWithValue``)."""
-
-    @property
-    @abstractmethod
-    def value(self) -> Any: ...
-
-
-class CursorRequest(Generic[C]):
-    """What ``open_cursor`` returns: await it, or iterate it with ``async for``.
-
-    >>> async for cursor in store.open_cursor(KeyRange.lower_bound(10)):
-    ...     print(cursor.key, cursor.value)
-    """
-
-    __slots__ = ("_request",)
-
-    def __init__(self, request: Request[C | None]) -> None:
-        self._request = request
-
-    def __await__(self) -> Generator[Any, None, C | None]:
-        return self._request.__await__()
-
-    def __aiter__(self) -> AsyncIterator[C]:
-        return self._iterate()
-
-    def map(self, fn: Callable[[Any], Any]) -> CursorRequest[Any]:
-        """The same request with its cursor passed through ``fn`` (None stays None); for
-        wrappers that hand out their own cursor objects."""
-        return CursorRequest(self._request.map(lambda c: None if c is None else fn(c)))
-
-    async def _iterate(self) -> AsyncIterator[C]:
-        cursor = await self._request
-        while cursor is not None:
-            before = cursor._last_move
-            yield cursor
-            if cursor._last_move is not before:  # the loop body moved it already
-                cursor = await cursor._last_move  # type: ignore[misc]
-            else:
-                cursor = await cursor.continue_()  # type: ignore[assignment]
