@@ -100,12 +100,6 @@ class ObjectStore(_Readable):
         """Insert or replace a record. Returns the key."""
 
     @abstractmethod
-    def delete(self, query: Query) -> Request[None]: ...
-
-    @abstractmethod
-    def clear(self) -> Request[None]: ...
-
-    @abstractmethod
     def add_many(self, values: Iterable[Any], keys: Iterable[Key] | None = None) -> Request[list[Key]]:
         """Add many records as one request. A failing record aborts the transaction (even if
         the error is caught: a browser cannot take back the records stored before it)."""
@@ -113,6 +107,12 @@ class ObjectStore(_Readable):
     @abstractmethod
     def put_many(self, values: Iterable[Any], keys: Iterable[Key] | None = None) -> Request[list[Key]]:
         """Put many records as one request; a failing record aborts the transaction."""
+
+    @abstractmethod
+    def delete(self, query: Query) -> Request[None]: ...
+
+    @abstractmethod
+    def clear(self) -> Request[None]: ...
 
     @abstractmethod
     def get_many(self, keys: Iterable[Key]) -> Request[list[Any]]:
@@ -170,4 +170,5 @@ class Index(_Readable):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
 

@@ -80,7 +80,7 @@ class BrowserDatabase(api.Database):
         tx = self._live_upgrade("create_object_store()")
         path = "" if key_path is None else key_path_json(key_path)
         shim.check(shim.js().createObjectStore(self._id, name, path, auto_increment))
-        old = tx._stores.pop(name, None)
+        old = tx._store_handles.pop(name, None)
         if old is not None:
             old._deleted = True
         return tx.object_store(name)
@@ -89,7 +89,7 @@ class BrowserDatabase(api.Database):
         name = check_store_name(name)
         tx = self._live_upgrade("delete_object_store()")
         shim.check(shim.js().deleteObjectStore(self._id, name))
-        old = tx._stores.pop(name, None)
+        old = tx._store_handles.pop(name, None)
         if old is not None:
             old._deleted = True
 

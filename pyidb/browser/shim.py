@@ -227,7 +227,11 @@ def encode_key(key: Any) -> str:
     >>> encode_key(b"hi"), encode_key([1, 2.5])
     ('{"$t":"bytes","v":"aGk="}', '[1,2.5]')
     """
-    k = to_key(key)
+    return encode_valid_key(to_key(key))
+
+
+def encode_valid_key(k: Any) -> str:
+    """A key :func:`~pyidb.keys.to_key` has already normalized, as wire text."""
     if type(k) is int or (type(k) is str and k.isascii()):
         return _dumps(k)
     return _dumps(_tag_key(k))

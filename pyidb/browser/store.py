@@ -21,10 +21,10 @@ from ..arguments import (
     check_index_name,
     check_store_name,
 )
-from ..clone import clone, is_plain
 from ..errors import Error, InvalidArgumentError, InvalidStateError, TransactionInactiveError
+from ..front import FrontIndex, FrontObjectStore, FrontSource, rekey_handle
 from ..keys import _utf16 as utf16
-from ..records import check_key_use, record_key
+from ..records import KeyRules, PreparedRecord
 from ..sync_future import SyncFuture
 from . import shim
 from .cursor import open_cursor
@@ -32,7 +32,6 @@ from .cursor import open_cursor
 if TYPE_CHECKING:
     from .transaction import BrowserTransaction
 
-_MISSING = object()
 _CHUNK = 1000  # records per chunk of a big put_many/add_many (see more() in _store_many)
 
 
@@ -48,7 +47,7 @@ def key_path_json(key_path: Any) -> str:
     raise InvalidArgumentError(f"a key path must be a str or a list of str, not {key_path!r}")
 
 
-class _Source(api._Readable):
+class _Source(FrontSource):
     """What object stores and indexes share: placing a request on the shim."""
 
     _tx: BrowserTransaction
@@ -111,6 +110,11 @@ class _Source(api._Readable):
     def _probe(self, write: bool) -> None:
         shim.check(shim.js().probe(self._tx._id, self._store_name, self._index_name, write))
 
+    def _check_usable(self, write: bool) -> None:
+        """The front half's hook: this handle's own deleted check, then the browser's."""
+        self._check_alive()
+        self._probe(write)
+
     def _query_op(self, op: str, query: Any, null_allowed: bool,
                   decode: Callable[[str], Any] = wire.loads, write: bool = False) -> SyncFuture[Any]:
         return self._request(op, lambda: shim.encode_args(shim.encode_query(query, null_allowed)),
@@ -152,7 +156,7 @@ class _Source(api._Readable):
         return open_cursor(self, query, check_direction(direction), False)
 
 
-class BrowserObjectStore(_Source, api.ObjectStore):
+class BrowserObjectStore(_Source, FrontObjectStore):
     """An object store of the browser's IndexedDB, within a transaction."""
 
     def __init__(self, tx: BrowserTransaction, name: str, key_path: Any, auto_increment: bool,
@@ -163,7 +167,7 @@ class BrowserObjectStore(_Source, api.ObjectStore):
         self._key_path = key_path
         self._auto_increment = auto_increment
         self._index_names = index_names
-        self._indexes: dict[str, BrowserIndex] = {}
+        self._index_handles: dict[str, BrowserIndex] = {}  # type: ignore[assignment]
         self._deleted = False
 
     @classmethod
@@ -191,12 +195,9 @@ class BrowserObjectStore(_Source, api.ObjectStore):
         self._rename(new_name)
 
     def _set_name(self, name: str) -> None:
-        stores = self._tx._stores
-        if stores.get(self._store_name) is self:
-            del stores[self._store_name]
-        stores[name] = self
+        rekey_handle(self._tx._store_handles, self._store_name, name, self)
         self._store_name = name
-        for index in self._indexes.values():
+        for index in self._index_handles.values():
             index._store_name = name
     transaction = property(lambda self: self._tx)
 
@@ -208,91 +209,47 @@ class BrowserObjectStore(_Source, api.ObjectStore):
                 self._index_names = json.loads(text)[2]
         return list(self._index_names)
 
-    # -- writes ------------------------------------------------------------------------------
-    def _store_one(self, op: str, value: Any, key: Any) -> SyncFuture[Any]:
-        def build() -> str:
-            # spec order: the key is converted before the value is cloned
-            if key is None:
-                return shim.encode_args(shim.encode_value(value))
-            k = shim.encode_key(key)
-            return shim.encode_args(shim.encode_value(value), k)
+    # -- writes: the front half (api.ObjectStore) prepared the records ----------------------
+    _injects_keys = False  # the browser puts a generated key into its own copy
 
-        return self._request(op, build, shim.loads_key, write=True)
+    def _key_rules(self) -> KeyRules:
+        return self._store_name, self._key_path, self._auto_increment
 
-    def add(self, value: Any, key: Any = None) -> SyncFuture[Any]:
-        return self._store_one("add", value, key)
+    def _store_records(self, records: list[PreparedRecord], no_overwrite: bool,
+                       batch: bool) -> SyncFuture[Any]:
+        # In-line keys were extracted for the checks only: the browser extracts them again.
+        out_of_line = self._key_path is None
+        if not batch:
+            copy, tags, key, _ = records[0]
+            args = wire.dumps(copy, tags, ensure_ascii=True)
+            if out_of_line and key is not None:
+                args += "," + shim.encode_valid_key(key)
+            return self._request("add" if no_overwrite else "put", lambda: "[" + args + "]",
+                                 shim.loads_key, write=True)
+        copies = [r[0] for r in records]
+        tags = any(r[1] for r in records)
+        keys_given = out_of_line and any(r[2] is not None for r in records)
 
-    def put(self, value: Any, key: Any = None) -> SyncFuture[Any]:
-        return self._store_one("put", value, key)
+        def chunk(start: int, end: int) -> str:
+            part = copies if start == 0 and end == len(copies) else copies[start:end]
+            keys_text = "null" if not keys_given else "[" + ",".join(
+                "null" if r[2] is None else shim.encode_valid_key(r[2])
+                for r in records[start:end]) + "]"
+            return shim.encode_args(wire.dumps(part, tags, ensure_ascii=True), keys_text)
 
-    def _store_many(self, op: str, values_in: Iterable[Any],
-                    keys: Iterable[Any] | None) -> SyncFuture[list[Any]]:
-        def build() -> str:
-            vals = as_list(values_in, "values")
-            key_list = None if keys is None else as_list(keys, "keys")
-            if key_list is not None and len(key_list) != len(vals):
-                raise InvalidArgumentError(
-                    f"got {len(vals)} values but {len(key_list)} keys; pass one key per value"
-                )
-            copies: list[Any] = []
-            tags = False
-            key_texts: list[str] = []
-            path = self._key_path
-            # the common batch: plain dicts whose key is one top-level int/str/float property
-            # ("id"); what this does not settle (no key, other key types) goes to _prepare
-            simple = key_list is None and type(path) is str and path != "" and "." not in path
-            for i, v in enumerate(vals):
-                if simple and type(v) is dict and is_plain(v):
-                    found = v.get(path, _MISSING)
-                    tf = type(found)
-                    if tf is int or tf is str or tf is float:  # plain: a valid key as it is
-                        copies.append(v)
-                        continue
-                k = None if key_list is None else key_list[i]
-                copy, vt, kw = self._prepare(v, k)
-                copies.append(copy)
-                if kw is not None:
-                    key_texts.append(kw)
-                tags = tags or vt
-            checked[:] = copies, tags, key_texts, key_list is None
+        def first() -> str:
             if len(copies) <= _CHUNK:
                 return chunk(0, len(copies))
             return chunk(0, _CHUNK)[:-1] + f",{len(copies)}]"  # [values, keys, total]
 
-        def chunk(start: int, end: int) -> str:
-            copies, tags, key_texts, no_keys = checked
-            keys_text = "null" if no_keys else shim.encode_args(*key_texts[start:end])
-            part = copies if start == 0 and end == len(copies) else copies[start:end]
-            return shim.encode_args(wire.dumps(part, tags, ensure_ascii=True), keys_text)
-
         def more() -> Iterator[str]:
             # every record was checked before the first chunk went out; now the browser
             # stores the first records while the next chunks are encoded
-            n = len(checked[0])
-            for start in range(_CHUNK, n, _CHUNK):
+            for start in range(_CHUNK, len(copies), _CHUNK):
                 yield chunk(start, start + _CHUNK)
 
-        checked: list[Any] = []
-        return self._request(op, build, shim.loads_keys, write=True, more=more)
-
-    def _prepare(self, value: Any, key: Any) -> tuple[Any, bool, str | None]:
-        """The engine's checks of one record of a batch, so a bad record raises at call time
-        and nothing is sent (the browser would find it only after placing earlier records)."""
-        path, auto = self._key_path, self._auto_increment
-        check_key_use(self._store_name, path, auto, key)
-        k = None if key is None else shim.encode_key(key)
-        # The wire text is the browser's copy: a plain value is dumped as it is (same text,
-        # same key extraction as its clone would give), only the others are cloned first.
-        copy, vt = (value, False) if is_plain(value) else clone(value)
-        if path is not None:
-            record_key(self._store_name, path, auto, copy)
-        return copy, vt, k
-
-    def add_many(self, values: Iterable[Any], keys: Iterable[Any] | None = None) -> SyncFuture[list[Any]]:
-        return self._store_many("addMany", values, keys)
-
-    def put_many(self, values: Iterable[Any], keys: Iterable[Any] | None = None) -> SyncFuture[list[Any]]:
-        return self._store_many("putMany", values, keys)
+        return self._request("addMany" if no_overwrite else "putMany", first, shim.loads_keys,
+                             write=True, more=more)
 
     def get_many(self, keys: Iterable[Any]) -> SyncFuture[list[Any]]:
         def build() -> str:
@@ -315,20 +272,11 @@ class BrowserObjectStore(_Source, api.ObjectStore):
         return self._request("clear", lambda: "[]", shim.decode_none, write=True)
 
     # -- indexes -----------------------------------------------------------------------------
-    def index(self, name: str) -> BrowserIndex:
-        name = check_index_name(name)
-        if self._tx._finished:
-            raise InvalidStateError(f"cannot open index {name!r}: the transaction has finished")
-        if self._deleted:
-            raise InvalidStateError(f"{self!r} has been deleted")
-        handle = self._indexes.get(name)
-        if handle is not None:
-            return handle
+    def _open_index(self, name: str) -> BrowserIndex:
         key_path, unique, multi_entry = json.loads(
             shim.check(shim.js().indexInfo(self._tx._id, self._store_name, name))
         )
-        handle = self._indexes[name] = BrowserIndex(self, name, key_path, unique, multi_entry)
-        return handle
+        return BrowserIndex(self, name, key_path, unique, multi_entry)
 
     def create_index(self, name: str, key_path: str | Sequence[str], *, unique: bool = False,
                      multi_entry: bool = False) -> BrowserIndex:
@@ -337,18 +285,18 @@ class BrowserObjectStore(_Source, api.ObjectStore):
         multi_entry = check_flag(multi_entry, "multi_entry")
         shim.check(shim.js().createIndex(self._tx._id, self._store_name, name,
                                          key_path_json(key_path), unique, multi_entry))
-        self._indexes.pop(name, None)
-        return self.index(name)
+        self._index_handles.pop(name, None)
+        return self.index(name)  # type: ignore[return-value]
 
     def delete_index(self, name: str) -> None:
         name = check_index_name(name)
         shim.check(shim.js().deleteIndex(self._tx._id, self._store_name, name))
-        handle = self._indexes.pop(name, None)
+        handle = self._index_handles.pop(name, None)
         if handle is not None:
             handle._deleted = True
 
 
-class BrowserIndex(_Source, api.Index):
+class BrowserIndex(_Source, FrontIndex):
     """An index of the browser's IndexedDB."""
 
     def __init__(self, store: BrowserObjectStore, name: str, key_path: Any, unique: bool,
@@ -383,9 +331,7 @@ class BrowserIndex(_Source, api.Index):
 
     def _set_name(self, name: str) -> None:
         parent, old = self._parent, self._index_name
-        if parent._indexes.get(old) is self:
-            del parent._indexes[old]
-        parent._indexes[name] = self
+        rekey_handle(parent._index_handles, old, name, self)
         parent._index_names = sorted((name if n == old else n for n in parent._index_names),
                                      key=utf16)  # sorted as a DOMStringList is
         self._index_name = name

@@ -11,9 +11,8 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import api
-from ..arguments import check_store_name
 from ..errors import AbortError, InvalidStateError
+from ..front import FrontTransaction
 from ..sync_future import SyncFuture
 from . import shim
 
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
     from .store import BrowserObjectStore
 
 
-class BrowserTransaction(api.Transaction):
+class BrowserTransaction(FrontTransaction):
     """A transaction of the browser's IndexedDB.
 
     >>> async with db.transaction("notes", "readwrite") as tx:
@@ -39,7 +38,7 @@ class BrowserTransaction(api.Transaction):
         self._error: BaseException | None = None
         self._finished = False
         self._user_abort = False
-        self._stores: dict[str, BrowserObjectStore] = {}
+        self._store_handles: dict[str, BrowserObjectStore] = {}  # type: ignore[assignment]
         self._cursor_ids: list[int] = []
         self._names: list[str] | None = None
         self._failing_error: BaseException | None = None
@@ -112,19 +111,10 @@ class BrowserTransaction(api.Transaction):
     def done(self) -> SyncFuture[None]:
         return self._done
 
-    def object_store(self, name: str) -> BrowserObjectStore:
+    def _open_store(self, name: str) -> BrowserObjectStore:
         from .store import BrowserObjectStore
 
-        name = check_store_name(name)
-        if self._finished:
-            raise InvalidStateError(
-                f"cannot open object store {name!r}: the transaction has already finished"
-            )
-        handle = self._stores.get(name)
-        if handle is not None and (self.mode != "versionchange" or not handle._deleted):
-            return handle
-        handle = self._stores[name] = BrowserObjectStore.open(self, name)
-        return handle
+        return BrowserObjectStore.open(self, name)
 
     def commit(self) -> None:
         shim.check(shim.js().commit(self._id))

@@ -20,20 +20,19 @@ from ..arguments import (
     check_index_name,
     check_store_name,
 )
-from ..clone import clone, is_plain
 from ..errors import (
     ConstraintError,
     Error,
     InvalidAccessError,
-    InvalidArgumentError,
     InvalidStateError,
     NotFoundError,
 )
+from ..front import FrontIndex, FrontObjectStore, FrontSource, rekey_handle
 from ..key_encoding import encode_key
 from ..key_path import validate_key_path
 from ..key_range import KeyRange
 from ..keys import to_key
-from ..records import NO_KEY, check_key_use, record_key
+from ..records import KeyRules, PreparedRecord
 from . import catalog, record_store
 from .bounds import Bounds, query_bounds
 from .catalog import IndexSchema, StoreSchema
@@ -43,44 +42,23 @@ if TYPE_CHECKING:
     from ..sync_future import SyncFuture
     from .transaction import EngineTransaction
 
-def prepare_record(store: StoreSchema, value: Any, key: Any,
-                   indexes: tuple[IndexSchema, ...] | None = None) -> tuple[Any, bool, Any]:
-    """Spec "add or put" steps 5-11: check key vs key path, clone, extract. No writes.
-
-    ``indexes`` is ``tuple(store.indexes.values())``, made once by a caller of many."""
-    check_key_use(store.name, store.key_path, store.auto_increment, key)
-    if key is not None:
-        key = to_key(key)
-    if (store.key_path is None or not store.auto_increment) and is_plain(value):
-        # No generated key will be put into it, and a plain value's clone would equal it: take
-        # its bytes and index keys now instead of a copy (record_store.encode_plain).
-        if store.key_path is not None:
-            key = record_key(store.name, store.key_path, False, value)
-        if indexes is None:
-            indexes = tuple(store.indexes.values())
-        return record_store.encode_plain(indexes, value), False, key
-    copy, needs_tags = clone(value)
-    if store.key_path is not None:
-        extracted = record_key(store.name, store.key_path, store.auto_increment, copy)
-        if extracted is not NO_KEY:
-            key = extracted
-    return copy, needs_tags, key
-
-
-class _Source(api._Readable):
+class _Source(FrontSource):
     """What object stores and indexes share: the transaction and the checks of every call."""
 
     _tx: EngineTransaction
     _store: StoreSchema
 
     def _check(self, write: bool = False) -> None:
-        if self._deleted():
+        """The checks before any argument: deleted, inactive, read-only (for a write)."""
+        if self._is_deleted():
             raise InvalidStateError(f"{self!r} has been deleted")
         self._tx.check_active()
         if write:
             self._tx.check_writable()
 
-    def _deleted(self) -> bool:
+    _check_usable = _check  # the front half's hook (api._Readable._check_usable)
+
+    def _is_deleted(self) -> bool:
         return self._store.deleted
 
     def _bounds(self, query: Any, null_allowed: bool = True) -> Bounds:
@@ -114,13 +92,13 @@ class _Source(api._Readable):
         return self._get_all("record", query, count, direction)
 
 
-class EngineObjectStore(_Source, api.ObjectStore):
+class EngineObjectStore(_Source, FrontObjectStore):
     """An object store of the pure-Python engine."""
 
     def __init__(self, tx: EngineTransaction, schema: StoreSchema) -> None:
         self._tx = tx
         self._store = self._schema = schema
-        self._indexes: dict[str, EngineIndex] = {}
+        self._index_handles: dict[str, EngineIndex] = {}
 
     key_path = property(lambda self: self._schema.key_path)
     auto_increment = property(lambda self: self._schema.auto_increment)
@@ -152,46 +130,38 @@ class EngineObjectStore(_Source, api.ObjectStore):
                                   f"{new_name!r} already exists")
         schema.stores[new_name] = schema.stores.pop(old)
         self._schema.name = new_name
-        tx.rekey_handle(old, new_name, self)
+        rekey_handle(tx._store_handles, old, new_name, self)
         catalog.save_schema(tx.storage, schema)
 
     @property
     def index_names(self) -> list[str]:
         return catalog.sort_names(self._schema.indexes)
 
-    # -- writes ------------------------------------------------------------------------------
-    def _store_one(self, value: Any, key: Any, no_overwrite: bool) -> SyncFuture[Any]:
-        self._check(write=True)
-        copy, tags, key = prepare_record(self._schema, value, key)
-        storage, schema = self._tx.storage, self._schema
-        return self._tx.request(
-            lambda: record_store.put_one(storage, schema, copy, tags, key, no_overwrite)
-        )
-
-    def add(self, value: Any, key: Any = None) -> SyncFuture[Any]:
-        return self._store_one(value, key, True)
-
-    def put(self, value: Any, key: Any = None) -> SyncFuture[Any]:
-        return self._store_one(value, key, False)
-
-    def _store_many(self, values: Iterable[Any], keys: Iterable[Any] | None,
-                    no_overwrite: bool) -> SyncFuture[list[Any]]:
-        self._check(write=True)
-        values = as_list(values, "values")
-        key_list = [None] * len(values) if keys is None else as_list(keys, "keys")
-        if len(key_list) != len(values):
-            raise InvalidArgumentError(
-                f"got {len(values)} values but {len(key_list)} keys; pass one key per value"
-            )
+    # -- writes: the front half (api.ObjectStore) prepared the records ----------------------
+    def _key_rules(self) -> KeyRules:
         schema = self._schema
+        return schema.name, schema.key_path, schema.auto_increment
+
+    def _store_records(self, records: list[PreparedRecord], no_overwrite: bool,
+                       batch: bool) -> SyncFuture[Any]:
+        self._check(write=True)
+        schema, tx = self._schema, self._tx
+        storage = tx.storage
+        if not batch:
+            copy, tags, key, plain = records[0]
+            if plain:  # its bytes and index keys now, instead of a copy
+                copy = record_store.encode_plain(tuple(schema.indexes.values()), copy)
+            return tx.request(
+                lambda: record_store.put_one(storage, schema, copy, tags, key, no_overwrite))
         indexes = tuple(schema.indexes.values())
-        records = [prepare_record(schema, v, k, indexes)
-                   for v, k in zip(values, key_list, strict=True)]
-        storage, tx = self._tx.storage, self._tx
+        encode_plain = record_store.encode_plain
+        triples = [(encode_plain(indexes, copy) if plain else copy, tags, key)
+                   for copy, tags, key, plain in records]
+        del records
 
         def run() -> list[Any]:
             try:
-                return record_store.store_many(storage, schema, records, no_overwrite)
+                return record_store.store_many(storage, schema, triples, no_overwrite)
             except Error as exc:
                 # A browser cannot take back the records of the batch stored before the failing
                 # one, so it aborts the transaction even if the error is caught: so do we.
@@ -199,12 +169,6 @@ class EngineObjectStore(_Source, api.ObjectStore):
                 raise
 
         return tx.request(run)
-
-    def add_many(self, values: Iterable[Any], keys: Iterable[Any] | None = None) -> SyncFuture[list[Any]]:
-        return self._store_many(values, keys, True)
-
-    def put_many(self, values: Iterable[Any], keys: Iterable[Any] | None = None) -> SyncFuture[list[Any]]:
-        return self._store_many(values, keys, False)
 
     def delete(self, query: Any) -> SyncFuture[None]:
         self._check(write=True)
@@ -267,23 +231,14 @@ class EngineObjectStore(_Source, api.ObjectStore):
                            check_direction(direction), key_only=True)
 
     # -- indexes -----------------------------------------------------------------------------
-    def index(self, name: str) -> EngineIndex:
-        name = check_index_name(name)
-        if self._tx._is_finished():
-            raise InvalidStateError(f"cannot open index {name!r}: the transaction has finished")
-        if self._schema.deleted:
-            raise InvalidStateError(f"{self!r} has been deleted")
-        handle = self._indexes.get(name)
-        if handle is not None and not handle._index.deleted:
-            return handle
+    def _open_index(self, name: str) -> EngineIndex:
         schema = self._schema.indexes.get(name)
         if schema is None:
             raise NotFoundError(
                 f"object store {self.name!r} has no index named {name!r} "
                 f"(it has {', '.join(map(repr, self.index_names)) or 'no indexes'})"
             )
-        handle = self._indexes[name] = EngineIndex(self, schema)
-        return handle
+        return EngineIndex(self, schema)
 
     def create_index(self, name: str, key_path: str | Sequence[str], *, unique: bool = False,
                      multi_entry: bool = False) -> EngineIndex:
@@ -310,7 +265,7 @@ class EngineObjectStore(_Source, api.ObjectStore):
             record_store.populate_index(storage, self._schema, index)
         except ConstraintError as exc:
             tx.abort_later(exc)  # the spec aborts the upgrade after createIndex returns
-        return self.index(name)
+        return self.index(name)  # type: ignore[return-value]
 
     def delete_index(self, name: str) -> None:
         name = check_index_name(name)
@@ -328,7 +283,7 @@ class EngineObjectStore(_Source, api.ObjectStore):
         catalog.save_schema(tx.storage, tx.db_state.schema)
 
 
-class EngineIndex(_Source, api.Index):
+class EngineIndex(_Source, FrontIndex):
     """An index of the pure-Python engine."""
 
     def __init__(self, store: EngineObjectStore, schema: IndexSchema) -> None:
@@ -342,7 +297,7 @@ class EngineIndex(_Source, api.Index):
     multi_entry = property(lambda self: self._index.multi_entry)
     object_store = property(lambda self: self._parent)
 
-    def _deleted(self) -> bool:
+    def _is_deleted(self) -> bool:
         return self._index.deleted or self._store.deleted
 
     @property
@@ -359,7 +314,7 @@ class EngineIndex(_Source, api.Index):
             raise InvalidStateError("renaming an index works only inside the upgrade callback "
                                     "of open()")
         tx.check_active()
-        if self._deleted():
+        if self._is_deleted():
             raise InvalidStateError(f"{self!r} has been deleted")
         old, indexes = self._index.name, self._store.indexes
         if new_name == old:
@@ -369,10 +324,7 @@ class EngineIndex(_Source, api.Index):
                                   f"{self._store.name!r} already has an index {new_name!r}")
         indexes[new_name] = indexes.pop(old)
         self._index.name = new_name
-        handles = self._parent._indexes
-        if handles.get(old) is self:
-            del handles[old]
-        handles[new_name] = self
+        rekey_handle(self._parent._index_handles, old, new_name, self)
         catalog.save_schema(tx.storage, tx.db_state.schema)
 
     def get(self, query: Any) -> SyncFuture[Any]:

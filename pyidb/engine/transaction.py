@@ -17,8 +17,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import api
-from ..arguments import check_store_name
 from ..errors import (
     AbortError,
     Error,
@@ -29,6 +27,7 @@ from ..errors import (
     TransactionInactiveError,
     UnknownError,
 )
+from ..front import FrontTransaction
 from ..sync_future import SyncFuture, running_loop
 from . import catalog
 
@@ -62,7 +61,7 @@ def _run(operation: Callable[[], Any]) -> tuple[Any, Error | None]:
         return None, _internal(exc)
 
 
-class EngineTransaction(api.Transaction):
+class EngineTransaction(FrontTransaction):
     """A transaction of the pure-Python engine."""
 
     def __init__(
@@ -86,7 +85,7 @@ class EngineTransaction(api.Transaction):
         self._error: BaseException | None = None
         self._user_abort = False
         self._done: SyncFuture[None] = SyncFuture(self._loop)
-        self._handles: dict[str, EngineObjectStore] = {}
+        self._store_handles: dict[str, EngineObjectStore] = {}  # type: ignore[assignment]
         self.on_start: Callable[[], None] | None = None
         self._abort_pending: Error | None = None
         self._failing: BaseException | None = None  # a request error being delivered
@@ -125,31 +124,16 @@ class EngineTransaction(api.Transaction):
     def done(self) -> SyncFuture[None]:
         return self._done
 
-    def object_store(self, name: str) -> EngineObjectStore:
+    def _open_store(self, name: str) -> EngineObjectStore:
         from .object_store import EngineObjectStore
 
-        name = check_store_name(name)
-        if self._phase == FINISHED:
-            raise InvalidStateError(
-                f"cannot open object store {name!r}: the transaction has already finished"
-            )
-        handle = self._handles.get(name)
-        if handle is not None and not handle._schema.deleted:
-            return handle
         schema = self.db_state.schema.stores.get(name)
         if schema is None or (self.mode != "versionchange" and name not in self.scope_set):
             raise NotFoundError(
                 f"object store {name!r} is not in this transaction's scope "
                 f"({', '.join(map(repr, self.object_store_names)) or 'no stores'})"
             )
-        handle = self._handles[name] = EngineObjectStore(self, schema)
-        return handle
-
-    def rekey_handle(self, old: str, new: str, handle: EngineObjectStore) -> None:
-        """A store was renamed: ``object_store(new)`` gives the same handle, as in JS."""
-        if self._handles.get(old) is handle:
-            del self._handles[old]
-        self._handles[new] = handle
+        return EngineObjectStore(self, schema)
 
     def commit(self) -> None:
         if self._phase != ACTIVE:

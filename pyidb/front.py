@@ -1,0 +1,180 @@
+"""The shared front half of every backend: what a call does before the backend sees it.
+
+:mod:`pyidb.api` declares the public classes; the proxies above it (``pyidb.wrap``, scopes, the
+socket client) implement them by forwarding every call. A *backend* (the engine, the browser)
+inherits these classes instead, which own, once for both, what happens between the public call
+and the backend's work:
+
+- the arguments' checks in the order the specification gives, and record preparation
+  (:mod:`pyidb.records`: key vs key path, the key's conversion, the value's copy, the in-line
+  key);
+- the handle caches (``tx.object_store("s") is tx.object_store("s")``) and the "finished" and
+  "deleted" checks of opening a store or an index;
+
+and hand the backend one plain description through one narrow method per concern, as ``httpx``
+hands a transport one request:
+
+=========================  ===================================================================
+backend method             what it gets / does
+=========================  ===================================================================
+``_check_usable(write)``   raise the errors the spec checks before the arguments (deleted,
+                           inactive, read-only); called when an argument was refused, so
+                           those errors win as in JS (the browser asks the real IndexedDB)
+``_is_deleted()``          this store or index was deleted in an upgrade
+``_key_rules()``           ``(name, key_path, auto_increment)`` of a store
+``_store_records(...)``    check usable, then place one request storing prepared records
+``_open_store(name)``      a new store handle (NotFoundError if not in scope)
+``_open_index(name)``      a new index handle (NotFoundError if none)
+=========================  ===================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from . import api
+from .api_types import Key, Request
+from .arguments import as_list, check_index_name, check_store_name
+from .errors import InvalidArgumentError, InvalidStateError
+from .records import KeyRules, PreparedRecord, prepare_record, prepare_records
+
+__all__ = ["FrontIndex", "FrontObjectStore", "FrontSource", "FrontTransaction", "rekey_handle"]
+
+
+class FrontSource(api._Readable):
+    """What object stores and indexes of a backend share."""
+
+    def _is_deleted(self) -> bool:
+        """Backend hook: this store (or this index, or its store) was deleted in an upgrade."""
+        return False
+
+    def _check_usable(self, write: bool) -> None:
+        """Backend hook: raise the errors the spec checks before a request's arguments, in its
+        order: the store (or index) was deleted, the transaction is not active, and for a write
+        the transaction is read-only. The front half calls it when an argument is refused."""
+        raise NotImplementedError
+
+
+
+class FrontObjectStore(FrontSource, api.ObjectStore):
+    """An object store's front half: record writes and index handles."""
+
+    # -- writes: the shared front half -----------------------------------------------------
+    # Arguments are checked and records prepared here, once for every backend (records.py:
+    # key vs key path, the key's conversion, the value's copy, the in-line key). When that
+    # fails, the checks the spec makes *before* the arguments run first (_check_usable), so
+    # their errors win as in JS. Then the backend gets plain prepared records.
+    def add(self, value: Any, key: Key | None = None) -> Request[Key]:
+        """Insert a record; ConstraintError if the key exists. Returns the key."""
+        return self._store_one(value, key, True)
+
+    def put(self, value: Any, key: Key | None = None) -> Request[Key]:
+        """Insert or replace a record. Returns the key."""
+        return self._store_one(value, key, False)
+
+    def add_many(self, values: Iterable[Any], keys: Iterable[Key] | None = None) -> Request[list[Key]]:
+        """Add many records as one request. A failing record aborts the transaction (even if
+        the error is caught: a browser cannot take back the records stored before it)."""
+        return self._store_many(values, keys, True)
+
+    def put_many(self, values: Iterable[Any], keys: Iterable[Key] | None = None) -> Request[list[Key]]:
+        """Put many records as one request; a failing record aborts the transaction."""
+        return self._store_many(values, keys, False)
+
+    def _store_one(self, value: Any, key: Any, no_overwrite: bool) -> Request[Key]:
+        try:
+            record = prepare_record(self._key_rules(), self._injects_keys, value, key)
+        except Exception:
+            self._check_usable(True)  # deleted, inactive, read-only: checked before arguments
+            raise
+        return self._store_records([record], no_overwrite, False)
+
+    def _store_many(self, values: Iterable[Any], keys: Iterable[Key] | None,
+                    no_overwrite: bool) -> Request[list[Key]]:
+        try:
+            value_list = as_list(values, "values")
+            key_list = None if keys is None else as_list(keys, "keys")
+            if key_list is not None and len(key_list) != len(value_list):
+                raise InvalidArgumentError(f"got {len(value_list)} values but {len(key_list)} "
+                                           "keys; pass one key per value")
+            records = prepare_records(self._key_rules(), self._injects_keys, value_list, key_list)
+        except Exception:
+            self._check_usable(True)
+            raise
+        return self._store_records(records, no_overwrite, True)
+
+    # -- the backend's narrow methods behind the front half ---------------------------------
+    _injects_keys = True
+    """The backend puts a generated key into the Python value it is given (the engine), so a
+    key-generating in-line store's plain values are copied first; the browser sets False."""
+
+    def _key_rules(self) -> KeyRules:
+        """``(name, key_path, auto_increment)`` of this store, for :mod:`pyidb.records`."""
+        raise NotImplementedError
+
+    def _store_records(self, records: list[PreparedRecord], no_overwrite: bool,
+                       batch: bool) -> Request[Any]:
+        """Check the store and transaction (deleted, active, writable), then place one request
+        storing ``records`` (prepared by :func:`pyidb.records.prepare_record`): its result is
+        the key, or with ``batch`` the list of keys (a failing record aborts the transaction)."""
+        raise NotImplementedError
+
+    _index_handles: dict[str, FrontIndex]
+    """The handles ``index()`` gave out, by name (a backend sets it up): the same name gives
+    the same object, as in JS."""
+
+    def index(self, name: str) -> FrontIndex:
+        """The index ``name`` of this store (NotFoundError if it has none)."""
+        name = check_index_name(name)
+        if self.transaction._is_finished():
+            raise InvalidStateError(f"cannot open index {name!r}: the transaction has finished")
+        if self._is_deleted():
+            raise InvalidStateError(f"{self!r} has been deleted")
+        handle = self._index_handles.get(name)
+        if handle is not None and not handle._is_deleted():
+            return handle
+        handle = self._index_handles[name] = self._open_index(name)
+        return handle
+
+    def _open_index(self, name: str) -> FrontIndex:
+        """Backend hook: a new handle of index ``name``; NotFoundError if there is none."""
+        raise NotImplementedError
+
+
+
+class FrontIndex(FrontSource, api.Index):
+    """An index's front half (its reads are still the backend's own)."""
+
+
+class FrontTransaction(api.Transaction):
+    """A transaction's front half: store handles."""
+
+    _store_handles: dict[str, FrontObjectStore]
+    """The handles ``object_store()`` gave out, by name (a backend sets it up)."""
+
+    def object_store(self, name: str) -> FrontObjectStore:
+        """The object store ``name`` in this transaction's scope (NotFoundError if it is not)."""
+        name = check_store_name(name)
+        if self._is_finished():
+            raise InvalidStateError(
+                f"cannot open object store {name!r}: the transaction has already finished"
+            )
+        handle = self._store_handles.get(name)
+        if handle is not None and not handle._is_deleted():
+            return handle
+        handle = self._store_handles[name] = self._open_store(name)
+        return handle
+
+    def _open_store(self, name: str) -> FrontObjectStore:
+        """Backend hook: a new handle of store ``name``; NotFoundError if it is not in scope."""
+        raise NotImplementedError
+
+
+
+def rekey_handle(handles: dict[str, Any], old: str, new: str, handle: Any) -> None:
+    """A store or index was renamed: its handle is found under ``new`` from now on (and no
+    longer under ``old``, unless another handle is there), as in JS."""
+    if handles.get(old) is handle:
+        del handles[old]
+    handles[new] = handle
