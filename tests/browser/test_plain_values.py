@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pyidb import values
-from pyidb.browser.store import is_plain
+from pyidb.clone import is_plain
 from pyidb.errors import DataCloneError
 
 
