@@ -23,6 +23,10 @@ backend method             what it gets / does
 ``_is_deleted()``          this store or index was deleted in an upgrade
 ``_key_rules()``           ``(name, key_path, auto_increment)`` of a store
 ``_store_records(...)``    check usable, then place one request storing prepared records
+``_query(kind, query)``    get / get_key / count / delete / clear of a normalized query
+``_query_many(kind, qs)``  get_many / delete_many
+``_get_all(kind, ...)``    get_all / get_all_keys / get_all_records (limit, direction checked)
+``_open_cursor(...)``      open_cursor / open_key_cursor (direction checked)
 ``_open_store(name)``      a new store handle (NotFoundError if not in scope)
 ``_open_index(name)``      a new index handle (NotFoundError if none)
 =========================  ===================================================================
@@ -35,15 +39,92 @@ from typing import Any
 
 from . import api
 from .api_types import Key, Request
-from .arguments import as_list, check_index_name, check_store_name
+from .arguments import as_list, check_count, check_direction, check_index_name, check_store_name
 from .errors import InvalidArgumentError, InvalidStateError
+from .key_range import to_query
+from .keys import to_key
 from .records import KeyRules, PreparedRecord, prepare_record, prepare_records
 
 __all__ = ["FrontIndex", "FrontObjectStore", "FrontSource", "FrontTransaction", "rekey_handle"]
 
 
 class FrontSource(api._Readable):
-    """What object stores and indexes of a backend share."""
+    """What object stores and indexes of a backend share: the read requests."""
+
+    # -- reads: the shared front half -------------------------------------------------------
+    def get(self, query: Any) -> Request[Any]:
+        return self._query_request("get", query, False, False)
+
+    def get_key(self, query: Any) -> Request[Any]:
+        return self._query_request("get_key", query, False, False)
+
+    def count(self, query: Any = None) -> Request[int]:
+        return self._query_request("count", query, True, False)
+
+    def _query_request(self, kind: str, query: Any, null_allowed: bool,
+                       write: bool) -> Request[Any]:
+        try:
+            q = to_query(query, null_allowed=null_allowed)
+        except Exception:
+            self._check_usable(write)  # deleted, inactive (read-only): checked before the query
+            raise
+        return self._query(kind, q)
+
+    def get_all(self, query: Any = None, count: int | None = None,
+                direction: Any = "next") -> Request[list[Any]]:
+        return self._get_all_request("value", query, count, direction)
+
+    def get_all_keys(self, query: Any = None, count: int | None = None,
+                     direction: Any = "next") -> Request[list[Any]]:
+        return self._get_all_request("key", query, count, direction)
+
+    def get_all_records(self, query: Any = None, count: int | None = None,
+                        direction: Any = "next") -> Request[list[api.Record]]:
+        return self._get_all_request("record", query, count, direction)
+
+    def _get_all_request(self, kind: str, query: Any, count: Any,
+                         direction: Any) -> Request[list[Any]]:
+        # Spec 5.12: the options' WebIDL checks first (count, then direction), then deleted,
+        # inactive, then the query.
+        limit, direction = check_count(count), check_direction(direction)
+        try:
+            q = to_query(query)
+        except Exception:
+            self._check_usable(False)
+            raise
+        return self._get_all(kind, q, limit, direction)
+
+    def open_cursor(self, query: Any = None,
+                    direction: Any = "next") -> api.CursorRequest[Any]:
+        return self._cursor_request(query, direction, False)
+
+    def open_key_cursor(self, query: Any = None,
+                        direction: Any = "next") -> api.CursorRequest[Any]:
+        return self._cursor_request(query, direction, True)
+
+    def _cursor_request(self, query: Any, direction: Any, key_only: bool) -> api.CursorRequest[Any]:
+        direction = check_direction(direction)  # WebIDL: before the spec's steps
+        try:
+            q = to_query(query)
+        except Exception:
+            self._check_usable(False)
+            raise
+        return self._open_cursor(q, direction, key_only)
+
+    # -- the backend's narrow methods behind the reads --------------------------------------
+    # Each first checks the source and transaction itself (_check_usable), then places one
+    # request. ``query`` is normalized (pyidb.key_range.to_query): None, a KeyRange or a key.
+    def _query(self, kind: str, query: Any) -> Request[Any]:
+        """``kind``: "get", "get_key", "count"; on a store also "delete" and "clear"."""
+        raise NotImplementedError
+
+    def _get_all(self, kind: str, query: Any, limit: int | None,
+                 direction: str) -> Request[list[Any]]:
+        """``kind``: "value", "key" or "record"; ``limit`` None for no limit."""
+        raise NotImplementedError
+
+    def _open_cursor(self, query: Any, direction: str, key_only: bool) -> api.CursorRequest[Any]:
+        raise NotImplementedError
 
     def _is_deleted(self) -> bool:
         """Backend hook: this store (or this index, or its store) was deleted in an upgrade."""
@@ -59,6 +140,34 @@ class FrontSource(api._Readable):
 
 class FrontObjectStore(FrontSource, api.ObjectStore):
     """An object store's front half: record writes and index handles."""
+
+    def delete(self, query: Any) -> Request[None]:
+        return self._query_request("delete", query, False, True)
+
+    def clear(self) -> Request[None]:
+        return self._query("clear", None)
+
+    def get_many(self, keys: Iterable[Key]) -> Request[list[Any]]:
+        """The values for ``keys`` (None where a key has no record), as one request."""
+        try:
+            key_list = [to_key(k) for k in as_list(keys, "keys")]
+        except Exception:
+            self._check_usable(False)
+            raise
+        return self._query_many("get_many", key_list)
+
+    def delete_many(self, keys: Iterable[Key]) -> Request[None]:
+        """Delete the records for ``keys`` (or key ranges) as one request."""
+        try:
+            queries = [to_query(k, null_allowed=False) for k in as_list(keys, "keys")]
+        except Exception:
+            self._check_usable(True)
+            raise
+        return self._query_many("delete_many", queries)
+
+    def _query_many(self, kind: str, queries: list[Any]) -> Request[Any]:
+        """Backend hook: "get_many" (normalized keys) or "delete_many" (normalized queries)."""
+        raise NotImplementedError
 
     # -- writes: the shared front half -----------------------------------------------------
     # Arguments are checked and records prepared here, once for every backend (records.py:

@@ -14,7 +14,7 @@ from .errors import DataError
 from .key_encoding import encode_key
 from .keys import Key, compare_keys, key_to_python, to_key
 
-__all__ = ["KeyRange", "to_key_range"]
+__all__ = ["KeyRange", "to_key_range", "to_query"]
 
 
 class KeyRange:
@@ -196,3 +196,19 @@ def to_key_range(query: Any, *, null_allowed: bool = True) -> KeyRange | None:
         raise DataError("a key or KeyRange is required here; None (all records) is not allowed")
     key = to_key(query)
     return KeyRange(key, key)
+
+
+def to_query(query: Any, *, null_allowed: bool = True) -> Any:
+    """:func:`to_key_range` without building a range for one key: a KeyRange as given, None
+    (everything; DataError where not allowed), or the normalized key.
+
+    >>> to_query(5.0), to_query(None)
+    (5, None)
+    """
+    if isinstance(query, KeyRange):
+        return query
+    if query is None:
+        if null_allowed:
+            return None
+        raise DataError("a key or KeyRange is required here; None (all records) is not allowed")
+    return to_key(query)

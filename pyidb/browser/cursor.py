@@ -282,11 +282,7 @@ def open_cursor(source: _Source, query: Any, direction: str,
     """``source.openCursor(query, direction)`` (or ``openKeyCursor``) as a CursorRequest."""
     tx = source._tx
     source._check_alive()
-    try:
-        q = shim.encode_query(query, True)
-    except Error:
-        source._probe(False)
-        raise
+    q = shim.encode_query(query)  # normalized by the front half
     rid = shim.new_id()
     cls = BrowserCursorWithValue if with_value else BrowserCursor
     cursor = cls(source, tx, rid, direction, with_value)

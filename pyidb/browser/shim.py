@@ -30,7 +30,7 @@ from ..errors import Error, InvalidStateError, error_from_name
 from ..js_numbers import EPOCH as _EPOCH
 from ..js_numbers import MILLISECOND as _MS
 from ..js_numbers import SAFE_INTEGER
-from ..key_range import KeyRange, to_key_range
+from ..key_range import KeyRange
 from ..keys import to_key
 from ..sync_future import SyncFuture, running_loop
 
@@ -237,16 +237,16 @@ def encode_valid_key(k: Any) -> str:
     return _dumps(_tag_key(k))
 
 
-def encode_query(query: Any, null_allowed: bool = True) -> str:
-    """A key, a KeyRange or None as the shim reads it: key, ``{l, u, lo, uo}`` or null."""
-    r = to_key_range(query, null_allowed=null_allowed)
-    if r is None:
+def encode_query(query: Any) -> str:
+    """A normalized query (:func:`pyidb.key_range.to_query`: a key, a KeyRange or None) as the
+    shim reads it: key, ``{l, u, lo, uo}`` or null."""
+    if query is None:
         return "null"
     if not isinstance(query, KeyRange):
-        return _dumps(_tag_key(r.lower))
-    lo = None if r.lower is None else _tag_key(r.lower)
-    hi = None if r.upper is None else _tag_key(r.upper)
-    return _dumps({"l": lo, "u": hi, "lo": r.lower_open, "uo": r.upper_open})
+        return encode_valid_key(query)
+    lo = None if query.lower is None else _tag_key(query.lower)
+    hi = None if query.upper is None else _tag_key(query.upper)
+    return _dumps({"l": lo, "u": hi, "lo": query.lower_open, "uo": query.upper_open})
 
 
 def encode_value(value: Any) -> str:

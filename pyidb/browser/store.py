@@ -9,14 +9,11 @@ looks at arguments (deleted store, inactive transaction, read-only), so their er
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import api, wire
 from ..arguments import (
-    as_list,
-    check_count,
-    check_direction,
     check_flag,
     check_index_name,
     check_store_name,
@@ -115,45 +112,32 @@ class _Source(FrontSource):
         self._check_alive()
         self._probe(write)
 
-    def _query_op(self, op: str, query: Any, null_allowed: bool,
-                  decode: Callable[[str], Any] = wire.loads, write: bool = False) -> SyncFuture[Any]:
-        return self._request(op, lambda: shim.encode_args(shim.encode_query(query, null_allowed)),
-                             decode, write)
+    # -- the front half's narrow methods (pyidb.front): the query is normalized ----------------
+    def _query(self, kind: str, query: Any) -> SyncFuture[Any]:
+        op, decode, write = _QUERY_OPS[kind]
+        args = "[]" if kind == "clear" else "[" + shim.encode_query(query) + "]"
+        return self._request(op, lambda: args, decode, write)
 
-    # -- reads -------------------------------------------------------------------------------
-    def get(self, query: Any) -> SyncFuture[Any]:
-        return self._query_op("get", query, False)
+    def _get_all(self, kind: str, query: Any, limit: int | None,
+                 direction: str) -> SyncFuture[list[Any]]:
+        op, decode = _GET_ALL_OPS[kind]
+        args = (f'[{shim.encode_query(query)},{"null" if limit is None else limit},'
+                f'"{direction}"]')
+        return self._request(op, lambda: args, decode)
 
-    def get_key(self, query: Any) -> SyncFuture[Any]:
-        return self._query_op("getKey", query, False, shim.loads_key)
+    def _open_cursor(self, query: Any, direction: str, key_only: bool) -> api.CursorRequest[Any]:
+        return open_cursor(self, query, direction, not key_only)
 
-    def count(self, query: Any = None) -> SyncFuture[int]:
-        return self._query_op("count", query, True)
 
-    def _get_all(self, op: str, query: Any, count: Any, direction: Any,
-                 decode: Callable[[str], Any]) -> SyncFuture[list[Any]]:
-        # the options' WebIDL checks come first (count, then direction), as in JS
-        limit = check_count(count)
-        options = f',{"null" if limit is None else limit},"{check_direction(direction)}"'
-        return self._request(op, lambda: "[" + shim.encode_query(query) + options + "]", decode)
-
-    def get_all(self, query: Any = None, count: int | None = None,
-                direction: Any = "next") -> SyncFuture[list[Any]]:
-        return self._get_all("getAll", query, count, direction, wire.loads)
-
-    def get_all_keys(self, query: Any = None, count: int | None = None,
-                     direction: Any = "next") -> SyncFuture[list[Any]]:
-        return self._get_all("getAllKeys", query, count, direction, shim.loads_keys)
-
-    def get_all_records(self, query: Any = None, count: int | None = None,
-                        direction: Any = "next") -> SyncFuture[list[api.Record]]:
-        return self._get_all("getAllRecords", query, count, direction, shim.loads_records)
-
-    def open_cursor(self, query: Any = None, direction: Any = "next") -> api.CursorRequest[Any]:
-        return open_cursor(self, query, check_direction(direction), True)
-
-    def open_key_cursor(self, query: Any = None, direction: Any = "next") -> api.CursorRequest[Any]:
-        return open_cursor(self, query, check_direction(direction), False)
+_QUERY_OPS: dict[str, tuple[str, Callable[[str], Any], bool]] = {
+    "get": ("get", wire.loads, False), "get_key": ("getKey", shim.loads_key, False),
+    "count": ("count", wire.loads, False), "delete": ("delete", shim.decode_none, True),
+    "clear": ("clear", shim.decode_none, True),
+}
+_GET_ALL_OPS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "value": ("getAll", wire.loads), "key": ("getAllKeys", shim.loads_keys),
+    "record": ("getAllRecords", shim.loads_records),
+}
 
 
 class BrowserObjectStore(_Source, FrontObjectStore):
@@ -251,25 +235,12 @@ class BrowserObjectStore(_Source, FrontObjectStore):
         return self._request("addMany" if no_overwrite else "putMany", first, shim.loads_keys,
                              write=True, more=more)
 
-    def get_many(self, keys: Iterable[Any]) -> SyncFuture[list[Any]]:
-        def build() -> str:
-            return shim.encode_args(
-                shim.encode_args(*[shim.encode_key(k) for k in as_list(keys, "keys")]))
-
-        return self._request("getMany", build, wire.loads)
-
-    def delete_many(self, keys: Iterable[Any]) -> SyncFuture[None]:
-        def build() -> str:
-            return shim.encode_args(shim.encode_args(
-                *[shim.encode_query(k, False) for k in as_list(keys, "keys")]))
-
-        return self._request("deleteMany", build, shim.decode_none, write=True)
-
-    def delete(self, query: Any) -> SyncFuture[None]:
-        return self._query_op("delete", query, False, shim.decode_none, write=True)
-
-    def clear(self) -> SyncFuture[None]:
-        return self._request("clear", lambda: "[]", shim.decode_none, write=True)
+    def _query_many(self, kind: str, queries: list[Any]) -> SyncFuture[Any]:
+        if kind == "get_many":
+            args = "[[" + ",".join(map(shim.encode_valid_key, queries)) + "]]"
+            return self._request("getMany", lambda: args, wire.loads)
+        args = "[[" + ",".join(map(shim.encode_query, queries)) + "]]"
+        return self._request("deleteMany", lambda: args, shim.decode_none, write=True)
 
     # -- indexes -----------------------------------------------------------------------------
     def _open_index(self, name: str) -> BrowserIndex:

@@ -18,8 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..key_encoding import encode_key
-from ..key_range import KeyRange, to_key_range
-from ..keys import to_key
+from ..key_range import KeyRange
 
 __all__ = ["Bounds", "after", "index_key_of", "past", "point_bounds", "query_bounds", "range_bounds"]
 
@@ -67,8 +66,9 @@ def range_bounds(key_range: KeyRange | None) -> Bounds:
     return lo, hi
 
 
-def query_bounds(query: Any, null_allowed: bool = True) -> Bounds:
-    """A query (a key, a KeyRange, or None) as bounds; a key skips building a KeyRange."""
+def query_bounds(query: Any) -> Bounds:
+    """A normalized query (:func:`pyidb.key_range.to_query`: a key, a KeyRange, or None) as
+    bounds; a key skips building a KeyRange."""
     if query is not None and not isinstance(query, KeyRange):
-        return point_bounds(encode_key(to_key(query)))
-    return range_bounds(to_key_range(query, null_allowed=null_allowed))
+        return point_bounds(encode_key(query))
+    return range_bounds(query)

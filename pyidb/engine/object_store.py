@@ -8,14 +8,11 @@ at call time (the stored value is a copy), and queues the storage operation from
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import api
 from ..arguments import (
-    as_list,
-    check_count,
-    check_direction,
     check_flag,
     check_index_name,
     check_store_name,
@@ -31,10 +28,9 @@ from ..front import FrontIndex, FrontObjectStore, FrontSource, rekey_handle
 from ..key_encoding import encode_key
 from ..key_path import validate_key_path
 from ..key_range import KeyRange
-from ..keys import to_key
 from ..records import KeyRules, PreparedRecord
 from . import catalog, record_store
-from .bounds import Bounds, query_bounds
+from .bounds import query_bounds, range_bounds
 from .catalog import IndexSchema, StoreSchema
 from .cursor import EngineCursor, open_cursor
 
@@ -61,35 +57,24 @@ class _Source(FrontSource):
     def _is_deleted(self) -> bool:
         return self._store.deleted
 
-    def _bounds(self, query: Any, null_allowed: bool = True) -> Bounds:
-        return query_bounds(query, null_allowed)
-
     def _index_schema(self) -> IndexSchema | None:
         return None
 
-    def _get_all(self, kind: str, query: Any, count: Any, direction: Any) -> SyncFuture[list[Any]]:
-        """Spec 5.12 "create a request to retrieve multiple items": the options' WebIDL checks
-        (count, then direction), then deleted source, inactive transaction, then the query."""
-        limit, direction = check_count(count), check_direction(direction)
+    # -- the front half's narrow methods (pyidb.front): the query is normalized ----------------
+    def _get_all(self, kind: str, query: Any, limit: int | None,
+                 direction: str) -> SyncFuture[list[Any]]:
         if limit is not None and limit > sys.maxsize:  # 2**32-1 in 32-bit Pyodide: no limit at all
             limit = None
         self._check()
-        bounds = self._bounds(query)
+        bounds = query_bounds(query)
         storage, store, index = self._tx.storage, self._store, self._index_schema()
         return self._tx.request(lambda: record_store.get_all_items(
             storage, store, index, bounds, direction, limit, kind))
 
-    def get_all(self, query: Any = None, count: int | None = None,
-                direction: Any = "next") -> SyncFuture[list[Any]]:
-        return self._get_all("value", query, count, direction)
-
-    def get_all_keys(self, query: Any = None, count: int | None = None,
-                     direction: Any = "next") -> SyncFuture[list[Any]]:
-        return self._get_all("key", query, count, direction)
-
-    def get_all_records(self, query: Any = None, count: int | None = None,
-                        direction: Any = "next") -> SyncFuture[list[api.Record]]:
-        return self._get_all("record", query, count, direction)
+    def _open_cursor(self, query: Any, direction: str, key_only: bool) -> api.CursorRequest[Any]:
+        self._check()
+        return open_cursor(self, self._tx, self._store, self._index_schema(), query_bounds(query),
+                           direction, key_only=key_only)
 
 
 class EngineObjectStore(_Source, FrontObjectStore):
@@ -170,65 +155,42 @@ class EngineObjectStore(_Source, FrontObjectStore):
 
         return tx.request(run)
 
-    def delete(self, query: Any) -> SyncFuture[None]:
-        self._check(write=True)
-        bounds = self._bounds(query, null_allowed=False)
-        storage, schema = self._tx.storage, self._schema
-        return self._tx.request(lambda: record_store.delete_records(storage, schema, bounds))
+    def _query(self, kind: str, query: Any) -> SyncFuture[Any]:
+        tx, schema = self._tx, self._schema
+        self._check(write=kind == "delete" or kind == "clear")
+        storage = tx.storage
+        if kind == "get":
+            if query is not None and not isinstance(query, KeyRange):  # the common case: one key
+                pk = encode_key(query)
+                return tx.request(lambda: record_store.get_value_at(storage, schema, pk))
+            bounds = range_bounds(query)
+            return tx.request(lambda: record_store.get_value(storage, schema, bounds))
+        if kind == "clear":
+            return tx.request(lambda: record_store.clear_store(storage, schema))
+        bounds = query_bounds(query)
+        if kind == "get_key":
+            return tx.request(lambda: record_store.get_key(storage, schema, bounds))
+        if kind == "count":
+            tree = schema.tree
+            return tx.request(lambda: record_store.count_records(storage, tree, bounds))
+        assert kind == "delete", kind
+        return tx.request(lambda: record_store.delete_records(storage, schema, bounds))
 
-    def delete_many(self, keys: Iterable[Any]) -> SyncFuture[None]:
+    def _query_many(self, kind: str, queries: list[Any]) -> SyncFuture[Any]:
+        tx, schema = self._tx, self._schema
+        storage = tx.storage
+        if kind == "get_many":
+            self._check()
+            return tx.request(lambda: record_store.get_many(storage, schema, queries))
+        assert kind == "delete_many", kind
         self._check(write=True)
-        all_bounds = [self._bounds(k, null_allowed=False) for k in as_list(keys, "keys")]
-        storage, schema = self._tx.storage, self._schema
+        all_bounds = [query_bounds(q) for q in queries]
 
         def run() -> None:
             for bounds in all_bounds:
                 record_store.delete_records(storage, schema, bounds)
 
-        return self._tx.request(run)
-
-    def clear(self) -> SyncFuture[None]:
-        self._check(write=True)
-        storage, schema = self._tx.storage, self._schema
-        return self._tx.request(lambda: record_store.clear_store(storage, schema))
-
-    # -- reads -------------------------------------------------------------------------------
-    def get(self, query: Any) -> SyncFuture[Any]:
-        self._check()
-        storage, schema = self._tx.storage, self._schema
-        if query is not None and not isinstance(query, KeyRange):  # the common case: one key
-            pk = encode_key(to_key(query))
-            return self._tx.request(lambda: record_store.get_value_at(storage, schema, pk))
-        bounds = self._bounds(query, null_allowed=False)
-        return self._tx.request(lambda: record_store.get_value(storage, schema, bounds))
-
-    def get_key(self, query: Any) -> SyncFuture[Any]:
-        self._check()
-        bounds = self._bounds(query, null_allowed=False)
-        storage, schema = self._tx.storage, self._schema
-        return self._tx.request(lambda: record_store.get_key(storage, schema, bounds))
-
-    def get_many(self, keys: Iterable[Any]) -> SyncFuture[list[Any]]:
-        self._check()
-        key_list = [to_key(k) for k in as_list(keys, "keys")]
-        storage, schema = self._tx.storage, self._schema
-        return self._tx.request(lambda: record_store.get_many(storage, schema, key_list))
-
-    def count(self, query: Any = None) -> SyncFuture[int]:
-        self._check()
-        bounds = self._bounds(query)
-        storage, tree = self._tx.storage, self._schema.tree
-        return self._tx.request(lambda: record_store.count_records(storage, tree, bounds))
-
-    def open_cursor(self, query: Any = None, direction: Any = "next") -> api.CursorRequest[Any]:
-        self._check()
-        return open_cursor(self, self._tx, self._schema, None, self._bounds(query),
-                           check_direction(direction), key_only=False)
-
-    def open_key_cursor(self, query: Any = None, direction: Any = "next") -> api.CursorRequest[Any]:
-        self._check()
-        return open_cursor(self, self._tx, self._schema, None, self._bounds(query),
-                           check_direction(direction), key_only=True)
+        return tx.request(run)
 
     # -- indexes -----------------------------------------------------------------------------
     def _open_index(self, name: str) -> EngineIndex:
@@ -327,36 +289,21 @@ class EngineIndex(_Source, FrontIndex):
         rekey_handle(self._parent._index_handles, old, new_name, self)
         catalog.save_schema(tx.storage, tx.db_state.schema)
 
-    def get(self, query: Any) -> SyncFuture[Any]:
-        self._check()
-        bounds = self._bounds(query, null_allowed=False)
-        storage, store, index = self._tx.storage, self._store, self._index
-        return self._tx.request(lambda: record_store.index_get_value(storage, store, index, bounds))
-
-    def get_key(self, query: Any) -> SyncFuture[Any]:
-        self._check()
-        bounds = self._bounds(query, null_allowed=False)
-        storage, index = self._tx.storage, self._index
-        return self._tx.request(lambda: record_store.index_get_key(storage, index, bounds))
-
     def _index_schema(self) -> IndexSchema | None:
         return self._index
 
-    def count(self, query: Any = None) -> SyncFuture[int]:
+    def _query(self, kind: str, query: Any) -> SyncFuture[Any]:
         self._check()
-        bounds = self._bounds(query)
-        storage, tree = self._tx.storage, self._index.tree
-        return self._tx.request(lambda: record_store.count_records(storage, tree, bounds))
-
-    def open_cursor(self, query: Any = None, direction: Any = "next") -> api.CursorRequest[Any]:
-        self._check()
-        return open_cursor(self, self._tx, self._store, self._index, self._bounds(query),
-                           check_direction(direction), key_only=False)
-
-    def open_key_cursor(self, query: Any = None, direction: Any = "next") -> api.CursorRequest[Any]:
-        self._check()
-        return open_cursor(self, self._tx, self._store, self._index, self._bounds(query),
-                           check_direction(direction), key_only=True)
+        bounds = query_bounds(query)
+        tx, store, index = self._tx, self._store, self._index
+        storage = tx.storage
+        if kind == "get":
+            return tx.request(lambda: record_store.index_get_value(storage, store, index, bounds))
+        if kind == "get_key":
+            return tx.request(lambda: record_store.index_get_key(storage, index, bounds))
+        assert kind == "count", kind
+        tree = index.tree
+        return tx.request(lambda: record_store.count_records(storage, tree, bounds))
 
 
 __all__ = ["EngineCursor", "EngineIndex", "EngineObjectStore"]
