@@ -199,3 +199,56 @@ async def test_blocking_storage_keeps_transactions_correct() -> None:
         db.close()
     finally:
         f.close()
+
+
+class RecordingStorage(SQLiteStorage):
+    """SQLite declared blocking (shared, with read views): records the thread of every call that
+    begins, rolls back or ends a transaction's hold on the storage."""
+
+    blocking_io = True
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.calls: list[tuple[str, int]] = []
+
+    def try_begin_write(self, durability: str = "default") -> bool:
+        self.calls.append(("try_begin_write", threading.get_ident()))
+        return super().try_begin_write(durability)
+
+    def rollback(self) -> None:
+        self.calls.append(("rollback", threading.get_ident()))
+        super().rollback()
+
+    def begin_read(self):  # type: ignore[no-untyped-def]
+        self.calls.append(("begin_read", threading.get_ident()))
+        return super().begin_read()
+
+    def end_read(self, view) -> None:  # type: ignore[no-untyped-def]
+        self.calls.append(("end_read", threading.get_ident()))
+        super().end_read(view)
+
+
+async def test_blocking_storage_begins_and_rolls_back_on_the_worker(tmp_path: Path) -> None:
+    """A readwrite and a readonly transaction, one of them aborted: taking the write lock, the
+    read view, rolling back and ending the view all ran on the worker, never on the loop."""
+    storage = RecordingStorage(str(tmp_path / "r.db"))
+    f = EngineFactory(storage, f"sqlite:///{tmp_path / 'r.db'}")
+    try:
+        db = await f.open("d", 1, upgrade=_schema)
+        storage.calls.clear()  # the upgrade runs alone, inline (see offload.py)
+        with pytest.raises(RuntimeError):
+            async with db.transaction("s", "readwrite") as tx:
+                await tx.object_store("s").put("lost", 1)
+                raise RuntimeError("abort it")
+        async with db.transaction("s") as tx:
+            assert await tx.object_store("s").get(1) is None
+        await db.put("s", "kept", 2)
+        assert await db.get("s", 2) == "kept"
+        names = [name for name, _ in storage.calls]
+        for expected in ("try_begin_write", "rollback", "begin_read", "end_read"):
+            assert expected in names, names
+        loop_thread = threading.get_ident()
+        assert [c for c in storage.calls if c[1] == loop_thread] == []
+        db.close()
+    finally:
+        f.close()

@@ -29,10 +29,10 @@ if TYPE_CHECKING:
 class DatabaseState:
     """What every connection to one database shares: its schema and its open connections."""
 
-    def __init__(self, factory: EngineFactory, name: str) -> None:
+    def __init__(self, factory: EngineFactory, name: str, schema: DatabaseSchema) -> None:
         self.factory = factory
         self.name = name
-        self.schema: DatabaseSchema = catalog.load_schema(factory.storage, name)
+        self.schema = schema  # as catalog.load_schema read it
         # Ordered (a dict used as a set): versionchange is fired in connection-opening order, as
         # the spec's connection set is ordered and browsers do.
         self.connections: dict[EngineDatabase, None] = {}

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
 from .. import api
 from ..arguments import check_database_name, check_version
@@ -24,6 +24,8 @@ from .offload import LockedStorage, Offload
 from .scheduler import Scheduler
 from .storage.base import Storage
 from .transaction import EngineTransaction
+
+T = TypeVar("T")
 
 
 class EngineFactory(api.Factory):
@@ -50,12 +52,21 @@ class EngineFactory(api.Factory):
                 storage.close()
                 raise
 
-    def _database_state(self, name: str) -> DatabaseState:
+    async def _database_state(self, name: str) -> DatabaseState:
         state = self._states.get(name)
         if state is None or (self.storage.shared and not state.connections):
             # Another process may have changed the file while nobody here had it open.
-            state = self._states[name] = DatabaseState(self, name)
+            storage = self.storage
+            schema = await self._io(lambda: catalog.load_schema(storage, name))
+            state = self._states[name] = DatabaseState(self, name, schema)
         return state
+
+    async def _io(self, fn: Callable[[], T]) -> T:
+        """``fn()`` (storage reads outside any transaction): on the worker thread for a
+        blocking storage, else right here."""
+        if self.offload is None:
+            return fn()
+        return await self.offload.run(asyncio.get_running_loop(), fn)  # type: ignore[no-any-return]
 
     @contextlib.asynccontextmanager
     async def _queue(self, name: str) -> AsyncIterator[None]:
@@ -90,7 +101,7 @@ class EngineFactory(api.Factory):
         check_database_name(name)
         check_version(version)
         async with self._queue(name):
-            state = self._database_state(name)
+            state = await self._database_state(name)
             current = state.schema.version
             if version is None:
                 version = current or 1
@@ -111,7 +122,7 @@ class EngineFactory(api.Factory):
     async def delete_database(self, name: str, *, blocked: api.BlockedCallback | None = None) -> None:
         check_database_name(name)
         async with self._queue(name):
-            state = self._database_state(name)
+            state = await self._database_state(name)
             if state.schema.version == 0:
                 return
             await self._wait_for_others(state, state.schema.version, None, blocked)
@@ -127,7 +138,9 @@ class EngineFactory(api.Factory):
     async def databases(self) -> list[dict[str, Any]]:
         if self.storage.closed:
             raise InvalidStateError(f"the factory for {self.url} is closed; make a new one")
-        return [{"name": n, "version": v} for n, v in catalog.database_names(self.storage)]
+        storage = self.storage
+        names = await self._io(lambda: catalog.database_names(storage))
+        return [{"name": n, "version": v} for n, v in names]
 
     def check(self) -> list[str]:
         """Every problem the full integrity check finds, [] if none: ``f.check()``

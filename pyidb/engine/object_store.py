@@ -67,9 +67,9 @@ class _Source(FrontSource):
             limit = None
         self._check()
         bounds = query_bounds(query)
-        storage, store, index = self._tx.storage, self._store, self._index_schema()
-        return self._tx.request(lambda: record_store.get_all_items(
-            storage, store, index, bounds, direction, limit, kind))
+        tx, store, index = self._tx, self._store, self._index_schema()
+        return tx.request(lambda: record_store.get_all_items(
+            tx.storage, store, index, bounds, direction, limit, kind))
 
     def _open_cursor(self, query: Any, direction: str, key_only: bool) -> api.CursorRequest[Any]:
         self._check()
@@ -155,6 +155,8 @@ class EngineObjectStore(_Source, FrontObjectStore):
 
         return tx.request(run)
 
+    # Reads take tx.storage when they run: a blocking storage's read view arrives from the
+    # worker thread after the first requests may have been placed.
     def _query(self, kind: str, query: Any) -> SyncFuture[Any]:
         tx, schema = self._tx, self._schema
         self._check(write=kind == "delete" or kind == "clear")
@@ -162,17 +164,17 @@ class EngineObjectStore(_Source, FrontObjectStore):
         if kind == "get":
             if query is not None and not isinstance(query, KeyRange):  # the common case: one key
                 pk = encode_key(query)
-                return tx.request(lambda: record_store.get_value_at(storage, schema, pk))
+                return tx.request(lambda: record_store.get_value_at(tx.storage, schema, pk))
             bounds = range_bounds(query)
-            return tx.request(lambda: record_store.get_value(storage, schema, bounds))
+            return tx.request(lambda: record_store.get_value(tx.storage, schema, bounds))
         if kind == "clear":
             return tx.request(lambda: record_store.clear_store(storage, schema))
         bounds = query_bounds(query)
         if kind == "get_key":
-            return tx.request(lambda: record_store.get_key(storage, schema, bounds))
+            return tx.request(lambda: record_store.get_key(tx.storage, schema, bounds))
         if kind == "count":
             tree = schema.tree
-            return tx.request(lambda: record_store.count_records(storage, tree, bounds))
+            return tx.request(lambda: record_store.count_records(tx.storage, tree, bounds))
         assert kind == "delete", kind
         return tx.request(lambda: record_store.delete_records(storage, schema, bounds))
 
@@ -181,7 +183,7 @@ class EngineObjectStore(_Source, FrontObjectStore):
         storage = tx.storage
         if kind == "get_many":
             self._check()
-            return tx.request(lambda: record_store.get_many(storage, schema, queries))
+            return tx.request(lambda: record_store.get_many(tx.storage, schema, queries))
         assert kind == "delete_many", kind
         self._check(write=True)
         all_bounds = [query_bounds(q) for q in queries]
@@ -296,14 +298,13 @@ class EngineIndex(_Source, FrontIndex):
         self._check()
         bounds = query_bounds(query)
         tx, store, index = self._tx, self._store, self._index
-        storage = tx.storage
         if kind == "get":
-            return tx.request(lambda: record_store.index_get_value(storage, store, index, bounds))
+            return tx.request(lambda: record_store.index_get_value(tx.storage, store, index, bounds))
         if kind == "get_key":
-            return tx.request(lambda: record_store.index_get_key(storage, index, bounds))
+            return tx.request(lambda: record_store.index_get_key(tx.storage, index, bounds))
         assert kind == "count", kind
         tree = index.tree
-        return tx.request(lambda: record_store.count_records(storage, tree, bounds))
+        return tx.request(lambda: record_store.count_records(tx.storage, tree, bounds))
 
 
 __all__ = ["EngineCursor", "EngineIndex", "EngineObjectStore"]

@@ -58,6 +58,22 @@ class Offload:
             # refuses it at once, and the waiting request gets that error instead of no answer.
             run()
 
+    def run(self, loop: asyncio.AbstractEventLoop, fn: Callable[[], Any]) -> asyncio.Future[Any]:
+        """``await offload.run(loop, fn)``: ``fn()`` on the worker, for code outside a
+        transaction (loading a database's catalog, listing databases)."""
+        fut: asyncio.Future[Any] = loop.create_future()
+
+        def done(result: Any, error: BaseException | None) -> None:
+            if fut.cancelled():
+                return
+            if error is None:
+                fut.set_result(result)
+            else:
+                fut.set_exception(error)
+
+        self.submit(loop, fn, done)
+        return fut
+
     def close(self) -> None:
         self._executor.shutdown(wait=True)
 

@@ -242,6 +242,9 @@ class EngineTransaction(FrontTransaction):
     def start(self) -> None:
         """Called by the scheduler when the transaction may run."""
         self.started = True  # the scheduler counts it now, even while it waits for a lock
+        if self._offload is not None:
+            self._begin_on_worker()
+            return
         storage = self.db_state.factory.storage
         if self.mode == "readonly":
             if storage.shared:
@@ -264,26 +267,98 @@ class EngineTransaction(FrontTransaction):
         except Error as exc:
             self._loop.call_soon(self._abort_if_unfinished, exc)
             return False
+        delay = self._lock_delay
+        if not self._lock_busy():
+            storage.stop_waiting()
+            self._loop.call_soon(self._abort_if_unfinished, storage.lock_timeout_error())
+            return False
+        self._loop.call_later(delay, self._retry_write)
+        return False
+
+    def _lock_busy(self) -> bool:
+        """The write lock is taken by another process: True to try again after a short delay
+        (the storage keeps this writer's place in line meanwhile), False once the storage's
+        lock timeout has passed (then the transaction aborts)."""
+        storage = self.db_state.factory.storage
         now = self._loop.time()
         if self._lock_deadline is None:
             self._lock_deadline = now + storage.lock_timeout
         if now >= self._lock_deadline:
-            storage.stop_waiting()
-            self._loop.call_soon(self._abort_if_unfinished, storage.lock_timeout_error())
             return False
-        # Cheap checks (the storage keeps this writer's place in line meanwhile), so a short cap.
-        self._loop.call_later(self._lock_delay, self._retry_write)
         self._lock_delay = min(self._lock_delay * 2, 0.02)
-        return False
+        return True
 
     def _retry_write(self) -> None:
-        if self._phase != FINISHED and self._begin_write():
+        if self._phase == FINISHED:
+            return
+        if self._offload is not None:
+            self._begin_on_worker()
+        elif self._begin_write():
             self._ready()
+
+    # -- a blocking storage: beginning and rolling back run on the worker thread too ---------
+    def _begin_on_worker(self) -> None:
+        """Take the read view or the write lock, and check the schema of a shared storage, on
+        the worker thread; :meth:`_begun` goes on from the loop."""
+        storage = self.db_state.factory.storage
+        mode, durability = self.mode, self._durability
+        check_schema = mode != "versionchange" and storage.shared
+        schema = self.db_state.schema
+        scope = self.scope_set if mode == "readwrite" else frozenset()
+
+        def begin() -> tuple[bool, Any, bool]:  # on the worker: (began, view, schema current)
+            view = None
+            if mode == "readonly":
+                if storage.shared:
+                    view = storage.begin_read()
+            elif not storage.try_begin_write(durability):
+                return False, None, True
+            current = not check_schema or catalog.refresh_for_writer(
+                view if view is not None else storage, schema, scope)
+            return True, view, current
+
+        self._offload.submit(self._loop, begin, self._begun)  # type: ignore[union-attr]
+
+    def _begun(self, outcome: tuple[bool, Any, bool] | None, exc: BaseException | None) -> None:
+        storage = self.db_state.factory.storage
+        if outcome is None:
+            self._abort_if_unfinished(exc if isinstance(exc, Error) else _internal(exc))  # type: ignore[arg-type]
+            return
+        began, view, current = outcome
+        if self._phase == FINISHED:  # aborted meanwhile; its rollback was queued after us
+            if view is not None:
+                self._on_worker(lambda: storage.end_read(view), "ending the read")
+            return
+        if not began:
+            delay = self._lock_delay
+            if self._lock_busy():
+                self._loop.call_later(delay, self._retry_write)
+            else:
+                self._on_worker(storage.stop_waiting, "giving up the wait for the lock")
+                self._abort(storage.lock_timeout_error())
+            return
+        self._view = view
+        if not current:
+            self._abort(self._stale_error())
+            return
+        self._start_running()
+
+    def _on_worker(self, fn: Callable[[], Any], step: str) -> None:
+        """Run a cleanup step on the worker thread; report it if it fails."""
+        def done(_: Any, exc: BaseException | None) -> None:
+            if exc is not None and not isinstance(exc, Error):
+                self._cleanup_failed(step, exc)
+
+        self._offload.submit(self._loop, fn, done)  # type: ignore[union-attr]
 
     def _ready(self) -> None:
         shared = self.db_state.factory.storage.shared
         if self.mode != "versionchange" and shared and not self._schema_is_current():
             return
+        self._start_running()
+
+    def _start_running(self) -> None:
+        """It holds what it needs: run its requests."""
         self._running = True
         if self.on_start is not None:
             self.on_start()
@@ -296,14 +371,17 @@ class EngineTransaction(FrontTransaction):
         try:
             if catalog.refresh_for_writer(self.storage, self.db_state.schema, scope):
                 return True
-            error: Error = InvalidStateError(
-                f"database {self.db_state.name!r} was upgraded or deleted by another process; "
-                "close this connection and open the database again"
-            )
+            error: Error = self._stale_error()
         except Error as exc:
             error = exc
         self._loop.call_soon(self._abort_if_unfinished, error)
         return False
+
+    def _stale_error(self) -> Error:
+        return InvalidStateError(
+            f"database {self.db_state.name!r} was upgraded or deleted by another process; "
+            "close this connection and open the database again"
+        )
 
     def _schedule(self) -> None:
         if not self._scheduled:
@@ -428,7 +506,11 @@ class EngineTransaction(FrontTransaction):
         """Spec "abort a transaction": undo everything, fail pending requests and ``done``."""
         self._phase = FINISHED
         self._error = error
-        if self.started and self.mode != "readonly":
+        if self.started and self.mode == "readwrite" and self._offload is not None:
+            # On the worker, after whatever it runs for us now (a request, the beginning). An
+            # aborted upgrade stays inline below: its names come back before abort() returns.
+            self._on_worker(self._release_write(self._running), "rolling back")
+        elif self.started and self.mode != "readonly":
             try:
                 storage = self.storage
                 if storage.in_write:
@@ -446,6 +528,20 @@ class EngineTransaction(FrontTransaction):
         self._finish()
         self._loop.call_soon(self._deliver_abort, pending, error)
 
+    def _release_write(self, running: bool) -> Callable[[], None]:
+        """What an abort gives back of the storage: the rolled-back write, or this writer's
+        place in the line for the lock; and the key generators as stored."""
+        storage, state = self.db_state.factory.storage, self.db_state
+
+        def release() -> None:
+            if storage.in_write:
+                storage.rollback()
+            elif not running:
+                storage.stop_waiting()
+            state.after_abort(False)
+
+        return release
+
     def _deliver_abort(self, pending: list[tuple[Any, SyncFuture[Any]]],
                        error: BaseException | None) -> None:
         why = f": {error}" if error is not None else ""
@@ -462,7 +558,10 @@ class EngineTransaction(FrontTransaction):
         """Release the read view, the scheduler and the connection: each step runs even if
         another fails, so one failure can never leave later transactions waiting forever."""
         view, self._view = self._view, None
-        if view is not None:
+        if view is not None and self._offload is not None:
+            storage = self.db_state.factory.storage
+            self._on_worker(lambda: storage.end_read(view), "ending the read")
+        elif view is not None:
             try:
                 self.db_state.factory.storage.end_read(view)
             except Error:
