@@ -29,6 +29,7 @@ from ..errors import (
 from ..keys import compare_keys, to_key
 from ..sync_future import SyncFuture
 from . import shim
+from .shim import Event
 
 if TYPE_CHECKING:
     import asyncio
@@ -93,10 +94,10 @@ class BrowserCursor(api.Cursor):
         tx = self._tx
         tx._events += 1  # the transaction is active while the awaiting task runs here
         try:
-            if kind == "e":
+            if kind == Event.ERROR:
                 return fut.set_exception(shim.error_from_text(text))
             try:
-                if kind == "x":  # the shim could not encode the record
+                if kind == Event.UNSENDABLE:  # the shim could not encode the record
                     raise shim.error_from_text(text)
                 page = wire.loads(text)
             except Error as exc:

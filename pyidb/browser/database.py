@@ -16,6 +16,7 @@ from ..arguments import check_flag, check_mode_and_durability, check_store_name,
 from ..callbacks import call_user
 from ..errors import InvalidStateError
 from . import shim
+from .shim import Event
 from .store import BrowserObjectStore, key_path_json
 from .transaction import BrowserTransaction
 
@@ -54,11 +55,11 @@ class BrowserDatabase(api.Database):
 
     # -- events ------------------------------------------------------------------------------
     def _on_event(self, kind: str, text: str) -> bool:
-        if kind == "v":
+        if kind == Event.VERSION_CHANGE:
             info = json.loads(text)
             if self.on_versionchange is not None:
                 call_user(self.on_versionchange, self, info["old"], info["new"])
-        elif kind == "c":
+        elif kind == Event.CLOSED:
             self._closed = True
             shim.handlers.pop(self._id, None)
             shim.js().dbClose(self._id)

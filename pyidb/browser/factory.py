@@ -23,6 +23,7 @@ from ..errors import AbortError
 from ..upgrade_awaits import only_requests
 from . import shim
 from .database import BrowserDatabase
+from .shim import Event
 from .transaction import BrowserTransaction
 
 
@@ -58,23 +59,23 @@ class _OpenRequest:
         return self.db
 
     def handle(self, rid: int, kind: str, text: str) -> bool:
-        if kind == "u":
+        if kind == Event.UPGRADE_NEEDED:
             info = json.loads(text)
             db = self.connection(rid)
             tx = BrowserTransaction(db, self.tx_id, "versionchange", "default")
             db._upgrade_tx = tx
             self._run_upgrade(db, info["old"], info["new"], tx)
-        elif kind == "b":
+        elif kind == Event.BLOCKED:
             if self.blocked is not None:
                 info = json.loads(text)
                 call_user(self.blocked, info["old"], info["new"])
-        elif kind == "s":
+        elif kind == Event.SUCCESS:
             db = self.connection(rid)
             db._upgrade_tx = None
             shim.handlers[rid] = db._on_event
             if not self.done.done():
                 self.done.set_result(db)
-        elif kind == "e":
+        elif kind == Event.ERROR:
             shim.handlers.pop(rid, None)
             if self.db is not None:
                 self.db._closed = True
@@ -82,7 +83,7 @@ class _OpenRequest:
             err = self.failure or shim.error_from_text(text)
             if not self.done.done():
                 self.done.set_exception(err)
-        elif kind in ("v", "c") and self.db is not None:
+        elif kind in (Event.VERSION_CHANGE, Event.CLOSED) and self.db is not None:
             return self.db._on_event(kind, text)
         return False
 
@@ -165,13 +166,13 @@ class BrowserFactory(api.Factory):
         rid = shim.new_id()
 
         def handle(kind: str, text: str) -> bool:
-            if kind == "b":
+            if kind == Event.BLOCKED:
                 if blocked is not None:
                     info = json.loads(text)
                     call_user(blocked, info["old"], info["new"])
                 return False
             shim.handlers.pop(rid, None)
-            if kind == "s":
+            if kind == Event.SUCCESS:
                 done.set_result(None)
             else:
                 done.set_exception(shim.error_from_text(text))
@@ -190,7 +191,7 @@ class BrowserFactory(api.Factory):
 
         def handle(kind: str, text: str) -> bool:
             shim.handlers.pop(rid, None)
-            if kind == "s":
+            if kind == Event.SUCCESS:
                 done.set_result(json.loads(text))
             else:
                 done.set_exception(shim.error_from_text(text))

@@ -12,12 +12,8 @@
 //   - synchronous errors come back as a return value "\u0000Name\nmessage" instead of a throw.
 //
 // The file is evaluated by pyidb/browser/shim.py as the body of `(codec) => { ... }` and returns
-// the shim object. Event kinds given to dispatch:
-//   "s" success (wire text)           "e" error ("Name\nmessage"; returns true if Python handled it)
-//   "x" success whose result cannot be sent to Python ("Name\nmessage")
-//   "u" upgradeneeded (JSON)          "b" blocked (JSON {old, new})
-//   "v" versionchange (JSON)          "c" connection closed by the browser
-//   "C" transaction complete          "A" transaction abort ("Name\nmessage", or "" if no error)
+// the shim object. The event kinds given to dispatch are the EVENT constants below (one letter on
+// the wire; pyidb/browser/shim.py names the same letters in its class Event).
 
 "use strict";
 
@@ -27,6 +23,19 @@ const dbs = new Map(); // id -> IDBDatabase
 const txs = new Map(); // id -> {tx, cache: Map|null, cursors: number[]}
 const cursors = new Map(); // id -> {req, cursor, last, withValue}
 const ERR = "\u0000";
+
+// What dispatch(id, kind, text) reports; the same names and letters as Event in shim.py.
+const EVENT = Object.freeze({
+  SUCCESS: "s", // a request succeeded: its result as wire text
+  ERROR: "e", // a request failed: "Name\nmessage"; dispatch returns true if Python handled it
+  UNSENDABLE: "x", // a request succeeded but its result cannot be sent to Python: "Name\nmessage"
+  UPGRADE_NEEDED: "u", // an open needs an upgrade: JSON
+  BLOCKED: "b", // an open or delete is blocked by other connections: JSON {old, new}
+  VERSION_CHANGE: "v", // another connection wants to upgrade or delete: JSON
+  CLOSED: "c", // the browser closed the connection
+  COMPLETE: "C", // a transaction committed
+  ABORT: "A", // a transaction aborted: "Name\nmessage", or "" if it has no error
+});
 
 function errText(e) {
   if (e === null || e === undefined) return "";
@@ -78,24 +87,24 @@ function sourceOf(rec, store, index) {
   return i;
 }
 
-// dispatch(id, "s", encode(result)), or "x" if the result cannot go to Python (e.g. a Map that
+// dispatch(id, EVENT.SUCCESS, encode(result)), or "x" if the result cannot go to Python (e.g. a Map that
 // other JS code stored: codec.js throws DataCloneError); Python then fails the request.
 function succeed(id, encode, result) {
   let text;
   try {
     text = encode(result);
   } catch (e) {
-    dispatch(id, "x", errText(e));
+    dispatch(id, EVENT.UNSENDABLE, errText(e));
     return;
   }
-  dispatch(id, "s", text);
+  dispatch(id, EVENT.SUCCESS, text);
 }
 
 // Wire a request's success and error events to dispatch(id, ...).
 function track(id, req, encode) {
   req.onsuccess = () => succeed(id, encode, req.result);
   req.onerror = (ev) => {
-    if (dispatch(id, "e", errText(req.error))) ev.preventDefault();
+    if (dispatch(id, EVENT.ERROR, errText(req.error))) ev.preventDefault();
   };
   return "";
 }
@@ -139,13 +148,13 @@ function storeRecords(id, src, query, count, options) {
     pks = keysReq.result;
   };
   keysReq.onerror = (ev) => {  // then the values request fails too (the transaction aborts)
-    if (dispatch(id, "e", errText(keysReq.error))) ev.preventDefault();
+    if (dispatch(id, EVENT.ERROR, errText(keysReq.error))) ev.preventDefault();
   };
   valuesReq.onsuccess = () => {
     if (pks !== null) succeed(id, toWire, [pks, valuesReq.result]);
   };
   valuesReq.onerror = (ev) => {
-    if (pks !== null && dispatch(id, "e", errText(valuesReq.error))) ev.preventDefault();
+    if (pks !== null && dispatch(id, EVENT.ERROR, errText(valuesReq.error))) ev.preventDefault();
   };
   return "";
 }
@@ -175,7 +184,7 @@ function getAllByCursor(id, src, op, query, count, direction, isIndex) {
     else succeed(id, toWire, isIndex ? [pks, values, keys] : [pks, values]);
   };
   req.onerror = (ev) => {
-    if (dispatch(id, "e", errText(req.error))) ev.preventDefault();
+    if (dispatch(id, EVENT.ERROR, errText(req.error))) ev.preventDefault();
   };
   return "";
 }
@@ -194,7 +203,7 @@ const PAGE_MAX = 512;
 function flushPage(id, entry, flag) {
   const parts = entry.parts;
   entry.parts = [];
-  dispatch(id, "s", parts.length === 0 ? "[" + flag + "]" : "[" + flag + "," + parts.join(",") + "]");
+  dispatch(id, EVENT.SUCCESS, parts.length === 0 ? "[" + flag + "]" : "[" + flag + "," + parts.join(",") + "]");
 }
 
 function trackCursor(id, entry) {
@@ -212,7 +221,7 @@ function trackCursor(id, entry) {
       text = entry.withValue ? toWire([c.key, c.primaryKey, c.value]) : toWire([c.key, c.primaryKey]);
     } catch (e) {
       if (entry.parts.length === 0) {
-        dispatch(id, "x", errText(e));
+        dispatch(id, EVENT.UNSENDABLE, errText(e));
         return;
       }
       entry.bad = errText(e);
@@ -235,7 +244,7 @@ function trackCursor(id, entry) {
   };
   req.onerror = (ev) => {
     entry.parts = [];
-    if (dispatch(id, "e", errText(req.error))) ev.preventDefault();
+    if (dispatch(id, EVENT.ERROR, errText(req.error))) ev.preventDefault();
   };
   return "";
 }
@@ -257,7 +266,7 @@ function addToBatch(b, end, issue) {
   const onError = (req) => () => {
     if (b.failed) return;
     b.failed = true;
-    dispatch(b.id, "e", errText(req.error));
+    dispatch(b.id, EVENT.ERROR, errText(req.error));
   };
   const results = b.results;
   for (let i = b.done; i < end; i++) {
@@ -300,8 +309,8 @@ function batch(id, rec, store, count, issue, collect) {
   if (count === 0) {
     // An empty batch is still a request: complete it in order with the transaction's others.
     const req = store.count(IDBKeyRange.only(0));
-    req.onsuccess = () => dispatch(id, "s", "[]");
-    req.onerror = () => dispatch(id, "e", errText(req.error));
+    req.onsuccess = () => dispatch(id, EVENT.SUCCESS, "[]");
+    req.onerror = () => dispatch(id, EVENT.ERROR, errText(req.error));
     return "";
   }
   return addToBatch(newBatch(id, rec, count, collect), count, issue);
@@ -358,23 +367,23 @@ const shim = {
       if (dbs.has(id)) return;
       dbs.set(id, db);
       db.onversionchange = (ev) =>
-        dispatch(id, "v", JSON.stringify({ old: ev.oldVersion, new: ev.newVersion }));
-      db.onclose = () => dispatch(id, "c", "");
+        dispatch(id, EVENT.VERSION_CHANGE, JSON.stringify({ old: ev.oldVersion, new: ev.newVersion }));
+      db.onclose = () => dispatch(id, EVENT.CLOSED, "");
     };
     req.onupgradeneeded = (ev) => {
       connect();
       shim._adopt(txId, req.transaction, false);
-      dispatch(id, "u", JSON.stringify({ old: ev.oldVersion, new: ev.newVersion }));
+      dispatch(id, EVENT.UPGRADE_NEEDED, JSON.stringify({ old: ev.oldVersion, new: ev.newVersion }));
     };
-    req.onblocked = (ev) => dispatch(id, "b", JSON.stringify({ old: ev.oldVersion, new: ev.newVersion }));
+    req.onblocked = (ev) => dispatch(id, EVENT.BLOCKED, JSON.stringify({ old: ev.oldVersion, new: ev.newVersion }));
     req.onsuccess = () => {
       connect();
-      dispatch(id, "s", "");
+      dispatch(id, EVENT.SUCCESS, "");
     };
     req.onerror = (ev) => {
       ev.preventDefault();
       dbs.delete(id);
-      dispatch(id, "e", errText(req.error));
+      dispatch(id, EVENT.ERROR, errText(req.error));
     };
     return "";
   },
@@ -386,19 +395,19 @@ const shim = {
     } catch (e) {
       return fail(e);
     }
-    req.onblocked = (ev) => dispatch(id, "b", JSON.stringify({ old: ev.oldVersion, new: ev.newVersion }));
-    req.onsuccess = () => dispatch(id, "s", "");
+    req.onblocked = (ev) => dispatch(id, EVENT.BLOCKED, JSON.stringify({ old: ev.oldVersion, new: ev.newVersion }));
+    req.onsuccess = () => dispatch(id, EVENT.SUCCESS, "");
     req.onerror = (ev) => {
       ev.preventDefault();
-      dispatch(id, "e", errText(req.error));
+      dispatch(id, EVENT.ERROR, errText(req.error));
     };
     return "";
   },
 
   databases(id) {
     indexedDB.databases().then(
-      (list) => dispatch(id, "s", JSON.stringify(list.map((d) => ({ name: d.name, version: d.version })))),
-      (e) => dispatch(id, "e", errText(e)),
+      (list) => dispatch(id, EVENT.SUCCESS, JSON.stringify(list.map((d) => ({ name: d.name, version: d.version })))),
+      (e) => dispatch(id, EVENT.ERROR, errText(e)),
     );
     return "";
   },
@@ -466,11 +475,11 @@ const shim = {
     };
     tx.oncomplete = () => {
       finish();
-      dispatch(txId, "C", "");
+      dispatch(txId, EVENT.COMPLETE, "");
     };
     tx.onabort = () => {
       finish();
-      dispatch(txId, "A", errText(tx.error));
+      dispatch(txId, EVENT.ABORT, errText(tx.error));
     };
   },
 
@@ -709,9 +718,9 @@ const shim = {
     try {
       if (op === "fail") {
         const req = c.source.count(IDBKeyRange.only(0));
-        req.onsuccess = () => dispatch(id, "x", entry.bad);
+        req.onsuccess = () => dispatch(id, EVENT.UNSENDABLE, entry.bad);
         req.onerror = (ev) => {
-          if (dispatch(id, "e", errText(req.error))) ev.preventDefault();
+          if (dispatch(id, EVENT.ERROR, errText(req.error))) ev.preventDefault();
         };
         return "";
       }

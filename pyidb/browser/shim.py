@@ -50,6 +50,21 @@ __all__ = [
 
 ERR = "\x00"
 
+
+class Event:
+    """The kinds of event the shim reports to ``dispatch(id, kind, text)`` (one letter on the
+    wire; shim.js names the same letters in its ``EVENT``)."""
+
+    SUCCESS = "s"  #: a request succeeded: its result as wire text
+    ERROR = "e"  #: a request failed: "Name\nmessage"; the handler says if Python handled it
+    UNSENDABLE = "x"  #: a request succeeded but its result cannot reach Python
+    UPGRADE_NEEDED = "u"  #: an open needs an upgrade: JSON
+    BLOCKED = "b"  #: an open or delete is blocked by other connections: JSON {old, new}
+    VERSION_CHANGE = "v"  #: another connection wants to upgrade or delete: JSON
+    CLOSED = "c"  #: the browser closed the connection
+    COMPLETE = "C"  #: a transaction committed
+    ABORT = "A"  #: a transaction aborted: "Name\nmessage", or "" without an error
+
 Handler = Callable[[str, str], Any]
 handlers: dict[int, Handler] = {}
 """id -> what the shim's events for that id go to (requests, transactions, connections)."""
@@ -157,9 +172,9 @@ def new_request(decode: Callable[[str], Any], tx: Any) -> tuple[int, SyncFuture[
             tx._events -= 1
 
     def _complete(kind: str, text: str) -> bool:
-        if kind == "s" or kind == "x":
+        if kind == Event.SUCCESS or kind == Event.UNSENDABLE:
             try:
-                if kind == "x":  # the shim could not encode the result
+                if kind == Event.UNSENDABLE:  # the shim could not encode the result
                     raise error_from_text(text)
                 result = decode(text)
             except Error as exc:  # e.g. a value other JS code stored that Python cannot hold

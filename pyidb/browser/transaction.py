@@ -15,6 +15,7 @@ from ..errors import AbortError, InvalidStateError
 from ..front import FrontTransaction
 from ..sync_future import SyncFuture
 from . import shim
+from .shim import Event
 
 if TYPE_CHECKING:
     from .database import BrowserDatabase
@@ -68,7 +69,7 @@ class BrowserTransaction(FrontTransaction):
             shim.handlers.pop(cid, None)
         self._cursor_ids.clear()
         self._db._transaction_finished(self)
-        if kind == "C":
+        if kind == Event.COMPLETE:
             self._done.set_result(None)
         else:
             for undo in reversed(self._on_abort):

@@ -40,3 +40,19 @@ def test_not_available_outside_pyodide() -> None:
     assert pyidb.browser.is_available() is False
     with pytest.raises(pyidb.InvalidStateError, match="memory:"):
         pyidb.factory("browser")
+
+
+def test_event_kinds_have_the_same_names_and_letters_on_both_sides() -> None:
+    """shim.js's EVENT and shim.py's Event name the same one-letter event kinds, and the shim
+    dispatches no kind by a bare letter (a kind Python would not recognise)."""
+    import re
+
+    from pyidb.browser.shim import Event
+
+    js = (ROOT / "pyidb" / "browser" / "shim.js").read_text(encoding="utf-8")
+    block = js[js.index("const EVENT = Object.freeze({"):]
+    block = block[: block.index("});")]
+    in_js = dict(re.findall(r'^\s+([A-Z_]+): "(\w)",', block, flags=re.MULTILINE))
+    in_py = {k: v for k, v in vars(Event).items() if k.isupper()}
+    assert in_js == in_py and len(in_py) == 9
+    assert not re.search(r'dispatch\([^,]+, "', js)
