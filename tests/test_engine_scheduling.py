@@ -1,7 +1,7 @@
 """CPython-only: engine transaction scheduling, task cancellation and lifetime bookkeeping.
 
 Runs on the ``factory`` fixture (memory and SQLite engines). The leak test reads internal
-attributes (``factory.scheduler._unfinished``, ``db._transactions``) because no public API
+attributes (``factory.scheduler._unfinished``, ``db.transactions``) because no public API
 exposes them: it is white-box on purpose, and says so.
 """
 
@@ -34,7 +34,7 @@ async def _assert_idle(factory: pyidb.Factory, *dbs: pyidb.Database) -> None:
         await asyncio.sleep(0)
     assert factory.scheduler._unfinished == []
     for db in dbs:
-        assert db._transactions == set()
+        assert db.transactions == set()
 
 
 # -- scheduling order ------------------------------------------------------------------------

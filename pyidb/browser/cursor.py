@@ -69,7 +69,7 @@ class BrowserCursor(api.Cursor):
                  with_value: bool) -> None:
         self._source = source
         self._tx = tx
-        self._id = rid
+        self.shim_id = rid
         self._direction: Any = direction
         self._with_value = with_value
         self._key: Any = None
@@ -87,12 +87,12 @@ class BrowserCursor(api.Cursor):
     primary_key = property(lambda self: self._primary_key)
 
     # -- events ------------------------------------------------------------------------------
-    def _on_event(self, kind: str, text: str) -> bool:
+    def on_event(self, kind: str, text: str) -> bool:
         fut, self._pending = self._pending, None
         if fut is None:  # nobody moved it (cannot happen with the shim): ignore
             return False
         tx = self._tx
-        tx._events += 1  # the transaction is active while the awaiting task runs here
+        tx.delivering += 1  # the transaction is active while the awaiting task runs here
         try:
             if kind == Event.ERROR:
                 return fut.set_exception(shim.error_from_text(text))
@@ -102,7 +102,7 @@ class BrowserCursor(api.Cursor):
                 page = wire.loads(text)
             except Error as exc:
                 if not fut.set_exception(exc):
-                    tx._abort_quietly()
+                    tx.abort_quietly()
                 return False
             self._page = page
             if len(page) == 1:  # past the end
@@ -115,7 +115,7 @@ class BrowserCursor(api.Cursor):
             fut.set_result(self)
             return False
         finally:
-            tx._events -= 1
+            tx.delivering -= 1
 
     def _set(self, record: list[Any]) -> None:
         self._key, self._primary_key = shim.fix_key(record[0]), shim.fix_key(record[1])
@@ -142,7 +142,7 @@ class BrowserCursor(api.Cursor):
         if key is None:
             page, pos, tx = self._page, self._pos + 1, self._tx
             if (pos < len(page) - 1 or (pos == len(page) - 1 and type(page[0]) is not str)) \
-                    and self._unseen is None and tx._events and not tx._ending:
+                    and self._unseen is None and tx.delivering and not tx.ending:
                 self._pos = pos
                 self._last_move = self._unseen = served = _Served(tx._loop, self, page[pos])
                 return served
@@ -162,24 +162,24 @@ class BrowserCursor(api.Cursor):
         try:
             op, args = _real_move(count, count, key, primary_key)
         except Error:
-            shim.check(shim.js().cursorProbe(self._id, "move"))
+            shim.check(shim.js().cursorProbe(self.shim_id, "move"))
             raise
-        shim.check(shim.js().cursorMove(self._id, op, args))
+        shim.check(shim.js().cursorMove(self.shim_id, op, args))
         return self._expect()
 
     def _move_in_page(self, loop: asyncio.AbstractEventLoop, count: int, key: Any,
                       primary_key: Any) -> SyncFuture[Any]:
         """A move in a readonly transaction while the page has records ahead (or its end)."""
         tx = self._tx
-        if tx._events == 0 or tx._ending:  # not inside one of its events: ask the browser
-            if not shim.js().txActive(tx._id):
+        if tx.delivering == 0 or tx.ending:  # not inside one of its events: ask the browser
+            if not shim.js().txActive(tx.shim_id):
                 raise TransactionInactiveError(
                     "the transaction is not active: move the cursor in the code that awaited "
                     "its last result, without awaiting anything else in between"
                 )
         forward = self._direction in ("next", "nextunique")
         if primary_key is not None:
-            if not self._source._index_name:
+            if not self._source.index_name:
                 raise InvalidAccessError("continue_primary_key() needs a cursor on an index")
             if self._direction not in ("next", "prev"):
                 raise InvalidAccessError(
@@ -237,13 +237,13 @@ class BrowserCursor(api.Cursor):
             # the IDBCursor stands on the page's last record, before the target
             self._page, self._pos = [0], 0
             op, args = _real_move(count, target - last, key, primary_key)
-            shim.check(shim.js().cursorMove(self._id, op, args))
+            shim.check(shim.js().cursorMove(self.shim_id, op, args))
             return self._expect()
         self._pos = target
         if target == last and type(page[0]) is str:  # a record Python cannot hold
             self._key, self._primary_key = shim.fix_key(page[target][0]), shim.fix_key(page[target][1])
             self._page, self._pos = [0], 0
-            shim.check(shim.js().cursorMove(self._id, "fail", "[]"))
+            shim.check(shim.js().cursorMove(self.shim_id, "fail", "[]"))
             return self._expect()
         self._unseen = served = _Served(loop, self, page[target])
         return served
@@ -252,10 +252,10 @@ class BrowserCursor(api.Cursor):
         try:
             args = shim.encode_args(shim.encode_value(value))
         except Error:
-            shim.check(shim.js().cursorProbe(self._id, "update"))
+            shim.check(shim.js().cursorProbe(self.shim_id, "update"))
             raise
         rid, fut = shim.new_request(shim.loads_key, self._tx)
-        result = shim.js().cursorUpdate(self._id, rid, args)
+        result = shim.js().cursorUpdate(self.shim_id, rid, args)
         if result:
             shim.forget(rid)
             shim.check(result)
@@ -263,7 +263,7 @@ class BrowserCursor(api.Cursor):
 
     def delete(self) -> SyncFuture[None]:
         rid, fut = shim.new_request(shim.decode_none, self._tx)
-        result = shim.js().cursorDelete(self._id, rid)
+        result = shim.js().cursorDelete(self.shim_id, rid)
         if result:
             shim.forget(rid)
             shim.check(result)
@@ -282,20 +282,20 @@ def open_cursor(source: _Source, query: Any, direction: str,
                 with_value: bool) -> api.CursorRequest[Any]:
     """``source.openCursor(query, direction)`` (or ``openKeyCursor``) as a CursorRequest."""
     tx = source._tx
-    source._check_alive()
+    source.check_alive()
     q = shim.encode_query(query)  # normalized by the front half
     rid = shim.new_id()
     cls = BrowserCursorWithValue if with_value else BrowserCursor
     cursor = cls(source, tx, rid, direction, with_value)
     first = cursor._expect()
-    shim.handlers[rid] = cursor._on_event
+    shim.handlers[rid] = cursor.on_event
     op = "openCursor" if with_value else "openKeyCursor"
-    result = shim.js().request(tx._id, rid, source._store_name, source._index_name, op,
+    result = shim.js().request(tx.shim_id, rid, source.store_name, source.index_name, op,
                                shim.encode_args(q, f'"{direction}"'))
     if result:
         shim.handlers.pop(rid, None)
         shim.check(result)
-    tx._cursor_ids.append(rid)
+    tx.cursor_ids.append(rid)
     return api.CursorRequest(first)
 
 

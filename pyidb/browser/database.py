@@ -25,17 +25,17 @@ class BrowserDatabase(api.Database):
     """A connection to a database of the browser's IndexedDB."""
 
     def __init__(self, db_id: int, name: str) -> None:
-        self._id = db_id
+        self.shim_id = db_id
         self._name = name
         self._closed = False
-        self._upgrade_tx: BrowserTransaction | None = None
+        self.upgrade_tx: BrowserTransaction | None = None
         self._version = 0
         self._store_names: list[str] = []
         self._transactions: set[BrowserTransaction] = set()
 
     def _refresh(self) -> None:
         if not self._closed:
-            text = shim.js().dbInfo(self._id)
+            text = shim.js().dbInfo(self.shim_id)
             if text and text[0] != shim.ERR:
                 self._version, self._store_names = json.loads(text)
 
@@ -54,23 +54,23 @@ class BrowserDatabase(api.Database):
         return list(self._store_names)
 
     # -- events ------------------------------------------------------------------------------
-    def _on_event(self, kind: str, text: str) -> bool:
+    def on_event(self, kind: str, text: str) -> bool:
         if kind == Event.VERSION_CHANGE:
             info = json.loads(text)
             if self.on_versionchange is not None:
                 call_user(self.on_versionchange, self, info["old"], info["new"])
         elif kind == Event.CLOSED:
             self._closed = True
-            shim.handlers.pop(self._id, None)
-            shim.js().dbClose(self._id)
+            shim.handlers.pop(self.shim_id, None)
+            shim.js().dbClose(self.shim_id)
             if self.on_close is not None:
                 call_user(self.on_close, self)
         return False
 
     # -- schema (inside upgrade) -------------------------------------------------------------
     def _live_upgrade(self, what: str) -> BrowserTransaction:
-        tx = self._upgrade_tx
-        if tx is None or tx._finished:
+        tx = self.upgrade_tx
+        if tx is None or tx.finished:
             raise InvalidStateError(f"{what} works only inside the upgrade callback of open()")
         return tx
 
@@ -80,7 +80,7 @@ class BrowserDatabase(api.Database):
         auto_increment = check_flag(auto_increment, "auto_increment")
         tx = self._live_upgrade("create_object_store()")
         path = "" if key_path is None else key_path_json(key_path)
-        shim.check(shim.js().createObjectStore(self._id, name, path, auto_increment))
+        shim.check(shim.js().createObjectStore(self.shim_id, name, path, auto_increment))
         old = tx._store_handles.pop(name, None)
         if old is not None:
             old._deleted = True
@@ -89,7 +89,7 @@ class BrowserDatabase(api.Database):
     def delete_object_store(self, name: str) -> None:
         name = check_store_name(name)
         tx = self._live_upgrade("delete_object_store()")
-        shim.check(shim.js().deleteObjectStore(self._id, name))
+        shim.check(shim.js().deleteObjectStore(self.shim_id, name))
         old = tx._store_handles.pop(name, None)
         if old is not None:
             old._deleted = True
@@ -105,16 +105,16 @@ class BrowserDatabase(api.Database):
         self._transactions.add(tx)
         return tx
 
-    def _transaction_finished(self, tx: BrowserTransaction) -> None:
+    def transaction_finished(self, tx: BrowserTransaction) -> None:
         self._transactions.discard(tx)
 
     def close(self) -> None:
         if not self._closed:
             self._refresh()
             self._closed = True
-            if self._upgrade_tx is None:  # inside the upgrade, open() still needs its events
-                shim.handlers.pop(self._id, None)
-            shim.js().dbClose(self._id)
+            if self.upgrade_tx is None:  # inside the upgrade, open() still needs its events
+                shim.handlers.pop(self.shim_id, None)
+            shim.js().dbClose(self.shim_id)
 
 
 __all__ = ["BrowserDatabase"]

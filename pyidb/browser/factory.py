@@ -63,7 +63,7 @@ class _OpenRequest:
             info = json.loads(text)
             db = self.connection(rid)
             tx = BrowserTransaction(db, self.tx_id, "versionchange", "default")
-            db._upgrade_tx = tx
+            db.upgrade_tx = tx
             self._run_upgrade(db, info["old"], info["new"], tx)
         elif kind == Event.BLOCKED:
             if self.blocked is not None:
@@ -71,20 +71,20 @@ class _OpenRequest:
                 call_user(self.blocked, info["old"], info["new"])
         elif kind == Event.SUCCESS:
             db = self.connection(rid)
-            db._upgrade_tx = None
-            shim.handlers[rid] = db._on_event
+            db.upgrade_tx = None
+            shim.handlers[rid] = db.on_event
             if not self.done.done():
                 self.done.set_result(db)
         elif kind == Event.ERROR:
             shim.handlers.pop(rid, None)
             if self.db is not None:
                 self.db._closed = True
-                self.db._upgrade_tx = None
+                self.db.upgrade_tx = None
             err = self.failure or shim.error_from_text(text)
             if not self.done.done():
                 self.done.set_exception(err)
         elif kind in (Event.VERSION_CHANGE, Event.CLOSED) and self.db is not None:
-            return self.db._on_event(kind, text)
+            return self.db.on_event(kind, text)
         return False
 
     def _run_upgrade(self, db: BrowserDatabase, old: int, new: int,
@@ -108,8 +108,8 @@ class _OpenRequest:
 
     def _fail_upgrade(self, exc: BaseException, tx: BrowserTransaction) -> None:
         self.failure = exc
-        if not tx._finished:
-            tx._abort_quietly()
+        if not tx.finished:
+            tx.abort_quietly()
 
 
 class BrowserFactory(api.Factory):

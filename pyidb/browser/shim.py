@@ -158,18 +158,18 @@ def new_request(decode: Callable[[str], Any], tx: Any) -> tuple[int, SyncFuture[
 
     On error the future fails with the pyidb error; the shim calls ``preventDefault()`` only if
     the awaiting code handled it, so an unhandled error aborts the transaction as in JS. While
-    the error is delivered, ``tx._failing_error`` is it (see BrowserTransaction.__aexit__).
+    the error is delivered, ``tx.failing_error`` is it (see BrowserTransaction.__aexit__).
     """
     fut: SyncFuture[Any] = SyncFuture(running_loop())
     rid = next(_ids)
 
     def handle(kind: str, text: str) -> bool:
         del handlers[rid]
-        tx._events += 1  # the transaction is active while the awaiting task runs in here
+        tx.delivering += 1  # the transaction is active while the awaiting task runs in here
         try:
             return _complete(kind, text)
         finally:
-            tx._events -= 1
+            tx.delivering -= 1
 
     def _complete(kind: str, text: str) -> bool:
         if kind == Event.SUCCESS or kind == Event.UNSENDABLE:
@@ -179,25 +179,25 @@ def new_request(decode: Callable[[str], Any], tx: Any) -> tuple[int, SyncFuture[
                 result = decode(text)
             except Error as exc:  # e.g. a value other JS code stored that Python cannot hold
                 if not fut.set_exception(exc):
-                    tx._abort_quietly()
+                    tx.abort_quietly()
                 return False
             fut.set_result(result)
             return False
         err = error_from_text(text)
-        tx._failing_error = err
+        tx.failing_error = err
         try:
             handled = fut.set_exception(err)
         finally:
-            tx._failing_error = None
+            tx.failing_error = None
         # doomed: the error escaped an ``async with`` block, even if code outside caught it
-        return handled and tx._escaped_error is None
+        return handled and tx.escaped_error is None
 
     def withdraw() -> bool:
         # A cancelled task (a timeout): a placed IDB request cannot be taken back, but its
         # transaction can, so abort it (nothing of it is kept) and let the task go at once.
-        if tx._finished:
+        if tx.finished:
             return False
-        tx._abort_quietly()
+        tx.abort_quietly()
         return True
 
     fut.set_canceller(withdraw)

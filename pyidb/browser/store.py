@@ -56,7 +56,7 @@ class _Source(FrontSource):
                  more: Callable[[], Iterator[str]] | None = None) -> SyncFuture[Any]:
         """Check and encode the arguments (``build`` gives their wire text), then place ``op``;
         ``more`` gives the wire texts of the next chunks of a chunked batch, sent after it."""
-        self._check_alive()
+        self.check_alive()
         try:
             args = build()
         except Error:
@@ -64,7 +64,7 @@ class _Source(FrontSource):
             raise
         rid, fut = shim.new_request(decode, self._tx)
         js = shim.js()
-        result = js.request(self._tx._id, rid, self._store_name, self._index_name, op, args)
+        result = js.request(self._tx.shim_id, rid, self.store_name, self.index_name, op, args)
         if result:
             shim.forget(rid)
             shim.check(result)
@@ -76,7 +76,7 @@ class _Source(FrontSource):
                     shim.check(result)
         return fut
 
-    def _check_alive(self) -> None:
+    def check_alive(self) -> None:
         # In an upgrade a store can be deleted and re-created under its name: the shim finds
         # stores by name, so a handle of the deleted one must refuse here (as the browser does).
         if self._is_deleted():
@@ -89,15 +89,15 @@ class _Source(FrontSource):
         """Set the real handle's name (the browser checks it); False if the name is unchanged.
         A finished transaction is gone from the shim: its errors are the spec's from here."""
         tx = self._tx
-        if tx._finished:
+        if tx.finished:
             if tx.mode != "versionchange":
                 raise InvalidStateError("renaming works only inside the upgrade callback of open()")
             raise TransactionInactiveError("the transaction is not active: it has finished")
-        old = self._index_name or self._store_name
-        shim.check(shim.js().rename(tx._id, self._store_name, self._index_name, new_name))
+        old = self.index_name or self.store_name
+        shim.check(shim.js().rename(tx.shim_id, self.store_name, self.index_name, new_name))
         if new_name == old:
             return False
-        tx._on_abort.append(lambda: self._set_name(old))  # an aborted upgrade gives it back
+        tx.undo_on_abort.append(lambda: self._set_name(old))  # an aborted upgrade gives it back
         self._set_name(new_name)
         return True
 
@@ -105,11 +105,11 @@ class _Source(FrontSource):
         raise NotImplementedError
 
     def _probe(self, write: bool) -> None:
-        shim.check(shim.js().probe(self._tx._id, self._store_name, self._index_name, write))
+        shim.check(shim.js().probe(self._tx.shim_id, self.store_name, self.index_name, write))
 
     def _check_usable(self, write: bool) -> None:
         """The front half's hook: this handle's own deleted check, then the browser's."""
-        self._check_alive()
+        self.check_alive()
         self._probe(write)
 
     # -- the front half's narrow methods (pyidb.front): the query is normalized ----------------
@@ -146,8 +146,8 @@ class BrowserObjectStore(_Source, FrontObjectStore):
     def __init__(self, tx: BrowserTransaction, name: str, key_path: Any, auto_increment: bool,
                  index_names: list[str]) -> None:
         self._tx = tx
-        self._store_name = name
-        self._index_name = ""
+        self.store_name = name
+        self.index_name = ""
         self._key_path = key_path
         self._auto_increment = auto_increment
         self._index_names = index_names
@@ -158,7 +158,7 @@ class BrowserObjectStore(_Source, FrontObjectStore):
     def open(cls, tx: BrowserTransaction, name: str) -> BrowserObjectStore:
         name = check_store_name(name)
         key_path, auto_increment, index_names = json.loads(
-            shim.check(shim.js().storeInfo(tx._id, name))
+            shim.check(shim.js().storeInfo(tx.shim_id, name))
         )
         return cls(tx, name, key_path, auto_increment, index_names)
 
@@ -170,25 +170,25 @@ class BrowserObjectStore(_Source, FrontObjectStore):
 
     @property
     def name(self) -> str:
-        return self._store_name
+        return self.store_name
 
     @name.setter
     def name(self, new_name: str) -> None:
         new_name = check_store_name(new_name)
-        self._check_alive()  # a deleted store's error comes first (then upgrade, active)
+        self.check_alive()  # a deleted store's error comes first (then upgrade, active)
         self._rename(new_name)
 
     def _set_name(self, name: str) -> None:
-        rekey_handle(self._tx._store_handles, self._store_name, name, self)
-        self._store_name = name
+        rekey_handle(self._tx._store_handles, self.store_name, name, self)
+        self.store_name = name
         for index in self._index_handles.values():
-            index._store_name = name
+            index.store_name = name
     transaction = property(lambda self: self._tx)
 
     @property
     def index_names(self) -> list[str]:
-        if self._tx.mode == "versionchange" and not self._tx._finished:
-            text = shim.js().storeInfo(self._tx._id, self._store_name)
+        if self._tx.mode == "versionchange" and not self._tx.finished:
+            text = shim.js().storeInfo(self._tx.shim_id, self.store_name)
             if text and text[0] != shim.ERR:
                 self._index_names = json.loads(text)[2]
         return list(self._index_names)
@@ -197,7 +197,7 @@ class BrowserObjectStore(_Source, FrontObjectStore):
     _injects_keys = False  # the browser puts a generated key into its own copy
 
     def _key_rules(self) -> KeyRules:
-        return self._store_name, self._key_path, self._auto_increment
+        return self.store_name, self._key_path, self._auto_increment
 
     def _store_records(self, records: list[PreparedRecord], no_overwrite: bool,
                        batch: bool) -> SyncFuture[Any]:
@@ -245,7 +245,7 @@ class BrowserObjectStore(_Source, FrontObjectStore):
     # -- indexes -----------------------------------------------------------------------------
     def _open_index(self, name: str) -> BrowserIndex:
         key_path, unique, multi_entry = json.loads(
-            shim.check(shim.js().indexInfo(self._tx._id, self._store_name, name))
+            shim.check(shim.js().indexInfo(self._tx.shim_id, self.store_name, name))
         )
         return BrowserIndex(self, name, key_path, unique, multi_entry)
 
@@ -254,14 +254,14 @@ class BrowserObjectStore(_Source, FrontObjectStore):
         name = check_index_name(name)
         unique = check_flag(unique, "unique")
         multi_entry = check_flag(multi_entry, "multi_entry")
-        shim.check(shim.js().createIndex(self._tx._id, self._store_name, name,
+        shim.check(shim.js().createIndex(self._tx.shim_id, self.store_name, name,
                                          key_path_json(key_path), unique, multi_entry))
         self._index_handles.pop(name, None)
         return self.index(name)  # type: ignore[return-value]
 
     def delete_index(self, name: str) -> None:
         name = check_index_name(name)
-        shim.check(shim.js().deleteIndex(self._tx._id, self._store_name, name))
+        shim.check(shim.js().deleteIndex(self._tx.shim_id, self.store_name, name))
         handle = self._index_handles.pop(name, None)
         if handle is not None:
             handle._deleted = True
@@ -274,8 +274,8 @@ class BrowserIndex(_Source, FrontIndex):
                  multi_entry: bool) -> None:
         self._parent = store
         self._tx = store._tx
-        self._store_name = store._store_name
-        self._index_name = name
+        self.store_name = store.store_name
+        self.index_name = name
         self._key_path = key_path
         self._unique = unique
         self._multi_entry = multi_entry
@@ -288,7 +288,7 @@ class BrowserIndex(_Source, FrontIndex):
 
     @property
     def name(self) -> str:
-        return self._index_name
+        return self.index_name
 
     @name.setter
     def name(self, new_name: str) -> None:
@@ -301,11 +301,11 @@ class BrowserIndex(_Source, FrontIndex):
         self._rename(new_name)
 
     def _set_name(self, name: str) -> None:
-        parent, old = self._parent, self._index_name
+        parent, old = self._parent, self.index_name
         rekey_handle(parent._index_handles, old, name, self)
         parent._index_names = sorted((name if n == old else n for n in parent._index_names),
                                      key=utf16)  # sorted as a DOMStringList is
-        self._index_name = name
+        self.index_name = name
     unique = property(lambda self: self._unique)
     multi_entry = property(lambda self: self._multi_entry)
     object_store = property(lambda self: self._parent)

@@ -27,30 +27,37 @@ class BrowserTransaction(FrontTransaction):
 
     >>> async with db.transaction("notes", "readwrite") as tx:
     ...     await tx.object_store("notes").put({"id": 1})
+
+    Package-internal (for the browser's stores, cursors and shim.py, not for users):
+    ``shim_id`` (the id shim.js knows it by), ``finished``, ``delivering`` (> 0 while one of
+    its request events is delivered: it is active), ``ending`` (commit()/abort() ended it
+    early), ``failing_error`` / ``escaped_error`` (a request's error being delivered / that
+    escaped an ``async with``), ``cursor_ids``, ``undo_on_abort``, ``on_event``,
+    ``abort_quietly()``.
     """
 
     def __init__(self, db: BrowserDatabase, tx_id: int, mode: str, durability: str) -> None:
         self._db = db
-        self._id = tx_id
+        self.shim_id = tx_id
         self._mode: Any = mode
         self._durability: Any = durability
         self._loop = shim.running_loop()
         self._done: SyncFuture[None] = SyncFuture(self._loop)
         self._error: BaseException | None = None
-        self._finished = False
+        self.finished = False
         self._user_abort = False
         self._store_handles: dict[str, BrowserObjectStore] = {}  # type: ignore[assignment]
-        self._cursor_ids: list[int] = []
+        self.cursor_ids: list[int] = []
         self._names: list[str] | None = None
-        self._failing_error: BaseException | None = None
-        self._escaped_error: BaseException | None = None
+        self.failing_error: BaseException | None = None
+        self.escaped_error: BaseException | None = None
         # > 0 while one of its request events is being delivered (so it is active), and True
         # once commit()/abort() ended it early: cursors serving moves from a page read these.
-        self._events = 0
-        self._ending = False
-        self._abort_asked = False  # _abort_quietly ran; the abort event has not come yet
-        self._on_abort: list[Callable[[], None]] = []  # undo the handles' renames, last first
-        shim.handlers[tx_id] = self._on_event
+        self.delivering = 0
+        self.ending = False
+        self._abort_asked = False  # abort_quietly ran; the abort event has not come yet
+        self.undo_on_abort: list[Callable[[], None]] = []  # undo the handles' renames, last first
+        shim.handlers[tx_id] = self.on_event
 
     @classmethod
     def start(cls, db: BrowserDatabase, names: list[str], mode: str,
@@ -58,25 +65,25 @@ class BrowserTransaction(FrontTransaction):
         """``db.transaction(names, mode, {durability})`` in the browser (errors raised here)."""
         shim.running_loop()
         tx_id = shim.new_id()
-        shim.check(shim.js().transaction(db._id, tx_id, json.dumps(names), mode, durability))
+        shim.check(shim.js().transaction(db.shim_id, tx_id, json.dumps(names), mode, durability))
         return cls(db, tx_id, mode, durability)
 
     # -- events ------------------------------------------------------------------------------
-    def _on_event(self, kind: str, text: str) -> bool:
-        self._finished = True
-        shim.handlers.pop(self._id, None)
-        for cid in self._cursor_ids:  # cursors end with their transaction
+    def on_event(self, kind: str, text: str) -> bool:
+        self.finished = True
+        shim.handlers.pop(self.shim_id, None)
+        for cid in self.cursor_ids:  # cursors end with their transaction
             shim.handlers.pop(cid, None)
-        self._cursor_ids.clear()
-        self._db._transaction_finished(self)
+        self.cursor_ids.clear()
+        self._db.transaction_finished(self)
         if kind == Event.COMPLETE:
             self._done.set_result(None)
         else:
-            for undo in reversed(self._on_abort):
+            for undo in reversed(self.undo_on_abort):
                 undo()
             err = shim.error_from_text(text) if text else None
-            if self._escaped_error is not None and err is not None and err.name == self._escaped_error.name:
-                err = self._escaped_error  # type: ignore[assignment]  # the very error that escaped
+            if self.escaped_error is not None and err is not None and err.name == self.escaped_error.name:
+                err = self.escaped_error  # type: ignore[assignment]  # the very error that escaped
             self._error = err
             self._done.set_exception(err or AbortError("the transaction was aborted"))
         return False
@@ -96,9 +103,9 @@ class BrowserTransaction(FrontTransaction):
 
     @property
     def object_store_names(self) -> list[str]:
-        if self._finished and self._names is not None:
+        if self.finished and self._names is not None:
             return list(self._names)
-        text = shim.js().txNames(self._id)
+        text = shim.js().txNames(self.shim_id)
         if text and text[0] == shim.ERR:  # finished: the names it had
             return list(self._names or [])
         self._names = json.loads(text)
@@ -118,23 +125,23 @@ class BrowserTransaction(FrontTransaction):
         return BrowserObjectStore.open(self, name)
 
     def commit(self) -> None:
-        shim.check(shim.js().commit(self._id))
-        self._ending = True
+        shim.check(shim.js().commit(self.shim_id))
+        self.ending = True
 
     def abort(self) -> None:
-        if self._finished:
+        if self.finished:
             raise InvalidStateError("cannot abort: the transaction has already committed or aborted")
-        shim.check(shim.js().abort(self._id))
-        self._user_abort = self._ending = True
+        shim.check(shim.js().abort(self.shim_id))
+        self._user_abort = self.ending = True
 
     async def __aexit__(self, exc_type: object, exc: object, tb: object) -> bool:
         if exc is not None and self._abort_asked:
             return False  # already aborting (a cancelled request): nothing left to undo
-        if exc is not None and exc is self._failing_error and not self._finished:
+        if exc is not None and exc is self.failing_error and not self.finished:
             # A request's own error escaped the block while its error event is being
             # delivered: instead of an explicit abort (tx.error None), let the browser's default
             # action abort with that error (no preventDefault), so tx.error and ``done`` say it.
-            self._escaped_error = self._error = exc  # type: ignore[assignment]
+            self.escaped_error = self._error = exc  # type: ignore[assignment]
             return False
         return await super().__aexit__(exc_type, exc, tb)
 
@@ -142,24 +149,24 @@ class BrowserTransaction(FrontTransaction):
         # The browser may have finished the transaction (auto-commit while the block awaited
         # something else) before its complete event reached Python, as in a worker: nothing is
         # left to abort, and the block's own error, not a failed abort(), is what to raise.
-        if not shim.js().abort(self._id):
-            self._user_abort = self._ending = True
+        if not shim.js().abort(self.shim_id):
+            self._user_abort = self.ending = True
 
     def _is_active(self) -> bool:
-        return not self._finished and bool(shim.js().txActive(self._id))
+        return not self.finished and bool(shim.js().txActive(self.shim_id))
 
     def _is_finished(self) -> bool:
-        return self._finished
+        return self.finished
 
     def _aborted_by_user(self) -> bool:
         return self._user_abort
 
     # -- for stores and cursors --------------------------------------------------------------
-    def _abort_quietly(self) -> None:
+    def abort_quietly(self) -> None:
         """Abort after an error Python did not handle (a Python exception does not reach JS)."""
-        if not self._finished:
-            self._ending = self._abort_asked = True
-            shim.js().abort(self._id)
+        if not self.finished:
+            self.ending = self._abort_asked = True
+            shim.js().abort(self.shim_id)
 
 
 __all__ = ["BrowserTransaction"]

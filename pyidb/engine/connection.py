@@ -71,14 +71,20 @@ class DatabaseState:
 
 
 class EngineDatabase(api.Database):
-    """A connection of the pure-Python engine."""
+    """A connection of the pure-Python engine.
+
+    Package-internal (for the engine's factory and transactions): ``db_state``, ``upgrade_tx``
+    (its running upgrade), ``close_pending`` (close() was called; it closes once
+    ``transactions`` are done), ``closed``, ``transaction_finished(tx)``,
+    ``fire_versionchange(old, new)``.
+    """
 
     def __init__(self, state: DatabaseState) -> None:
         self.db_state = state
-        self._transactions: set[EngineTransaction] = set()
-        self._close_pending = False
-        self._closed = False
-        self._upgrade_tx: EngineTransaction | None = None
+        self.transactions: set[EngineTransaction] = set()
+        self.close_pending = False
+        self.closed = False
+        self.upgrade_tx: EngineTransaction | None = None
 
     @property
     def name(self) -> str:
@@ -94,7 +100,7 @@ class EngineDatabase(api.Database):
 
     # -- schema changes (only inside upgrade) ------------------------------------------------
     def _live_upgrade(self, what: str) -> EngineTransaction:
-        tx = self._upgrade_tx
+        tx = self.upgrade_tx
         if tx is None or tx._is_finished():
             raise InvalidStateError(f"{what} works only inside the upgrade callback of open()")
         tx.check_active()
@@ -143,9 +149,9 @@ class EngineDatabase(api.Database):
         *,
         durability: Any = "default",
     ) -> EngineTransaction:
-        if self._upgrade_tx is not None and not self._upgrade_tx._is_finished():
+        if self.upgrade_tx is not None and not self.upgrade_tx._is_finished():
             raise InvalidStateError("cannot start a transaction while the upgrade is running")
-        if self._close_pending:
+        if self.close_pending:
             raise InvalidStateError(f"the connection to database {self.name!r} is closed")
         scope = check_store_names(store_names)
         mode, durability = check_mode_and_durability(mode, durability)
@@ -161,21 +167,21 @@ class EngineDatabase(api.Database):
         return EngineTransaction(self, scope, mode, durability)
 
     def close(self) -> None:
-        self._close_pending = True
+        self.close_pending = True
         self._maybe_closed()
 
     # -- engine internals ------------------------------------------------------------------
-    def _transaction_finished(self, tx: EngineTransaction) -> None:
-        self._transactions.discard(tx)
+    def transaction_finished(self, tx: EngineTransaction) -> None:
+        self.transactions.discard(tx)
         self._maybe_closed()
 
     def _maybe_closed(self) -> None:
-        if self._close_pending and not self._transactions and not self._closed:
-            self._closed = True
+        if self.close_pending and not self.transactions and not self.closed:
+            self.closed = True
             if self in self.db_state.connections:
                 del self.db_state.connections[self]
                 self.db_state.connection_closed()
 
-    def _fire_versionchange(self, old: int, new: int | None) -> None:
+    def fire_versionchange(self, old: int, new: int | None) -> None:
         if self.on_versionchange is not None:
             call_user(self.on_versionchange, self, old, new)

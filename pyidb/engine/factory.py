@@ -178,9 +178,9 @@ class EngineFactory(api.Factory):
     async def _wait_for_others(self, state: DatabaseState, old: int, new: int | None,
                                blocked: api.BlockedCallback | None) -> None:
         for other in list(state.connections):
-            if not other._close_pending:
-                other._fire_versionchange(old, new)
-        if any(not c._close_pending for c in state.connections) and blocked is not None:
+            if not other.close_pending:
+                other.fire_versionchange(old, new)
+        if any(not c.close_pending for c in state.connections) and blocked is not None:
             call_user(blocked, old, new)
         loop = asyncio.get_running_loop()
         while state.connections:
@@ -191,7 +191,7 @@ class EngineFactory(api.Factory):
     async def _exclusive(self, conn: EngineDatabase) -> EngineTransaction:
         """A versionchange transaction on ``conn``, started and active."""
         tx = EngineTransaction(conn, [], "versionchange", "default")
-        if not tx._running:  # started by the scheduler is not enough: it may wait for the lock
+        if not tx.running:  # started by the scheduler is not enough: it may wait for the lock
             started = asyncio.get_running_loop().create_future()
             tx.on_start = lambda: started.done() or started.set_result(None)
             tx.done.add_done_callback(lambda _: started.done() or started.set_result(None))
@@ -217,7 +217,7 @@ class EngineFactory(api.Factory):
                         f"it); it cannot be opened at the lower version {new}"
                     )
                 return
-        conn._upgrade_tx = tx
+        conn.upgrade_tx = tx
         state.schema.version = new
         catalog.save_schema(self.storage, state.schema)
         try:
@@ -227,7 +227,7 @@ class EngineFactory(api.Factory):
                     await only_requests(result)
         except BaseException as exc:
             if not tx._is_finished():
-                tx._abort(exc)
+                tx.abort_with(exc)
             self._dead(conn)
             try:
                 await tx.done
@@ -242,8 +242,8 @@ class EngineFactory(api.Factory):
                 raise AbortError("the upgrade transaction was aborted") from None
             raise
         finally:
-            conn._upgrade_tx = None
-        if conn._close_pending:  # spec: a connection closed during its upgrade fails open
+            conn.upgrade_tx = None
+        if conn.close_pending:  # spec: a connection closed during its upgrade fails open
             self._dead(conn)
             raise AbortError(
                 f"the connection to database {state.name!r} was closed inside the upgrade "
@@ -260,5 +260,5 @@ class EngineFactory(api.Factory):
 
     @staticmethod
     def _dead(conn: EngineDatabase) -> None:
-        conn._upgrade_tx = None
-        conn._close_pending = conn._closed = True
+        conn.upgrade_tx = None
+        conn.close_pending = conn.closed = True

@@ -62,7 +62,14 @@ def _run(operation: Callable[[], Any]) -> tuple[Any, Error | None]:
 
 
 class EngineTransaction(FrontTransaction):
-    """A transaction of the pure-Python engine."""
+    """A transaction of the pure-Python engine.
+
+    Package-internal (for the engine's factory, stores, indexes and cursors): ``db_state``,
+    ``scope``, ``storage`` (the read view or the storage), ``started`` (the scheduler let it
+    start), ``running`` (it holds the write lock or read view), ``check_active()``,
+    ``check_writable()``, ``request(operation)``, ``abort_later(error)``, ``abort_with(error)``,
+    ``reactivate()``, ``start()``.
+    """
 
     def __init__(
         self, connection: EngineDatabase, scope: list[str], mode: str, durability: str
@@ -76,7 +83,7 @@ class EngineTransaction(FrontTransaction):
         self._loop = running_loop()
         self._phase = ACTIVE
         self.started = False  # the scheduler let it start
-        self._running = False  # ...and it holds what it needs (write lock, read snapshot)
+        self.running = False  # ...and it holds what it needs (write lock, read snapshot)
         self._view: Any = None
         self._lock_deadline: float | None = None
         self._lock_delay = 0.005
@@ -94,7 +101,7 @@ class EngineTransaction(FrontTransaction):
         self._in_flight: SyncFuture[Any] | object | None = None
         self._held = False  # see _hold()
         self._loop.call_soon(self._end_of_task)
-        connection._transactions.add(self)
+        connection.transactions.add(self)
         self.db_state.factory.scheduler.add(self)
 
     # -- public API ---------------------------------------------------------------------------
@@ -148,11 +155,11 @@ class EngineTransaction(FrontTransaction):
         if self._phase in (COMMITTING, FINISHED):
             raise InvalidStateError("cannot abort: the transaction has already committed or aborted")
         self._user_abort = True
-        self._abort(None)
+        self.abort_with(None)
 
     def _abort_for_exception(self, exc: BaseException) -> None:
         if exc is self._failing:  # the request's error was not handled: abort with it
-            self._abort(exc)
+            self.abort_with(exc)
         elif self._phase != COMMITTING:
             # Committing already (it auto-committed while the block awaited something else, and
             # a threaded storage is still writing): nothing to abort; the block's error is raised.
@@ -206,7 +213,7 @@ class EngineTransaction(FrontTransaction):
         fut: SyncFuture[Any] = SyncFuture(self._loop)
         fut.set_canceller(lambda: self._withdraw(fut))
         self._queue.append((operation, fut))
-        if self._running:
+        if self.running:
             self._schedule()
         return fut
 
@@ -222,7 +229,7 @@ class EngineTransaction(FrontTransaction):
                 break
         else:
             return False  # running (on the worker thread) or done: it cannot be taken back
-        self._abort(AbortError(
+        self.abort_with(AbortError(
             "a request of this transaction was cancelled before it ran (its task was cancelled "
             "or timed out), so the transaction was aborted and none of its changes are kept"
         ))
@@ -335,11 +342,11 @@ class EngineTransaction(FrontTransaction):
                 self._loop.call_later(delay, self._retry_write)
             else:
                 self._on_worker(storage.stop_waiting, "giving up the wait for the lock")
-                self._abort(storage.lock_timeout_error())
+                self.abort_with(storage.lock_timeout_error())
             return
         self._view = view
         if not current:
-            self._abort(self._stale_error())
+            self.abort_with(self._stale_error())
             return
         self._start_running()
 
@@ -359,7 +366,7 @@ class EngineTransaction(FrontTransaction):
 
     def _start_running(self) -> None:
         """It holds what it needs: run its requests."""
-        self._running = True
+        self.running = True
         if self.on_start is not None:
             self.on_start()
         self._schedule()
@@ -403,7 +410,7 @@ class EngineTransaction(FrontTransaction):
             return
         budget = _BATCH
         queue = self._queue
-        while queue and self._phase != FINISHED and self._running:
+        while queue and self._phase != FINISHED and self.running:
             if not budget or (budget < _BATCH and waiting):
                 self._schedule()
                 return
@@ -431,14 +438,14 @@ class EngineTransaction(FrontTransaction):
                 self._failing = None
             # A held transaction's client decides (it aborts if its own code did not catch it).
             if not handled and self._phase != FINISHED and not self._held:
-                self._abort(error)
+                self.abort_with(error)
         if self._phase == ACTIVE and not self._held:
             self._phase = INACTIVE
 
     # -- a blocking storage: requests and the commit run on the worker thread (engine.offload)
     def _send_next(self) -> None:
         """Run the next request on the worker thread; one at a time, in order."""
-        if self._in_flight is not None or self._phase == FINISHED or not self._running:
+        if self._in_flight is not None or self._phase == FINISHED or not self.running:
             return
         if not self._queue or self._abort_pending is not None:
             self._maybe_commit()
@@ -460,9 +467,9 @@ class EngineTransaction(FrontTransaction):
         if self._in_flight is not None:
             return
         if self._abort_pending is not None and self._phase != FINISHED:
-            self._abort(self._abort_pending)
+            self.abort_with(self._abort_pending)
             return
-        if self._phase in (INACTIVE, COMMITTING) and not self._queue and self._running:
+        if self._phase in (INACTIVE, COMMITTING) and not self._queue and self.running:
             self._commit_now()
 
     def _commit_now(self) -> None:
@@ -474,7 +481,7 @@ class EngineTransaction(FrontTransaction):
         try:
             self._write_commit()
         except Error as exc:
-            self._abort(exc)
+            self.abort_with(exc)
             return
         self._committed_ok()
 
@@ -491,7 +498,7 @@ class EngineTransaction(FrontTransaction):
         if exc is None:
             self._committed_ok()
         else:
-            self._abort(exc if isinstance(exc, Error) else _internal(exc))
+            self.abort_with(exc if isinstance(exc, Error) else _internal(exc))
 
     def _committed_ok(self) -> None:
         self._phase = FINISHED
@@ -500,22 +507,22 @@ class EngineTransaction(FrontTransaction):
 
     def _abort_if_unfinished(self, error: Error) -> None:
         if self._phase != FINISHED:
-            self._abort(error)
+            self.abort_with(error)
 
-    def _abort(self, error: BaseException | None) -> None:
+    def abort_with(self, error: BaseException | None) -> None:
         """Spec "abort a transaction": undo everything, fail pending requests and ``done``."""
         self._phase = FINISHED
         self._error = error
         if self.started and self.mode == "readwrite" and self._offload is not None:
             # On the worker, after whatever it runs for us now (a request, the beginning). An
             # aborted upgrade stays inline below: its names come back before abort() returns.
-            self._on_worker(self._release_write(self._running), "rolling back")
+            self._on_worker(self._release_write(self.running), "rolling back")
         elif self.started and self.mode != "readonly":
             try:
                 storage = self.storage
                 if storage.in_write:
                     storage.rollback()
-                elif not self._running:
+                elif not self.running:
                     storage.stop_waiting()  # aborted while waiting for another process's lock
                 self.db_state.after_abort(self.mode == "versionchange")
             except BaseException as exc:  # the scheduler must be released below
@@ -546,7 +553,7 @@ class EngineTransaction(FrontTransaction):
                        error: BaseException | None) -> None:
         why = f": {error}" if error is not None else ""
         for _, fut in pending:
-            if isinstance(error, (LockTimeoutError, ReadOnlyError)) and not self._running:
+            if isinstance(error, (LockTimeoutError, ReadOnlyError)) and not self.running:
                 # The storage refused to begin it (lock timeout, read-only file): nothing ran,
                 # say why by its own name rather than as a bare AbortError.
                 fut.set_exception(type(error)(error.message))
@@ -571,7 +578,7 @@ class EngineTransaction(FrontTransaction):
         try:
             self.db_state.factory.scheduler.finished(self)
         finally:
-            self._conn._transaction_finished(self)
+            self._conn.transaction_finished(self)
 
     def _cleanup_failed(self, step: str, exc: BaseException) -> None:
         """A cleanup step failed (a bug or a broken storage): report it without stopping the
