@@ -257,7 +257,24 @@ class FrontIndex(FrontSource, api.Index):
 
 
 class FrontTransaction(api.Transaction):
-    """A transaction's front half: store handles."""
+    """A transaction's front half: store handles, and the attributes every backend keeps."""
+
+    _db: Any
+    _mode: Any
+    _durability: Any
+    _error: BaseException | None
+    _done: Request[None]
+    _user_abort: bool
+
+    db = property(lambda self: self._db)
+    mode = property(lambda self: self._mode)
+    durability = property(lambda self: self._durability)
+    error = property(lambda self: self._error, doc="The error that aborted it, if any.")
+    done = property(lambda self: self._done, doc="Await it: returns once committed, raises "
+                    "the abort's error if aborted.")
+
+    def _aborted_by_user(self) -> bool:
+        return self._user_abort
 
     _store_handles: dict[str, FrontObjectStore]
     """The handles ``object_store()`` gave out, by name (a backend sets it up)."""

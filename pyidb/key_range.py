@@ -188,14 +188,10 @@ def to_key_range(query: Any, *, null_allowed: bool = True) -> KeyRange | None:
     >>> to_key_range(5)
     KeyRange.only(5)
     """
-    if isinstance(query, KeyRange):
-        return query
-    if query is None:
-        if null_allowed:
-            return None
-        raise DataError("a key or KeyRange is required here; None (all records) is not allowed")
-    key = to_key(query)
-    return KeyRange(key, key)
+    q = to_query(query, null_allowed=null_allowed)
+    if q is None or isinstance(q, KeyRange):
+        return q
+    return KeyRange(q, q)
 
 
 def to_query(query: Any, *, null_allowed: bool = True) -> Any:

@@ -90,18 +90,6 @@ class BrowserTransaction(FrontTransaction):
 
     # -- public API ---------------------------------------------------------------------------
     @property
-    def db(self) -> BrowserDatabase:
-        return self._db
-
-    @property
-    def mode(self) -> Any:
-        return self._mode
-
-    @property
-    def durability(self) -> Any:
-        return self._durability
-
-    @property
     def object_store_names(self) -> list[str]:
         if self.finished and self._names is not None:
             return list(self._names)
@@ -110,14 +98,6 @@ class BrowserTransaction(FrontTransaction):
             return list(self._names or [])
         self._names = json.loads(text)
         return list(self._names)
-
-    @property
-    def error(self) -> BaseException | None:
-        return self._error
-
-    @property
-    def done(self) -> SyncFuture[None]:
-        return self._done
 
     def _open_store(self, name: str) -> BrowserObjectStore:
         from .store import BrowserObjectStore
@@ -157,9 +137,6 @@ class BrowserTransaction(FrontTransaction):
 
     def _is_finished(self) -> bool:
         return self.finished
-
-    def _aborted_by_user(self) -> bool:
-        return self._user_abort
 
     # -- for stores and cursors --------------------------------------------------------------
     def abort_quietly(self) -> None:

@@ -204,17 +204,22 @@ class EngineObjectStore(_Source, FrontObjectStore):
             )
         return EngineIndex(self, schema)
 
+    def _check_in_upgrade(self, what: str) -> EngineTransaction:
+        """Spec createIndex/deleteIndex steps 1-5: an upgrade, not deleted, active."""
+        tx = self._tx
+        if tx.mode != "versionchange":
+            raise InvalidStateError(f"{what}() works only inside the upgrade callback of open()")
+        if self._schema.deleted:
+            raise InvalidStateError(f"{self!r} has been deleted")
+        tx.check_active()
+        return tx
+
     def create_index(self, name: str, key_path: str | Sequence[str], *, unique: bool = False,
                      multi_entry: bool = False) -> EngineIndex:
         name = check_index_name(name)
         unique = check_flag(unique, "unique")
         multi_entry = check_flag(multi_entry, "multi_entry")
-        tx = self._tx
-        if tx.mode != "versionchange":
-            raise InvalidStateError("create_index() works only inside the upgrade callback of open()")
-        if self._schema.deleted:
-            raise InvalidStateError(f"{self!r} has been deleted")
-        tx.check_active()
+        tx = self._check_in_upgrade("create_index")
         if name in self._schema.indexes:
             raise ConstraintError(f"object store {self.name!r} already has an index {name!r}")
         path = validate_key_path(key_path)
@@ -233,12 +238,7 @@ class EngineObjectStore(_Source, FrontObjectStore):
 
     def delete_index(self, name: str) -> None:
         name = check_index_name(name)
-        tx = self._tx
-        if tx.mode != "versionchange":
-            raise InvalidStateError("delete_index() works only inside the upgrade callback of open()")
-        if self._schema.deleted:
-            raise InvalidStateError(f"{self!r} has been deleted")
-        tx.check_active()
+        tx = self._check_in_upgrade("delete_index")
         index = self._schema.indexes.pop(name, None)
         if index is None:
             raise NotFoundError(f"object store {self.name!r} has no index named {name!r}")

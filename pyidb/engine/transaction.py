@@ -74,7 +74,7 @@ class EngineTransaction(FrontTransaction):
     def __init__(
         self, connection: EngineDatabase, scope: list[str], mode: str, durability: str
     ) -> None:
-        self._conn = connection
+        self._db = connection
         self.db_state: DatabaseState = connection.db_state
         self.scope = catalog.sort_names(set(scope))
         self.scope_set = frozenset(self.scope)
@@ -106,30 +106,10 @@ class EngineTransaction(FrontTransaction):
 
     # -- public API ---------------------------------------------------------------------------
     @property
-    def db(self) -> EngineDatabase:
-        return self._conn
-
-    @property
-    def mode(self) -> Any:
-        return self._mode
-
-    @property
-    def durability(self) -> Any:
-        return self._durability
-
-    @property
     def object_store_names(self) -> list[str]:
         if self.mode == "versionchange":
-            return self._conn.object_store_names
+            return self._db.object_store_names
         return list(self.scope)
-
-    @property
-    def error(self) -> BaseException | None:
-        return self._error
-
-    @property
-    def done(self) -> SyncFuture[None]:
-        return self._done
 
     def _open_store(self, name: str) -> EngineObjectStore:
         from .object_store import EngineObjectStore
@@ -180,9 +160,6 @@ class EngineTransaction(FrontTransaction):
 
     def _is_finished(self) -> bool:
         return self._phase == FINISHED
-
-    def _aborted_by_user(self) -> bool:
-        return self._user_abort
 
     # -- for the engine's stores, indexes and cursors -----------------------------------------
     @property
@@ -578,7 +555,7 @@ class EngineTransaction(FrontTransaction):
         try:
             self.db_state.factory.scheduler.finished(self)
         finally:
-            self._conn.transaction_finished(self)
+            self._db.transaction_finished(self)
 
     def _cleanup_failed(self, step: str, exc: BaseException) -> None:
         """A cleanup step failed (a bug or a broken storage): report it without stopping the
