@@ -1,9 +1,10 @@
-"""``BrowserObjectStore`` and ``BrowserIndex``: each method places one IndexedDB request.
+"""``BrowserObjectStore`` and ``BrowserIndex``: each narrow method places one IndexedDB request.
 
-Arguments are checked and converted on the Python side first (``to_key``, ``clone``), so a
-bad key or value raises the same pyidb error as on the engine. Those checks run before anything
-is sent; when one fails, the shim's ``probe`` first runs the checks the browser makes *before* it
-looks at arguments (deleted store, inactive transaction, read-only), so their errors win as in JS.
+The shared front half (:mod:`pyidb.front`) checks and converts the arguments on the Python side
+first (``to_key``, records prepared by :mod:`pyidb.records`), so a bad key or value raises the same
+pyidb error as on the engine, before anything is sent; when one fails, ``_check_usable`` asks the
+shim's ``probe`` for the checks the browser makes *before* it looks at arguments (deleted store,
+inactive transaction, read-only), so their errors win as in JS.
 """
 
 from __future__ import annotations

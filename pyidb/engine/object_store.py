@@ -1,8 +1,9 @@
-"""The engine's ``ObjectStore`` and ``Index``: argument checks in spec order, then a request.
+"""The engine's ``ObjectStore`` and ``Index``: the narrow methods behind the shared front half.
 
-Each method validates synchronously (raising at once, as the browser throws), clones the value
-at call time (the stored value is a copy), and queues the storage operation from
-:mod:`.record_store` on the transaction.
+:mod:`pyidb.front` checks the arguments in spec order and prepares records and queries at call
+time (raising at once, as the browser throws); the methods here check the store and transaction
+(deleted, active, read-only), take a plain value's bytes now, and queue the storage operation from
+:mod:`.record_store` on the transaction. Schema changes (create/delete/rename) are here in full.
 """
 
 from __future__ import annotations
