@@ -170,7 +170,7 @@ class EngineFactory(api.Factory):
         if sibling is None:
             return super()._scope_target(db)
         made = self._scopes.get(db)
-        if made is None or getattr(made.storage, "closed", False):
+        if made is None or made.storage.closed:
             made = self._scopes[db] = EngineFactory(sibling(db), f"{self.url} schema={db}")
         return made, ""
 

@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import Error
 from ..key_encoding import decode_key, decode_key_prefix, encode_key
 from ..key_path import INVALID_KEY, NO_KEY, extract_key
-from ..values import decode
+from ..wire import decode
 from . import catalog
 from .catalog import StoreSchema
 from .record_store import index_entries
