@@ -29,6 +29,8 @@ backend method             what it gets / does
 ``_open_cursor(...)``      open_cursor / open_key_cursor (direction checked)
 ``_open_store(name)``      a new store handle (NotFoundError if not in scope)
 ``_open_index(name)``      a new index handle (NotFoundError if none)
+``_update(copy, tags, p)``  a cursor's update of its record with a value taken at call time
+``_move(...)``             a cursor's move (api.Cursor: continue_, advance, continue_primary_key)
 =========================  ===================================================================
 """
 
@@ -43,9 +45,10 @@ from .arguments import as_list, check_count, check_direction, check_index_name, 
 from .errors import InvalidArgumentError, InvalidStateError
 from .key_range import to_query
 from .keys import to_key
-from .records import KeyRules, PreparedRecord, prepare_record, prepare_records
+from .records import KeyRules, PreparedRecord, prepare_record, prepare_records, prepare_value
 
-__all__ = ["FrontIndex", "FrontObjectStore", "FrontSource", "FrontTransaction", "rekey_handle"]
+__all__ = ["FrontCursor", "FrontIndex", "FrontObjectStore", "FrontSource", "FrontTransaction",
+           "rekey_handle"]
 
 
 class FrontSource(api._Readable):
@@ -254,6 +257,28 @@ class FrontObjectStore(FrontSource, api.ObjectStore):
 
 class FrontIndex(FrontSource, api.Index):
     """An index's front half (its reads are still the backend's own)."""
+
+
+class FrontCursor(api.Cursor):
+    """A cursor's front half: ``update`` takes the value at call time for every backend."""
+
+    def update(self, value: Any) -> Request[Key]:
+        """Replace the current record's value."""
+        try:
+            copy, needs_tags, plain = prepare_value(value)
+        except Exception:
+            self._check_usable("update")  # the cursor's and transaction's state win, as in JS
+            raise
+        return self._update(copy, needs_tags, plain)
+
+    def _check_usable(self, what: str) -> None:
+        """Backend hook: raise the errors the spec checks before ``what``'s argument."""
+        raise NotImplementedError
+
+    def _update(self, copy: Any, needs_tags: bool, plain: bool) -> Request[Key]:
+        """Backend hook: check the cursor and transaction, then place one request replacing the
+        current record's value with ``copy`` (the caller's own value when ``plain``)."""
+        raise NotImplementedError
 
 
 class FrontTransaction(api.Transaction):

@@ -20,7 +20,7 @@ from .key_path import INVALID_KEY, NO_KEY, check_key_injectable, extract_key
 from .keys import to_key
 
 __all__ = ["NO_KEY", "KeyRules", "PreparedRecord", "check_key_use", "prepare_record",
-           "prepare_records", "record_key"]
+           "prepare_records", "prepare_value", "record_key"]
 
 KeyRules = tuple[str, Any, bool]
 """What a store's records are checked against: ``(store name, key path, auto_increment)``."""
@@ -108,3 +108,12 @@ def prepare_records(rules: KeyRules, injects: bool, values: list[Any],
                 continue
         append(prepare_record(rules, injects, v, None))
     return out
+
+
+def prepare_value(value: Any) -> tuple[Any, bool, bool]:
+    """A value taken at call time (a cursor's update): ``(copy, needs_tags, plain)``, the value
+    itself when it is plain (:func:`pyidb.clone.is_plain`)."""
+    if is_plain(value):
+        return value, False, True
+    copy, needs_tags = clone(value)
+    return copy, needs_tags, False

@@ -26,6 +26,7 @@ from ..errors import (
     InvalidStateError,
     TransactionInactiveError,
 )
+from ..front import FrontCursor
 from ..keys import compare_keys, to_key
 from ..sync_future import SyncFuture
 from . import shim
@@ -62,7 +63,7 @@ class _Served(SyncFuture[Any]):
         return super().result()
 
 
-class BrowserCursor(api.Cursor):
+class BrowserCursor(FrontCursor):
     """A key cursor over the browser's IndexedDB (``open_key_cursor``)."""
 
     def __init__(self, source: _Source, tx: BrowserTransaction, rid: int, direction: str,
@@ -248,12 +249,11 @@ class BrowserCursor(api.Cursor):
         self._unseen = served = _Served(loop, self, page[target])
         return served
 
-    def update(self, value: Any) -> SyncFuture[Any]:
-        try:
-            args = shim.encode_args(shim.encode_value(value))
-        except Error:
-            shim.check(shim.js().cursorProbe(self.shim_id, "update"))
-            raise
+    def _check_usable(self, what: str) -> None:  # the front half's hook: ask the real cursor
+        shim.check(shim.js().cursorProbe(self.shim_id, what))
+
+    def _update(self, copy: Any, needs_tags: bool, plain: bool) -> SyncFuture[Any]:
+        args = "[" + wire.dumps(copy, needs_tags, ensure_ascii=True) + "]"
         rid, fut = shim.new_request(shim.loads_key, self._tx)
         result = shim.js().cursorUpdate(self.shim_id, rid, args)
         if result:

@@ -25,7 +25,6 @@ from typing import Any
 
 from .. import wire
 from ..api import Record, make_records
-from ..clone import clone
 from ..errors import Error, InvalidStateError, error_from_name
 from ..js_numbers import EPOCH as _EPOCH
 from ..js_numbers import MILLISECOND as _MS
@@ -262,12 +261,6 @@ def encode_query(query: Any) -> str:
     lo = None if query.lower is None else _tag_key(query.lower)
     hi = None if query.upper is None else _tag_key(query.upper)
     return _dumps({"l": lo, "u": hi, "lo": query.lower_open, "uo": query.upper_open})
-
-
-def encode_value(value: Any) -> str:
-    """A value as wire text (clone's checks: DataCloneError for what cannot be stored)."""
-    copy, tags = clone(value)
-    return wire.dumps(copy, tags, ensure_ascii=True)
 
 
 def encode_args(*texts: str) -> str:

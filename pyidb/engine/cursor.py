@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from .. import api
 from ..arguments import show
-from ..clone import clone
 from ..errors import (
     DataError,
     InvalidAccessError,
     InvalidArgumentError,
     InvalidStateError,
 )
+from ..front import FrontCursor
 from ..key_encoding import decode_key, encode_key
 from ..key_path import INVALID_KEY, NO_KEY, extract_key
 from ..keys import compare_keys, to_key
@@ -44,7 +44,7 @@ def _min(a: bytes | None, b: bytes) -> bytes:
     return b if a is None or b < a else a
 
 
-class EngineCursor(api.Cursor):
+class EngineCursor(FrontCursor):
     """A key cursor of the pure-Python engine; :class:`EngineCursorWithValue` adds the value."""
 
     def __init__(self, source: Any, tx: EngineTransaction, store: StoreSchema,
@@ -217,10 +217,12 @@ class EngineCursor(api.Cursor):
                 "the cursor has no current record (it is moving, past its end, or a key cursor)"
             )
 
-    def update(self, value: Any) -> SyncFuture[Any]:
+    def _check_usable(self, what: str) -> None:  # the front half's hook
+        self._check_write()
+
+    def _update(self, copy: Any, needs_tags: bool, plain: bool) -> SyncFuture[Any]:
         self._check_write()
         store = self._store
-        copy, needs_tags = clone(value)
         if store.key_path is not None:
             extracted = extract_key(copy, store.key_path)
             if (
@@ -232,6 +234,8 @@ class EngineCursor(api.Cursor):
                     f"the value's key at {store.key_path!r} must stay {self._primary_key!r} "
                     "when updating through a cursor"
                 )
+        if plain:  # its bytes and index keys now, instead of a copy
+            copy = record_store.encode_plain(tuple(store.indexes.values()), copy)
         storage, pk = self._tx.storage, self._primary_key
         return self._tx.request(
             lambda: record_store.put_one(storage, store, copy, needs_tags, pk, False)

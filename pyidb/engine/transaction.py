@@ -354,11 +354,24 @@ class EngineTransaction(TransactionStart, FrontTransaction):
         """Spec "abort a transaction": undo everything, fail pending requests and ``done``."""
         self._phase = FINISHED
         self._error = error
+        pending = list(self._queue)
+        self._queue.clear()
+        in_flight, self._in_flight = self._in_flight, None
+        if isinstance(in_flight, SyncFuture):
+            pending.insert(0, (None, in_flight))
         if self.started and self.mode == "readwrite" and self._offload is not None:
-            # On the worker, after whatever it runs for us now (a request, the beginning). An
-            # aborted upgrade stays inline below: its names come back before abort() returns.
-            self._on_worker(self._release_write(self.running), "rolling back")
-        elif self.started and self.mode != "readonly":
+            # On the worker, after whatever it runs for us now (a request, the beginning); the
+            # requests and ``done`` fail once it rolled back. An aborted upgrade stays inline
+            # below: its names come back before abort() returns.
+            def released(_: Any, exc: BaseException | None) -> None:
+                if exc is not None:
+                    self._cleanup_failed("rolling back", exc)
+                self._finish()
+                self._deliver_abort(pending, error)
+
+            self._offload.submit(self._loop, self._release_write(self.running), released)
+            return
+        if self.started and self.mode != "readonly":
             try:
                 storage = self.storage
                 if storage.in_write:
@@ -368,11 +381,6 @@ class EngineTransaction(TransactionStart, FrontTransaction):
                 self.db_state.after_abort(self.mode == "versionchange")
             except BaseException as exc:  # the scheduler must be released below
                 self._cleanup_failed("rolling back", exc)
-        pending = list(self._queue)
-        self._queue.clear()
-        in_flight, self._in_flight = self._in_flight, None
-        if isinstance(in_flight, SyncFuture):
-            pending.insert(0, (None, in_flight))
         self._finish()
         self._loop.call_soon(self._deliver_abort, pending, error)
 
