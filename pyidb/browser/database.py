@@ -83,7 +83,7 @@ class BrowserDatabase(api.Database):
         shim.check(shim.js().createObjectStore(self.shim_id, name, path, auto_increment))
         old = tx._store_handles.pop(name, None)
         if old is not None:
-            old._deleted = True
+            old.mark_deleted()
         return tx.object_store(name)
 
     def delete_object_store(self, name: str) -> None:
@@ -92,7 +92,7 @@ class BrowserDatabase(api.Database):
         shim.check(shim.js().deleteObjectStore(self.shim_id, name))
         old = tx._store_handles.pop(name, None)
         if old is not None:
-            old._deleted = True
+            old.mark_deleted()
 
     # -- transactions ------------------------------------------------------------------------
     def transaction(self, store_names: str | Sequence[str], mode: Any = "readonly", *,

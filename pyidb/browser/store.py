@@ -86,6 +86,11 @@ class _Source(FrontSource):
     def _is_deleted(self) -> bool:
         return False
 
+    def mark_deleted(self) -> None:
+        """Package-internal: deleted in this upgrade (the shim finds stores and indexes by name,
+        so this handle must refuse from now on, even if the name is used again)."""
+        self._deleted = True
+
     def _rename(self, new_name: str) -> bool:
         """Set the real handle's name (the browser checks it); False if the name is unchanged.
         A finished transaction is gone from the shim: its errors are the spec's from here."""
@@ -265,7 +270,7 @@ class BrowserObjectStore(_Source, FrontObjectStore):
         shim.check(shim.js().deleteIndex(self._tx.shim_id, self.store_name, name))
         handle = self._index_handles.pop(name, None)
         if handle is not None:
-            handle._deleted = True
+            handle.mark_deleted()
 
 
 class BrowserIndex(_Source, FrontIndex):
@@ -283,7 +288,7 @@ class BrowserIndex(_Source, FrontIndex):
         self._deleted = False
 
     def _is_deleted(self) -> bool:
-        return self._deleted or self._parent._deleted
+        return self._deleted or self._parent._is_deleted()
 
     key_path = property(lambda self: self._key_path)
 
