@@ -154,15 +154,39 @@ def test_failed_statement_poisons_the_transaction_clearly(storage: PostgreSQLSto
                      f"FOR EACH ROW EXECUTE FUNCTION {where[1]}.boom()")
     storage.begin_write()
     storage.put(1, b"a", b"1")
+    storage.put(1, b"boom", b"2")  # buffered: the read that needs it sends it
     with pytest.raises(UnknownError, match="injected"):
-        storage.put(1, b"boom", b"2")
+        storage.count(1)
     with pytest.raises(UnknownError, match="rolled it back"):
         storage.put(1, b"c", b"3")
+    with pytest.raises(UnknownError, match="rolled it back"):
+        storage.get(1, b"a")
     with pytest.raises(UnknownError, match="rolled it back"):
         storage.commit()
     assert not storage.in_write
     assert storage.get(1, b"a") is None  # nothing of it was kept
     fill(storage, 1)  # and the storage works again
+    assert storage.count(1) == 1
+
+
+def test_a_write_refused_at_commit_keeps_nothing(storage: PostgreSQLStorage, where) -> None:
+    # The same injected fault, met by the commit that sends the buffered writes.
+    with psycopg.connect(where[0], autocommit=True) as conn:
+        conn.execute(
+            f"CREATE FUNCTION {where[1]}.boom() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$BEGIN IF NEW.key = '\\x626f6f6d'::bytea THEN RAISE EXCEPTION 'injected'; END IF; "
+            "RETURN NEW; END$$"
+        )
+        conn.execute(f"CREATE TRIGGER boom BEFORE INSERT ON {where[1]}.kv "
+                     f"FOR EACH ROW EXECUTE FUNCTION {where[1]}.boom()")
+    storage.begin_write()
+    storage.put(2, b"a", b"1")
+    storage.put(1, b"boom", b"2")
+    with pytest.raises(UnknownError, match="injected"):
+        storage.commit()
+    assert not storage.in_write
+    assert storage.count(1) == 0 and storage.count(2) == 0
+    fill(storage, 1)
     assert storage.count(1) == 1
 
 
@@ -183,12 +207,12 @@ def test_lost_connection_mid_transaction_keeps_nothing(storage: PostgreSQLStorag
     storage.put(1, b"gone", b"1")
     with psycopg.connect(where[0], autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (storage._conn.info.backend_pid,))
+    storage.put(1, b"gone2", b"1")  # buffered; the commit sends it and finds the connection gone
     with pytest.raises(UnknownError, match="connection"):
-        storage.put(1, b"gone2", b"1")
-    with pytest.raises(UnknownError):
         storage.commit()
+    assert not storage.in_write
     other = PostgreSQLStorage(where[0], schema=where[1])
-    assert other.get(1, b"gone") is None
+    assert other.get(1, b"gone") is None and other.get(1, b"gone2") is None
     other.close()
 
 

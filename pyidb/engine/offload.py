@@ -95,6 +95,9 @@ class LockedStorage:
             with lock:
                 return value(*args, **kwargs)
 
+        # Kept: the next call finds it without __getattr__ (a bulk write makes ~3 calls per
+        # record). Only methods: plain attributes (in_write, closed) are read afresh each time.
+        self.__dict__[name] = locked
         return locked
 
     def scan(self, *args: Any, **kwargs: Any) -> Iterator[tuple[bytes, bytes]]:

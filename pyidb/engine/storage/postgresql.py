@@ -15,6 +15,16 @@ Transactions:
 * commit is PostgreSQL's COMMIT (``synchronous_commit`` on: durable when it returns; the
   "relaxed" durability sets it off for that transaction); a rollback leaves nothing.
 
+Round trips: under the write lock nothing but this transaction changes the schema, so a write
+transaction's puts and deletes wait in a :class:`~.postgresql_buffer.WriteBuffer` and go out a
+batch at a time (one ``INSERT ... unnest`` / ``DELETE ... ANY`` per tree), before a read that
+needs them, when the batch is full, and in the same pipeline as the COMMIT; a get learns the
+empty gap after its key, so filling a store in key order reads once, not once per record. A
+write error (a full disk, a lost connection) is then raised by the call that sends the batch
+(a later read, or the commit) and the transaction is lost as before: nothing of it is kept.
+Keys near PostgreSQL's index entry limit are written at once, under a savepoint, so such a key
+fails alone with DataError.
+
 ::
 
     s = PostgreSQLStorage("postgresql://app@127.0.0.1:5432/app", schema="pyidb")
@@ -25,7 +35,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
+import threading
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from ...errors import (
@@ -37,7 +50,8 @@ from ...errors import (
     UnknownError,
 )
 from .base import Storage, StorageBusyError, not_in_write
-from .chunks import chunked_scan
+from .postgresql_buffer import FLUSH_ROWS, WriteBuffer
+from .postgresql_read import Reader, ReadView, params, statements
 
 try:  # an optional dependency: pip install 'pyidb[postgresql]'
     import psycopg
@@ -63,6 +77,12 @@ _BIG_KEY = 2000
 _SYNCHRONOUS = {"default": "on", "strict": "on", "relaxed": "off"}
 # Serializes first-time schema creation between processes (CREATE SCHEMA IF NOT EXISTS races).
 _INIT_LOCK = 0x70796964  # "pyid"
+# A batch at least this big is probed, and copied if all its keys are new.
+_COPY_ROWS = 256
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
+_COPY_TRAILER = b"\xff\xff"
+# Pipeline mode (several statements, one round trip) needs libpq 14 or newer.
+_PIPELINE = psycopg is not None and psycopg.Pipeline.is_supported()
 
 
 def check_schema_name(name: Any) -> str:
@@ -91,115 +111,7 @@ def _lock_key(schema: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _bounds(lo: bytes | None, hi: bytes | None) -> str:
-    return "tree=%s" + (" AND key>=%s" if lo is not None else "") + (" AND key<%s" if hi is not None else "")
-
-
-def _params(tree: int, lo: bytes | None, hi: bytes | None) -> tuple[Any, ...]:
-    return (tree, *(b for b in (lo, hi) if b is not None))
-
-
-class _Reader:
-    """The read methods of the Storage interface over ``self._conn``."""
-
-    _conn: Any
-    _t: dict[str, Any]
-
-    def _fail(self, exc: Exception) -> Error:
-        raise NotImplementedError
-
-    def _run(self, query: Any, params: tuple[Any, ...]) -> Any:
-        try:
-            return self._conn.execute(query, params)
-        except psycopg.Error as exc:
-            raise self._fail(exc) from None
-
-    def get(self, tree: int, key: bytes) -> bytes | None:
-        """The value for ``key`` or None: ``s.get(1, b"a")``."""
-        row = self._run(self._t["get"], (tree, key)).fetchone()
-        return None if row is None else row[0]
-
-    def scan(
-        self,
-        tree: int,
-        lo: bytes | None = None,
-        hi: bytes | None = None,
-        *,
-        reverse: bool = False,
-        limit: int | None = None,
-    ) -> Iterator[tuple[bytes, bytes]]:
-        """Pairs with lo <= key < hi in key order: ``list(s.scan(1, b"a", b"b", reverse=True))``."""
-        if (lo is not None and hi is not None and lo >= hi) or (limit is not None and limit <= 0):
-            return iter(())
-
-        def fetch(lo: bytes | None, hi: bytes | None, n: int) -> list[tuple[bytes, bytes]]:
-            query = self._t["scan", lo is not None, hi is not None, reverse]
-            return self._run(query, (*_params(tree, lo, hi), n)).fetchall()
-
-        if limit is not None:
-            return iter(fetch(lo, hi, limit))
-        return chunked_scan(fetch, lo, hi, reverse)
-
-    def count(self, tree: int, lo: bytes | None = None, hi: bytes | None = None) -> int:
-        """How many keys with lo <= key < hi: ``s.count(1, b"a")``."""
-        if lo is not None and hi is not None and lo >= hi:
-            return 0
-        query = self._t["count", lo is not None, hi is not None]
-        return self._run(query, _params(tree, lo, hi)).fetchone()[0]
-
-
-def _statements(schema: str) -> dict[Any, Any]:
-    """Every statement the storage runs, composed once with the schema quoted by psycopg."""
-    kv = sql.Identifier(schema, "kv")
-    t: dict[Any, Any] = {
-        "get": sql.SQL("SELECT value FROM {} WHERE tree=%s AND key=%s").format(kv),
-        "put": sql.SQL(
-            "INSERT INTO {} (tree, key, value) VALUES (%s, %s, %s) "
-            "ON CONFLICT (tree, key) DO UPDATE SET value=EXCLUDED.value"
-        ).format(kv),
-        "put_many": sql.SQL(
-            "INSERT INTO {} (tree, key, value) SELECT %s, k, v FROM unnest(%s::bytea[], %s::bytea[]) "
-            "AS u(k, v) ON CONFLICT (tree, key) DO UPDATE SET value=EXCLUDED.value"
-        ).format(kv),
-        "delete": sql.SQL("DELETE FROM {} WHERE tree=%s AND key=%s").format(kv),
-    }
-    for lo in (False, True):
-        for hi in (False, True):
-            where = sql.SQL(_bounds(b"" if lo else None, b"" if hi else None))
-            t["count", lo, hi] = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(kv, where)
-            t["delete_range", lo, hi] = sql.SQL("DELETE FROM {} WHERE {}").format(kv, where)
-            for rev in (False, True):
-                order = sql.SQL("DESC" if rev else "ASC")
-                t["scan", lo, hi, rev] = sql.SQL(
-                    "SELECT key, value FROM {} WHERE {} ORDER BY key {} LIMIT %s"
-                ).format(kv, where, order)
-    return t
-
-
-class _ReadView(_Reader):
-    """One readonly transaction's snapshot: ``view = storage.begin_read()``."""
-
-    def __init__(self, storage: PostgreSQLStorage, conn: Any) -> None:
-        self._storage = storage
-        self._conn = conn
-        self._t = storage._t
-        try:
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        except psycopg.Error as exc:
-            raise self._fail(exc) from None
-
-    def _fail(self, exc: Exception) -> Error:
-        return self._storage._map(exc)
-
-    def end(self) -> Any:
-        try:
-            self._conn.execute("COMMIT")
-        except psycopg.Error as exc:
-            raise self._fail(exc) from None
-        return self._conn
-
-
-class PostgreSQLStorage(_Reader, Storage):
+class PostgreSQLStorage(Reader, Storage):
     """Ordered ``bytes -> bytes`` trees in a PostgreSQL schema, shared by any number of processes.
 
     >>> s = PostgreSQLStorage("postgresql://postgres@127.0.0.1:5432/postgres", schema="app")
@@ -223,13 +135,18 @@ class PostgreSQLStorage(_Reader, Storage):
         self._conninfo = conninfo
         self._timeout = timeout
         self._lock_id = _lock_key(schema)
-        self._t = _statements(schema)
         self._in_write = False
+        self._buffer = WriteBuffer()
+        # A full batch is sent by a helper thread while the engine goes on encoding records
+        # (PostgreSQL stores one batch while Python prepares the next); every other use of the
+        # connection first waits for it (_settle).
+        self._behind: tuple[threading.Thread, list[BaseException]] | None = None
         self._lost: Error | None = None  # set when PostgreSQL aborted the open write transaction
         self._idle_readers: list[Any] = []
         self.closed = False
         self._conn = self._connect()
         try:
+            self._t = statements(schema, self._conn)
             self._initialize()
         except BaseException:
             self._conn.close()
@@ -381,27 +298,33 @@ class PostgreSQLStorage(_Reader, Storage):
             )
         conn = self._conn
         try:
-            conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-            if wait:
-                wait_ms = f"{int(self._timeout * 1000)}ms"
-                conn.execute("SELECT set_config('lock_timeout', %s, true)", (wait_ms,))
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_id,))  # or LockNotAvailable
-                got = True
-            else:
-                got = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (self._lock_id,)).fetchone()[0]
-            if not got:
+            with self._pipeline():  # BEGIN, lock and settings: one round trip
+                conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+                if level == "off":
+                    conn.execute("SET LOCAL synchronous_commit = off")
+                if wait:
+                    wait_ms = f"{int(self._timeout * 1000)}ms"
+                    conn.execute("SELECT set_config('lock_timeout', %s, true)", (wait_ms,))
+                    # LockNotAvailable after the timeout
+                    got_lock = conn.execute("SELECT pg_advisory_xact_lock(%s), true", (self._lock_id,))
+                else:
+                    got_lock = conn.execute("SELECT 0, pg_try_advisory_xact_lock(%s)", (self._lock_id,))
+            if not got_lock.fetchone()[1]:
                 conn.execute("ROLLBACK")
                 return False
-            if level == "off":
-                conn.execute("SET LOCAL synchronous_commit = off")
         except psycopg.errors.LockNotAvailable:
             self._quiet_rollback()
             return False
         except psycopg.Error as exc:
             self._quiet_rollback()
             raise self._map(exc) from None
+        self._buffer.clear()
         self._in_write = True
         return True
+
+    def _pipeline(self) -> AbstractContextManager[Any]:
+        """Statements sent together, their results read after one round trip (libpq >= 14)."""
+        return self._conn.pipeline() if _PIPELINE else nullcontext()
 
     @property
     def lock_timeout(self) -> float:
@@ -409,20 +332,24 @@ class PostgreSQLStorage(_Reader, Storage):
         return self._timeout
 
     def commit(self) -> None:
-        """COMMIT: durable when this returns; on failure nothing of the transaction is kept."""
+        """Send the buffered writes and COMMIT (one round trip): durable when this returns; on
+        failure nothing of the transaction is kept."""
         if not self._in_write:
             raise self._not_in_write("commit")
         self._in_write = False
         if self._lost is not None:
             error, self._lost = self._lost_error("commit"), None
+            self._buffer.clear()
             self._quiet_rollback()
             raise error
         try:
-            self._conn.execute("COMMIT")
+            self._send(None, commit=True)
         except psycopg.Error as exc:
             error = self._map(exc)
             self._quiet_rollback()
             raise error from None
+        finally:
+            self._buffer.clear()
 
     def rollback(self) -> None:
         """Undo the transaction: ``s.rollback()`` (a lost connection has undone it already)."""
@@ -430,11 +357,13 @@ class PostgreSQLStorage(_Reader, Storage):
             raise self._not_in_write("rollback")
         self._in_write = False
         self._lost = None
+        self._buffer.clear()
         self._quiet_rollback()
 
     def _quiet_rollback(self) -> None:
         # A failed or dropped transaction: PostgreSQL keeps nothing of it either way.
         try:
+            self._settle()
             if not self._conn.closed and not self._conn.broken:
                 self._conn.execute("ROLLBACK")
         except psycopg.Error:
@@ -448,13 +377,13 @@ class PostgreSQLStorage(_Reader, Storage):
     def _not_in_write(self, op: str) -> Error:
         return self._closed_error() if self.closed else not_in_write(self, op)
 
-    def begin_read(self) -> _ReadView:
+    def begin_read(self) -> ReadView:
         """A REPEATABLE READ snapshot on a pooled connection: ``view = s.begin_read()``."""
         self._check_open()
         conn = self._idle_readers.pop() if self._idle_readers else None
         if conn is None or conn.broken:
             conn = self._connect()
-        return _ReadView(self, conn)
+        return ReadView(self, conn)
 
     def end_read(self, view: Any) -> None:
         """Finish a read view from :meth:`begin_read`; its connection goes back to the pool."""
@@ -472,62 +401,203 @@ class PostgreSQLStorage(_Reader, Storage):
             self._in_write = False
             self._lost = None
             self._quiet_rollback()
+        try:
+            self._settle()
+        except psycopg.Error:
+            pass  # rolled back above
+        self._buffer.clear()
         self.closed = True
         for conn in [*self._idle_readers, self._conn]:
             conn.close()
         self._idle_readers.clear()
 
-    # -- writes ---------------------------------------------------------------------------
+    # -- the write buffer -----------------------------------------------------------------
 
-    def _write(self, op: str, query: Any, params: tuple[Any, ...], big: bool = False) -> Any:
+    def _send(self, tree: int | None, commit: bool = False) -> None:
+        """Send the buffered writes (of ``tree``, or all), with the COMMIT if ``commit``.
+        Raises psycopg's error (also one of a batch sent behind)."""
+        self._settle()
+        batches = self._buffer.take(tree)
+        if batches or commit:
+            self._write_batches(batches, commit)
+
+    def _write_batches(self, batches: list[Any], commit: bool = False) -> None:
+        """A big batch of keys PostgreSQL does not hold yet (a bulk load) is copied, the rest
+        goes in one pipeline."""
+        conn, t = self._conn, self._t
+        big = [b for b in batches if len(b[1]) >= _COPY_ROWS]
+        if big:
+            with self._pipeline():  # one round trip for every tree's probe
+                probes = [conn.execute(t["probe"], (tree_id, min(keys), max(keys)))
+                          for tree_id, keys, _, _ in big]
+            for (tree_id, keys, values, _), probe in zip(big, probes, strict=True):
+                if probe.fetchone() is None:  # no stored key in the batch's span: all are new
+                    with conn.cursor().copy(t["copy"]) as copy:
+                        copy.write(_copy_data(tree_id, keys, values))
+                    keys.clear()
+        with self._pipeline():
+            for tree_id, keys, values, deleted in batches:
+                if deleted:
+                    conn.execute(t["delete_many"], (tree_id, deleted))
+                if keys:
+                    conn.execute(t["put_many"], (tree_id, keys, values))
+            if commit:
+                conn.execute("COMMIT")
+
+    def _send_behind(self) -> None:
+        """The buffer is full: send it on a helper thread (after the previous one is done)."""
+        try:
+            self._settle()
+        except psycopg.Error as exc:
+            raise self._fail(exc) from None
+        batches = self._buffer.take(None)
+        errors: list[BaseException] = []
+
+        def send() -> None:
+            try:
+                self._write_batches(batches)
+            except BaseException as exc:  # raised by the next call that uses the connection
+                errors.append(exc)
+
+        thread = threading.Thread(target=send, name="pyidb-pg-send", daemon=True)
+        self._behind = thread, errors
+        thread.start()
+
+    def _settle(self) -> None:
+        """Wait for the batch sent behind, if any; raise its error."""
+        if self._behind is not None:
+            (thread, errors), self._behind = self._behind, None
+            thread.join()
+            if errors:
+                raise errors[0]
+
+    def _run(self, query: Any, args: tuple[Any, ...]) -> Any:
+        try:
+            self._settle()
+            return self._conn.execute(query, args)
+        except psycopg.Error as exc:
+            raise self._fail(exc) from None
+
+    def _flush(self, tree: int | None = None) -> None:
+        """Send the buffered writes before a read that must see them."""
+        if self._buffer.size or self._behind is not None:
+            try:
+                self._send(tree)
+            except psycopg.Error as exc:
+                raise self._fail(exc) from None
+
+    def _writable(self, op: str) -> None:
         if not self._in_write:
             raise self._not_in_write(op)
         if self._lost is not None:
             raise self._lost_error(op)
-        if not big:
-            return self._run(query, params)
-        # A key near PostgreSQL's index entry limit may be refused: only this statement must
-        # fail (the engine reports DataError and the transaction goes on, as in IndexedDB).
+
+    # -- reads inside the write transaction -------------------------------------------------
+
+    def get(self, tree: int, key: bytes) -> bytes | None:
+        """The value for ``key`` or None: ``s.get(1, b"a")`` (a write transaction's buffered
+        writes included)."""
+        if not self._in_write:
+            return Reader.get(self, tree, key)
+        if self._lost is not None:
+            raise self._lost_error("get")
+        known, value = self._buffer.lookup(tree, key)
+        if known:
+            return value
+        row = self._run(self._t["get_next"], (key, tree, key)).fetchone()
+        if row is None:
+            self._buffer.learn_absent(tree, key, None)
+            return None
+        if row[0] != key:
+            self._buffer.learn_absent(tree, key, row[0])
+            return None
+        return row[1]
+
+    def scan(self, tree: int, lo: bytes | None = None, hi: bytes | None = None, *,
+             reverse: bool = False, limit: int | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """Pairs with lo <= key < hi in key order: ``list(s.scan(1, b"a", b"b", reverse=True))``."""
+        if self._in_write:
+            self._flush(tree)
+        return Reader.scan(self, tree, lo, hi, reverse=reverse, limit=limit)
+
+    def count(self, tree: int, lo: bytes | None = None, hi: bytes | None = None) -> int:
+        """How many keys with lo <= key < hi: ``s.count(1, b"a")``."""
+        if self._in_write:
+            self._flush(tree)
+        return Reader.count(self, tree, lo, hi)
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def _direct(self, op: str, query: str, args: tuple[Any, ...]) -> Any:
+        """Run a write now, under a SAVEPOINT: a key near PostgreSQL's index entry limit may be
+        refused, and only this write must fail (the engine reports DataError and the
+        transaction goes on, as in IndexedDB)."""
         try:
-            with self._conn.transaction():  # a SAVEPOINT inside the open transaction
-                return self._conn.execute(query, params)
+            self._settle()
+            with self._conn.transaction():
+                return self._conn.execute(query, args)
         except psycopg.Error as exc:
             raise self._fail(exc) from None
 
     def put(self, tree: int, key: bytes, value: bytes) -> None:
         """Insert or overwrite one pair: ``s.put(1, b"a", b"1")``."""
-        self._write("put", self._t["put"], (tree, key, value), len(key) > _BIG_KEY)
+        self._writable("put")
+        if len(key) > _BIG_KEY:
+            self._direct("put", self._t["put"], (tree, key, value))
+            self._buffer.wrote(tree, [key])
+            return
+        self._buffer.put(tree, key, value)
+        if self._buffer.size >= FLUSH_ROWS:
+            self._send_behind()
 
     def put_many(self, tree: int, items: Iterable[tuple[bytes, bytes]]) -> None:
-        """Put many pairs in one statement: ``s.put_many(1, [(b"a", b"1"), (b"b", b"2")])``."""
-        # One row per key (the last value wins, as one put after another would leave it):
-        # INSERT ... ON CONFLICT may not touch a row twice in one statement.
-        pairs = dict(items)
-        if pairs:
-            big = any(len(k) > _BIG_KEY for k in pairs)
-            self._write("put_many", self._t["put_many"], (tree, list(pairs), list(pairs.values())), big)
+        """Put many pairs: ``s.put_many(1, [(b"a", b"1"), (b"b", b"2")])``."""
+        self._writable("put_many")
+        pairs = dict(items)  # one row per key: the last value wins, as puts one by one would
+        if any(len(k) > _BIG_KEY for k in pairs):
+            # All or nothing, at once: a refused key fails this call alone.
+            self._direct("put_many", self._t["put_many"], (tree, list(pairs), list(pairs.values())))
+            self._buffer.drop(tree, pairs)
+            self._buffer.wrote(tree, pairs)
+            return
+        self._buffer.put_many(tree, pairs)
+        if self._buffer.size >= FLUSH_ROWS:
+            self._send_behind()
 
     def delete(self, tree: int, key: bytes) -> bool:
         """Delete one pair; True if it existed: ``s.delete(1, b"a")``."""
-        return self._write("delete", self._t["delete"], (tree, key)).rowcount > 0
+        self._writable("delete")
+        pending = self._buffer.pending.get(tree)
+        if pending is not None and key in pending:
+            existed = pending[key] is not None
+            if existed:
+                self._buffer.put(tree, key, None)
+            return existed
+        if self._buffer.known_absent(tree, key):
+            return False
+        return self._run(self._t["delete"], (tree, key)).rowcount > 0
 
     def delete_range(self, tree: int, lo: bytes | None, hi: bytes | None) -> int:
         """Delete every pair with lo <= key < hi; how many: ``s.delete_range(1, None, None)``."""
-        if lo is not None and hi is not None and lo >= hi and self._in_write:
+        self._writable("delete_range")
+        if lo is not None and hi is not None and lo >= hi:
             return 0
+        self._flush(tree)
         query = self._t["delete_range", lo is not None, hi is not None]
-        return self._write("delete_range", query, _params(tree, lo, hi)).rowcount
+        deleted = self._run(query, params(tree, lo, hi)).rowcount
+        self._buffer.learn_absent(tree, b"" if lo is None else lo, hi)
+        return deleted
 
     def trees(self) -> list[int]:
         """The ids of the trees holding at least one pair, ascending: ``s.trees()``."""
-        kv = sql.Identifier(self.schema, "kv")
-        query = sql.SQL("SELECT DISTINCT tree FROM {} ORDER BY tree").format(kv)
-        return [r[0] for r in self._run(query, ())]
+        if self._in_write:
+            self._flush()
+        return [r[0] for r in self._run(self._t["trees"], ())]
 
     def query_plan(self, tree: int, lo: bytes | None, hi: bytes | None, reverse: bool = False) -> list[str]:
         """PostgreSQL's EXPLAIN for a bounded scan (tests, diagnostics): ``s.query_plan(1, b"a", b"b")``."""
         query = self._t["scan", lo is not None, hi is not None, reverse]
-        rows = self._run(sql.SQL("EXPLAIN ") + query, (*_params(tree, lo, hi), 10)).fetchall()
+        rows = self._run("EXPLAIN " + query, (*params(tree, lo, hi), 10)).fetchall()
         return [r[0] for r in rows]
 
     def sibling(self, schema: str) -> PostgreSQLStorage:
@@ -544,11 +614,29 @@ class PostgreSQLStorage(_Reader, Storage):
         """Delete the schema with all its data, then close (tests, teardown): ``s.drop()``."""
         self._check_open()
         try:
+            self._settle()
             schema = sql.Identifier(self.schema)
             self._conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(schema))
         except psycopg.Error as exc:
             raise self._map(exc) from None
         self.close()
+
+
+def _copy_data(tree: int, keys: list[bytes], values: list[bytes]) -> bytes:
+    """The rows ``(tree, key, value)`` in PostgreSQL's binary COPY format (built here in one
+    pass: psycopg's ``write_row`` costs a Python call or two per row)."""
+    row = struct.pack(">hii", 3, 4, tree)  # 3 fields; the int4 tree
+    size = struct.Struct(">i").pack
+    parts = [_COPY_HEADER]
+    add = parts.append
+    for key, value in zip(keys, values, strict=True):
+        add(row)
+        add(size(len(key)))
+        add(key)
+        add(size(len(value)))
+        add(value)
+    add(_COPY_TRAILER)
+    return b"".join(parts)
 
 
 def _redact(conninfo: str) -> str:
