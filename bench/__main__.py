@@ -29,7 +29,7 @@ FULL = {"sizes": [10_000], "cpython_sizes": [10_000, 1_000_000], "runs": 5,
         "growth": (10_000, 1_000_000), "transfer_size": 100_000, "memory_size": 1_000_000,
         "model": (100_000, 10_000, 200),
         "sync_size": 10_000, "sync_runs": 3, "sync_chromium_size": 100_000,
-        "providers_sizes": [10_000, 100_000]}
+        "providers_sizes": [10_000, 100_000, 1_000_000]}
 QUICK = {"sizes": [300], "cpython_sizes": [300], "runs": 2, "growth": (300, 3_000),
          "transfer_size": 300, "memory_size": 3_000,
          "model": (2_000, 500, 20), "sync_size": 600, "sync_runs": 1, "sync_chromium_size": 1_000,

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from pyidb.engine.storage import postgresql as pg
+from pyidb.engine.storage import postgresql_buffer
 from pyidb.engine.storage.memory import MemoryStorage
 from pyidb.engine.storage.postgresql_buffer import WriteBuffer
 
@@ -50,7 +51,7 @@ def test_buffer_carves_unbounded_gaps_and_forgets_keys_written_directly() -> Non
 @pytest.fixture
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pg, "FLUSH_ROWS", 7)  # sent behind every 7 buffered rows
-    monkeypatch.setattr(pg, "_COPY_ROWS", 3)  # batches of 3+ new keys are copied
+    monkeypatch.setattr(postgresql_buffer, "COPY_ROWS", 3)  # batches of 3+ new keys are copied
 
 
 @pytest.fixture

@@ -17,9 +17,11 @@ Transactions:
 
 Round trips: under the write lock nothing but this transaction changes the schema, so a write
 transaction's puts and deletes wait in a :class:`~.postgresql_buffer.WriteBuffer` and go out a
-batch at a time (one ``INSERT ... unnest`` / ``DELETE ... ANY`` per tree), before a read that
-needs them, when the batch is full, and in the same pipeline as the COMMIT; a get learns the
-empty gap after its key, so filling a store in key order reads once, not once per record. A
+batch at a time: a ``COPY`` of the batch's new keys (a bulk load), else one ``INSERT ... unnest``
+/ ``DELETE ... ANY`` per tree; before a read of that tree, on a helper thread while the engine
+prepares the next batch once the buffer is full (:data:`~.postgresql_buffer.FLUSH_ROWS`), and in
+the same pipeline as the COMMIT. A get learns the empty gap after its key, so filling a store in
+key order reads once, not once per record. A
 write error (a full disk, a lost connection) is then raised by the call that sends the batch
 (a later read, or the commit) and the transaction is lost as before: nothing of it is kept.
 Keys near PostgreSQL's index entry limit are written at once, under a savepoint, so such a key
@@ -33,12 +35,8 @@ fails alone with DataError.
 
 from __future__ import annotations
 
-import hashlib
-import re
-import struct
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from ...errors import (
@@ -50,8 +48,9 @@ from ...errors import (
     UnknownError,
 )
 from .base import Storage, StorageBusyError, not_in_write
-from .postgresql_buffer import FLUSH_ROWS, WriteBuffer
+from .postgresql_buffer import FLUSH_ROWS, WriteBuffer, pipeline, send_batches
 from .postgresql_read import Reader, ReadView, params, statements
+from .postgresql_schema import FORMAT_VERSION, check_schema_name, initialize, lock_key, redact
 
 try:  # an optional dependency: pip install 'pyidb[postgresql]'
     import psycopg
@@ -61,54 +60,11 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 
 __all__ = ["FORMAT_VERSION", "PostgreSQLStorage", "check_schema_name"]
 
-#: Bumped whenever the table layout changes; newer schemas are refused, never misread.
-FORMAT_VERSION = 1
-_APPLICATION = "pyidb"
-
-# A plain lower-case identifier: never needs quoting, never truncated (PostgreSQL keeps 63
-# bytes of an identifier and silently drops the rest).
-_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-_RESERVED = ("public", "information_schema")
-
 # Keys longer than this may exceed PostgreSQL's btree entry limit (2704 bytes after compression);
 # writes of such keys run under a savepoint so a refusal fails that write alone.
 _BIG_KEY = 2000
 
 _SYNCHRONOUS = {"default": "on", "strict": "on", "relaxed": "off"}
-# Serializes first-time schema creation between processes (CREATE SCHEMA IF NOT EXISTS races).
-_INIT_LOCK = 0x70796964  # "pyid"
-# A batch at least this big is probed, and copied if all its keys are new.
-_COPY_ROWS = 256
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
-_COPY_TRAILER = b"\xff\xff"
-# Pipeline mode (several statements, one round trip) needs libpq 14 or newer.
-_PIPELINE = psycopg is not None and psycopg.Pipeline.is_supported()
-
-
-def check_schema_name(name: Any) -> str:
-    """``name`` if it can be a pyidb schema, else InvalidArgumentError saying why.
-
-    >>> check_schema_name("pyidb")
-    'pyidb'
-    """
-    if not isinstance(name, str) or not _SCHEMA_NAME.fullmatch(name):
-        raise InvalidArgumentError(
-            f"a PostgreSQL schema name for pyidb must be 1-63 characters of a-z, 0-9 and _, not "
-            f"starting with a digit; got {name!r}"
-        )
-    if name in _RESERVED or name.startswith("pg_"):
-        raise InvalidArgumentError(
-            f"the schema name {name!r} is reserved by PostgreSQL (public, information_schema, "
-            "pg_*); pyidb keeps its tables in a schema of their own"
-        )
-    return name
-
-
-def _lock_key(schema: str) -> int:
-    """The advisory lock id of a schema's writers (a signed 64-bit int; a hash collision only
-    makes two schemas' writers wait for each other, never mixes data)."""
-    digest = hashlib.blake2b(f"pyidb-writer:{schema}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 class PostgreSQLStorage(Reader, Storage):
@@ -134,7 +90,7 @@ class PostgreSQLStorage(Reader, Storage):
         self.schema = check_schema_name(schema)
         self._conninfo = conninfo
         self._timeout = timeout
-        self._lock_id = _lock_key(schema)
+        self._lock_id = lock_key(schema)
         self._in_write = False
         self._buffer = WriteBuffer()
         # A full batch is sent by a helper thread while the engine goes on encoding records
@@ -147,7 +103,7 @@ class PostgreSQLStorage(Reader, Storage):
         self._conn = self._connect()
         try:
             self._t = statements(schema, self._conn)
-            self._initialize()
+            initialize(self._conn, schema, self._where())
         except BaseException:
             self._conn.close()
             self.closed = True
@@ -169,7 +125,7 @@ class PostgreSQLStorage(Reader, Storage):
             return psycopg.connect(self._conninfo, autocommit=True, connect_timeout=timeout)
         except psycopg.Error as exc:
             raise UnknownError(
-                f"cannot connect to PostgreSQL ({_redact(self._conninfo)}): {str(exc).strip()}"
+                f"cannot connect to PostgreSQL ({redact(self._conninfo)}): {str(exc).strip()}"
             ) from None
 
     def _map(self, exc: Exception) -> Error:
@@ -216,60 +172,6 @@ class PostgreSQLStorage(Reader, Storage):
         if self._conn.broken and not self._in_write:
             self._conn = self._connect()  # the server restarted: start afresh between transactions
 
-    # -- opening --------------------------------------------------------------------------
-
-    def _initialize(self) -> None:
-        """Create the schema and tables if missing; refuse a schema that is not pyidb's."""
-        schema = sql.Identifier(self.schema)
-        conn = self._conn
-        try:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_INIT_LOCK,))
-                exists = conn.execute(
-                    "SELECT 1 FROM pg_namespace WHERE nspname=%s", (self.schema,)
-                ).fetchone()
-                if exists is None:
-                    conn.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
-                    conn.execute(sql.SQL(
-                        "CREATE TABLE {}.meta (name text PRIMARY KEY, value text NOT NULL)"
-                    ).format(schema))
-                    conn.execute(sql.SQL(
-                        "CREATE TABLE {}.kv (tree integer NOT NULL, key bytea NOT NULL, "
-                        "value bytea NOT NULL, PRIMARY KEY (tree, key))"
-                    ).format(schema))
-                    conn.execute(
-                        sql.SQL("INSERT INTO {}.meta (name, value) VALUES (%s, %s), (%s, %s)").format(schema),
-                        ("application", _APPLICATION, "format_version", str(FORMAT_VERSION)),
-                    )
-                self._check_format()
-        except psycopg.Error as exc:
-            raise self._map(exc) from None
-
-    def _check_format(self) -> None:
-        tables = {
-            r[0] for r in self._conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname=%s", (self.schema,)
-            ).fetchall()
-        }
-        meta: dict[str, str] = {}
-        if {"meta", "kv"} <= tables:
-            meta = dict(self._conn.execute(
-                sql.SQL("SELECT name, value FROM {}.meta").format(sql.Identifier(self.schema))
-            ).fetchall())
-        if meta.get("application") != _APPLICATION:
-            raise UnknownError(
-                f"the {self._where()} exists but is not pyidb's (it has the tables {sorted(tables)}); "
-                "pyidb left it untouched. Use another schema for pyidb's data."
-            )
-        version = int(meta["format_version"]) if meta.get("format_version", "").isdigit() else -1
-        if version > FORMAT_VERSION:
-            raise UnknownError(
-                f"the {self._where()} was written by a newer pyidb (storage format {version}; this "
-                f"pyidb reads format {FORMAT_VERSION}); upgrade pyidb to open it"
-            )
-        if version < 1:
-            raise UnknownError(f"the {self._where()} has an unreadable pyidb format version")
-
     # -- transactions ---------------------------------------------------------------------
 
     def begin_write(self, durability: str = "default") -> None:
@@ -298,7 +200,7 @@ class PostgreSQLStorage(Reader, Storage):
             )
         conn = self._conn
         try:
-            with self._pipeline():  # BEGIN, lock and settings: one round trip
+            with pipeline(conn):  # BEGIN, lock and settings: one round trip
                 conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
                 if level == "off":
                     conn.execute("SET LOCAL synchronous_commit = off")
@@ -321,10 +223,6 @@ class PostgreSQLStorage(Reader, Storage):
         self._buffer.clear()
         self._in_write = True
         return True
-
-    def _pipeline(self) -> AbstractContextManager[Any]:
-        """Statements sent together, their results read after one round trip (libpq >= 14)."""
-        return self._conn.pipeline() if _PIPELINE else nullcontext()
 
     @property
     def lock_timeout(self) -> float:
@@ -419,30 +317,7 @@ class PostgreSQLStorage(Reader, Storage):
         self._settle()
         batches = self._buffer.take(tree)
         if batches or commit:
-            self._write_batches(batches, commit)
-
-    def _write_batches(self, batches: list[Any], commit: bool = False) -> None:
-        """A big batch of keys PostgreSQL does not hold yet (a bulk load) is copied, the rest
-        goes in one pipeline."""
-        conn, t = self._conn, self._t
-        big = [b for b in batches if len(b[1]) >= _COPY_ROWS]
-        if big:
-            with self._pipeline():  # one round trip for every tree's probe
-                probes = [conn.execute(t["probe"], (tree_id, min(keys), max(keys)))
-                          for tree_id, keys, _, _ in big]
-            for (tree_id, keys, values, _), probe in zip(big, probes, strict=True):
-                if probe.fetchone() is None:  # no stored key in the batch's span: all are new
-                    with conn.cursor().copy(t["copy"]) as copy:
-                        copy.write(_copy_data(tree_id, keys, values))
-                    keys.clear()
-        with self._pipeline():
-            for tree_id, keys, values, deleted in batches:
-                if deleted:
-                    conn.execute(t["delete_many"], (tree_id, deleted))
-                if keys:
-                    conn.execute(t["put_many"], (tree_id, keys, values))
-            if commit:
-                conn.execute("COMMIT")
+            send_batches(self._conn, self._t, batches, commit)
 
     def _send_behind(self) -> None:
         """The buffer is full: send it on a helper thread (after the previous one is done)."""
@@ -455,7 +330,7 @@ class PostgreSQLStorage(Reader, Storage):
 
         def send() -> None:
             try:
-                self._write_batches(batches)
+                send_batches(self._conn, self._t, batches)
             except BaseException as exc:  # raised by the next call that uses the connection
                 errors.append(exc)
 
@@ -620,25 +495,3 @@ class PostgreSQLStorage(Reader, Storage):
         except psycopg.Error as exc:
             raise self._map(exc) from None
         self.close()
-
-
-def _copy_data(tree: int, keys: list[bytes], values: list[bytes]) -> bytes:
-    """The rows ``(tree, key, value)`` in PostgreSQL's binary COPY format (built here in one
-    pass: psycopg's ``write_row`` costs a Python call or two per row)."""
-    row = struct.pack(">hii", 3, 4, tree)  # 3 fields; the int4 tree
-    size = struct.Struct(">i").pack
-    parts = [_COPY_HEADER]
-    add = parts.append
-    for key, value in zip(keys, values, strict=True):
-        add(row)
-        add(size(len(key)))
-        add(key)
-        add(size(len(value)))
-        add(value)
-    add(_COPY_TRAILER)
-    return b"".join(parts)
-
-
-def _redact(conninfo: str) -> str:
-    """A connection string fit for an error message (no password)."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", re.sub(r"password=\S+", "password=***", conninfo))
