@@ -129,8 +129,17 @@ class ReadView(Reader):
         self._storage = storage
         self._conn = conn
         self._t = storage._t
+        # One cursor for every read of the view (each result is read out before the next
+        # statement): no cursor object made per point get.
+        self._cursor = conn.cursor()
         try:
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        except psycopg.Error as exc:
+            raise self._fail(exc) from None
+
+    def _run(self, query: Any, args: tuple[Any, ...]) -> Any:
+        try:
+            return self._cursor.execute(query, args)
         except psycopg.Error as exc:
             raise self._fail(exc) from None
 
