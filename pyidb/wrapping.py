@@ -74,16 +74,6 @@ _QUERY_FIELDS = {
     "get_many": ("keys",), "delete_many": ("keys",), "clear": (),
 }
 
-def _cursor_move(cursor: Any, op: Operation) -> Any:
-    """A one-step move is the backend's own ``continue_`` (what every ``continue_``/``advance(1)``
-    comes down to): its fast path matters, a browser cursor serves its read-ahead page inside
-    the transaction's event only there (through ``_move`` the result came a loop turn later and
-    the browser had committed the transaction meanwhile)."""
-    if op.count == 1 and type(op.count) is int and op.primary_key is None:
-        return cursor.continue_(op.key)
-    return cursor._move(op.count, op.key, op.primary_key)
-
-
 _PERFORM: dict[Kind, Callable[[Any, Operation], Any]] = {
     Kind.OPEN: lambda t, op: t.open(op.database, op.version, upgrade=op.upgrade,
                                     blocked=op.blocked, blocking=op.blocking),
@@ -107,7 +97,7 @@ _PERFORM: dict[Kind, Callable[[Any, Operation], Any]] = {
     Kind.RENAME_OBJECT_STORE: lambda t, op: setattr(t, "name", op.new_name),
     Kind.RENAME_INDEX: lambda t, op: setattr(t, "name", op.new_name),
     # the backend hook behind continue_/advance/continue_primary_key (see api.Cursor)
-    Kind.CURSOR_MOVE: lambda t, op: _cursor_move(t, op),
+    Kind.CURSOR_MOVE: lambda t, op: t._move(op.count, op.key, op.primary_key),
     Kind.CURSOR_UPDATE: lambda t, op: t.update(op.value),
     Kind.CURSOR_DELETE: lambda t, op: t.delete(),
     **{Kind(name): _call_source(name) for name in _QUERY_FIELDS},
