@@ -87,6 +87,33 @@ async def test_two_clients_converge_and_no_echo(server: ServerProcess) -> None:
     assert wa.status.last_error is None and wa.status.pending == 0 and wa.status.last_sync
 
 
+async def test_synced_events_leave_the_outbox_and_clear_synced_keeps_recent_ones(server: ServerProcess) -> None:
+    client = await new_client()
+    worker = client.sync_worker(server.url, token="ta")
+    await client.post.create(data={"id": "cs1", "owner": "alice", "title": "one"})
+    await worker.push()
+    async with client.db.transaction(["sync_outbox", "sync_meta"], "readonly") as tx:
+        assert await tx.object_store("sync_outbox").count() == 0  # the synced event is gone...
+        logged = await tx.object_store("sync_meta").get_all(pyidb.KeyRange.bound("synced:", "synced;"))
+    assert [[e[1] for e in row["value"]["events"]] for row in logged] == [[1]]  # ...its id and seq kept
+    await client.post.create(data={"id": "cs2", "owner": "alice", "title": "two"})
+    await client.post.create(data={"id": "cs3", "owner": "alice", "title": "three"})
+    await worker.push()
+    assert (await client.outbox.stats())["synced"] == 3
+    # Only what was synced more than an hour ago goes: nothing yet.
+    assert await client.outbox.clear_synced(older_than=3600) == 0
+    assert (await client.outbox.stats())["synced"] == 3
+    async with client.db.transaction(["sync_meta"], "readwrite") as tx:  # the first push was long ago
+        meta = tx.object_store("sync_meta")
+        first = await meta.get(logged[0]["name"])
+        first["value"]["synced_at"] -= 7200
+        await meta.put(first)
+    assert await client.outbox.clear_synced(older_than=3600) == 1
+    assert (await client.outbox.stats())["synced"] == 2
+    assert await client.outbox.clear_synced() == 2
+    assert (await client.outbox.stats())["synced"] == 0
+
+
 async def test_lost_ack_is_retried_and_applied_once(server: ServerProcess) -> None:
     client = await new_client()
     transport = FaultyTransport(server.url, "ta")

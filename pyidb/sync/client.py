@@ -14,10 +14,13 @@ Stores the plugin adds to the client's database:
   joins a push batch (from a counter in ``sync_meta``, in the same transaction), not when it is
   written: an aborted write must not leave a hole in the sequence, which the server would wait on.
   Until the event is answered its seq and base version are kept in ``sync_meta``'s ``assigned``
-  row (``{n: [seq, base_version]}``: one write per batch instead of rewriting every event); the
-  answered event is stored with them.
-- ``sync_meta``: this client's id, the next seq, the seqs given to unanswered events, and the pull
-  cursor (saved in the same transaction as the page it describes).
+  row (``{n: [seq, base_version]}``: one write per batch instead of rewriting every event). An
+  event the server took leaves the outbox when its answer is stored (deleting it is a fraction of
+  the work of rewriting it); a rejected one stays, with its seq, data and the server's reason.
+- ``sync_meta``: this client's id, the next seq, the seqs given to unanswered events, the pull
+  cursor (saved in the same transaction as the page it describes), and what is left of synced
+  events: ``synced`` (how many, for ``stats()``) and one ``synced:<n>`` row per closed batch,
+  ``{"synced_at", "events": [[id, seq], ...]}``, until ``clear_synced`` removes it.
 - ``sync_versions``: the server version of each record as last seen (the ``base_version`` of a
   later local change).
 - ``sync_deferred``: pulled records waiting for their parent record (in a later page).
@@ -37,6 +40,8 @@ OUTBOX, META, VERSIONS, DEFERRED = "sync_outbox", "sync_meta", "sync_versions", 
 PENDING, IN_FLIGHT, FAILED, REJECTED, SYNCED = "pending", "in_flight", "failed", "rejected", "synced"
 OPEN = (PENDING, IN_FLIGHT, FAILED)
 ASSIGNED = "assigned"  # the sync_meta row of the seqs given to unanswered events
+SYNCED_COUNT = "synced"  # the sync_meta row counting synced events (stats)
+SYNCED_LOG = "synced:"  # prefix of the sync_meta rows of closed batches (clear_synced)
 
 
 class SyncPlugin:
@@ -54,6 +59,7 @@ class SyncPlugin:
         self.stores: dict[str, dict] = {
             OUTBOX: {"key_path": "n", "auto_increment": True, "indexes": {
                 # Sparse indexes: the fields exist only while the event is still to be synced.
+                # (A synced event is deleted; "status" lists open and rejected ones.)
                 "queue": {"key_path": "q", "unique": False, "multi_entry": False},
                 "open": {"key_path": "open", "unique": False, "multi_entry": False},
                 "status": {"key_path": "status", "unique": False, "multi_entry": False},
@@ -201,17 +207,47 @@ class Outbox:
                 event = {**event, "seq": given[0], "base_version": given[1]}
         return event
 
+    @staticmethod
+    async def close_synced(tx: Any, events: list[dict]) -> None:
+        """In ``tx``: the ``events`` the server took leave the outbox (and ``assigned``); their id
+        and seq are kept in one ``synced:<n>`` row of ``sync_meta`` with the time, and counted."""
+        if not events:
+            return
+        outbox, meta = tx.object_store(OUTBOX), tx.object_store(META)
+        assigned = await meta.get(ASSIGNED)
+        given = assigned["value"] if assigned else {}
+        kept, released = [], False
+        for event in events:
+            seq = event.get("seq")
+            taken = given.pop(str(event["n"]), None)
+            released = released or taken is not None
+            kept.append([event["id"], seq if seq is not None else taken[0] if taken else None])
+        ns = sorted(event["n"] for event in events)
+        start = 0
+        for i in range(1, len(ns) + 1):  # consecutive ns (a whole batch, mostly): one range delete
+            if i == len(ns) or ns[i] != ns[i - 1] + 1:
+                lo, hi = ns[start], ns[i - 1]
+                await outbox.delete(lo if lo == hi else KeyRange.bound(lo, hi))
+                start = i
+        if released:
+            await meta.put(assigned)
+        await meta.put({"name": f"{SYNCED_LOG}{ns[0]:015d}",
+                        "value": {"synced_at": time.time(), "events": kept}})
+        count = await meta.get(SYNCED_COUNT) or {"name": SYNCED_COUNT, "value": 0}
+        count["value"] += len(events)
+        await meta.put(count)
+
     async def mark_synced(self, ids: Iterable[str]) -> None:
-        """Mark events (by event id) as accepted by the server."""
+        """Mark events (by event id) as accepted by the server: they leave the outbox (see
+        :meth:`close_synced`)."""
         async with self.db.transaction([OUTBOX, META], "readwrite") as tx:
             store = tx.object_store(OUTBOX)
-            done = []
+            done: dict[int, dict] = {}
             for event_id in ids:
                 event = await store.index("id").get(event_id)
-                if event is not None:
-                    done.append(event)
-                    await store.put(closed(await self._with_seq(tx, event), SYNCED, None))
-            await self.release(tx, done)
+                if event is not None and "q" in event:  # open (a rejected one stays rejected)
+                    done[event["n"]] = event
+            await self.close_synced(tx, list(done.values()))
 
     async def mark_failed(self, event_id: str | Iterable[str], error: str, retryable: bool) -> None:
         """Record a failure of one event (or several, by id): retryable ones stay in the queue
@@ -234,7 +270,9 @@ class Outbox:
         """``{"pending", "in_flight", "failed", "rejected", "synced"}`` counts."""
         async with self.db.transaction([OUTBOX, META], "readonly") as tx:
             index = tx.object_store(OUTBOX).index("status")
+            # (synced events stored by an older version of this module are still counted)
             counts = {s: await index.count(s) for s in (PENDING, IN_FLIGHT, FAILED, REJECTED, SYNCED)}
+            counts[SYNCED] += (await tx.object_store(META).get(SYNCED_COUNT) or {"value": 0})["value"]
             assigned = await tx.object_store(META).get(ASSIGNED)
             if assigned and assigned["value"]:
                 # Pending events given a seq are in flight (failed ones keep their status).
@@ -253,19 +291,30 @@ class Outbox:
         """Delete synced events synced more than ``older_than`` seconds ago; returns how many."""
         limit = time.time() - older_than  # housekeeping only: no clock ever orders changes
         removed = 0
-        async with self.db.transaction([OUTBOX], "readwrite") as tx:
-            store = tx.object_store(OUTBOX)
+        async with self.db.transaction([OUTBOX, META], "readwrite") as tx:
+            store, meta = tx.object_store(OUTBOX), tx.object_store(META)
+            # Synced events stored in the outbox by an older version of this module:
             async for cursor in store.index("status").open_cursor(SYNCED):
                 if (cursor.value.get("synced_at") or 0) <= limit:
                     await cursor.delete()
                     removed += 1
-        return removed
+            logged = 0
+            # ";" follows ":": the range holds exactly the names that start with SYNCED_LOG.
+            async for cursor in meta.open_cursor(KeyRange.bound(SYNCED_LOG, SYNCED_LOG[:-1] + ";",
+                                                                False, True)):
+                if cursor.value["value"]["synced_at"] <= limit:
+                    logged += len(cursor.value["value"]["events"])
+                    await cursor.delete()
+            if logged:
+                count = await meta.get(SYNCED_COUNT)
+                await meta.put({"name": SYNCED_COUNT, "value": max(0, count["value"] - logged)})
+        return removed + logged
 
 
 def closed(event: dict, status: str, error: str | None) -> dict:
-    """The event out of the queue (``q`` and ``open`` removed from the sparse indexes). A synced
-    event keeps what identifies it (id, seq, model, key, op, when), not its data: the server has
-    that (``worker.history``); a rejected one keeps its data, for a UI to show what was refused."""
+    """The event out of the queue (``q`` and ``open`` removed from the sparse indexes), as a
+    rejected event is kept: with its data, for a UI to show what was refused. (A synced event is
+    not kept: see :meth:`Outbox.close_synced`.)"""
     dropped = ("q", "open", "data", "after") if status == SYNCED else ("q", "open")
     event = {k: v for k, v in event.items() if k not in dropped}
     event.update(status=status, error=error, synced_at=time.time())

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .client import META, OUTBOX, REJECTED, SYNCED, VERSIONS, SyncPlugin, closed
+from .client import META, OUTBOX, REJECTED, VERSIONS, SyncPlugin, closed
 from .local import LocalWrites
 from .protocol import PROTOCOL_VERSION, SyncError, decode, encode, key_text
 from .schema import join_models
@@ -167,10 +167,11 @@ class SyncWorker(LocalWrites):
                     if r.get("id") in by_id and r.get("status") in ("applied", "merged", "rejected")]
         async with self._remote_tx() as (tx, apply):
             outbox = tx.object_store(OUTBOX)
-            if answered:
-                await outbox.put_many([closed(e, SYNCED if r["status"] != "rejected" else REJECTED,
-                                              r.get("reason")) for e, r in answered])
-                await self.plugin.outbox.release(tx, [e for e, _ in answered])
+            refused = [(e, r) for e, r in answered if r["status"] == "rejected"]
+            if refused:
+                await outbox.put_many([closed(e, REJECTED, r.get("reason")) for e, r in refused])
+                await self.plugin.outbox.release(tx, [e for e, _ in refused])
+            await self.plugin.outbox.close_synced(tx, [e for e, r in answered if r["status"] != "rejected"])
             # The server's answer decides the record -- unless a newer local edit of it is still
             # queued (then that edit's own answer will): the last answer per record, if no event
             # of it is left in the queue. "applied" means the server holds what the client wrote:
