@@ -87,7 +87,7 @@ async def test_two_clients_converge_and_no_echo(server: ServerProcess) -> None:
     assert wa.status.last_error is None and wa.status.pending == 0 and wa.status.last_sync
 
 
-async def test_synced_events_leave_the_outbox_and_clear_synced_keeps_recent_ones(server: ServerProcess) -> None:
+async def test_synced_events_leave_the_outbox_clear_synced_keeps_recent_ones(server: ServerProcess) -> None:
     client = await new_client()
     worker = client.sync_worker(server.url, token="ta")
     await client.post.create(data={"id": "cs1", "owner": "alice", "title": "one"})
@@ -112,6 +112,29 @@ async def test_synced_events_leave_the_outbox_and_clear_synced_keeps_recent_ones
     assert (await client.outbox.stats())["synced"] == 2
     assert await client.outbox.clear_synced() == 2
     assert (await client.outbox.stats())["synced"] == 0
+
+
+async def test_events_stored_by_an_older_outbox_still_count() -> None:
+    # Before synced events were deleted and pending ones stored without a status, an outbox held
+    # {"status": "pending"} events in its queue and closed {"status": "synced"} ones.
+    client = await new_client()
+    await client.post.create(data={"id": "old1", "owner": "alice", "title": "a"})
+    await client.post.create(data={"id": "old2", "owner": "alice", "title": "b"})
+    async with client.db.transaction(["sync_outbox"], "readwrite") as tx:
+        outbox = tx.object_store("sync_outbox")
+        first, second = await outbox.get_all()
+        await outbox.put({**first, "status": "pending"})
+        closed = {k: v for k, v in second.items() if k not in ("q", "open", "data", "after")}
+        await outbox.put({**closed, "status": "synced", "seq": 7, "synced_at": time.time()})
+    assert await client.outbox.stats() == {"pending": 1, "in_flight": 0, "failed": 0, "rejected": 0,
+                                           "synced": 1}
+    batch = await client.outbox.next_batch(10)
+    assert [e["id"] for e in batch] == [first["id"]] and batch[0]["status"] == "in_flight"
+    assert (await client.outbox.stats())["in_flight"] == 1
+    assert await client.outbox.clear_synced() == 1
+    await client.outbox.mark_synced([first["id"]])
+    assert await client.outbox.stats() == {"pending": 0, "in_flight": 0, "failed": 0, "rejected": 0,
+                                           "synced": 1}
 
 
 async def test_lost_ack_is_retried_and_applied_once(server: ServerProcess) -> None:

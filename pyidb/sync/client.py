@@ -58,12 +58,14 @@ class SyncPlugin:
         self.outbox = Outbox(self)
         self.stores: dict[str, dict] = {
             OUTBOX: {"key_path": "n", "auto_increment": True, "indexes": {
-                # Sparse indexes: the fields exist only while the event is still to be synced.
-                # (A synced event is deleted; "status" lists open and rejected ones.)
+                # Sparse indexes (an index entry costs on every write and delete): "q" and
+                # "open" exist only while the event is still to be synced; "status" only once
+                # it is not pending (failed or rejected): a pending event is stored without it.
+                # A synced event is deleted. No index by event id: nothing looks events up by
+                # id on the way of a push (mark_synced/mark_failed look among the open ones).
                 "queue": {"key_path": "q", "unique": False, "multi_entry": False},
                 "open": {"key_path": "open", "unique": False, "multi_entry": False},
                 "status": {"key_path": "status", "unique": False, "multi_entry": False},
-                "id": {"key_path": "id", "unique": True, "multi_entry": False},
             }},
             META: {"key_path": "name", "auto_increment": False, "indexes": {}},
             VERSIONS: {"key_path": "ref", "auto_increment": False, "indexes": {}},
@@ -103,8 +105,9 @@ class SyncPlugin:
             data = None
         tx.object_store(OUTBOX).add({
             "id": uuid.uuid4().hex, "model": event.model, "key": encode(event.key), "op": event.op,
-            "data": data, "after": encode(event.after) if event.after is not None else None,
-            "status": PENDING, "seq": None, "base_version": None, "attempts": 0, "error": None,
+            # A create's after is its data: stored once (next_batch and rejected() give it back).
+            "data": data, "after": encode(event.after) if event.op == "update" else None,
+            "seq": None, "base_version": None, "attempts": 0, "error": None,
             # ``q`` and ``open`` exist only while the event is to be synced (sparse indexes):
             # "queue" lists open events by key n (equal index keys sort by primary key), "open"
             # finds the open events of one record.
@@ -180,7 +183,8 @@ class Outbox:
             for event in events:
                 if event["seq"] is None:
                     event["seq"], event["base_version"] = assigned["value"][str(event["n"])]
-                if event["status"] == PENDING:
+                _with_after(event)
+                if event.get("status", PENDING) == PENDING:
                     event["status"] = IN_FLIGHT  # in the answer only: stats() counts it from meta
             if fresh:
                 await meta.put(counter)
@@ -237,47 +241,61 @@ class Outbox:
         count["value"] += len(events)
         await meta.put(count)
 
+    @staticmethod
+    async def _open_by_id(tx: Any, ids: Iterable[str]) -> list[dict]:
+        """The open events with these ids (one read of the queue: this is not on a push's way)."""
+        wanted = set(ids)
+        events = await tx.object_store(OUTBOX).index("queue").get_all(0)
+        return [e for e in events if e["id"] in wanted]
+
     async def mark_synced(self, ids: Iterable[str]) -> None:
-        """Mark events (by event id) as accepted by the server: they leave the outbox (see
+        """Mark open events (by event id) as accepted by the server: they leave the outbox (see
         :meth:`close_synced`)."""
         async with self.db.transaction([OUTBOX, META], "readwrite") as tx:
-            store = tx.object_store(OUTBOX)
-            done: dict[int, dict] = {}
-            for event_id in ids:
-                event = await store.index("id").get(event_id)
-                if event is not None and "q" in event:  # open (a rejected one stays rejected)
-                    done[event["n"]] = event
-            await self.close_synced(tx, list(done.values()))
+            await self.close_synced(tx, await self._open_by_id(tx, ids))
 
     async def mark_failed(self, event_id: str | Iterable[str], error: str, retryable: bool) -> None:
-        """Record a failure of one event (or several, by id): retryable ones stay in the queue
-        (status ``failed``, ``attempts`` + 1), others are ``rejected`` and leave it."""
+        """Record a failure of one open event (or several, by id): retryable ones stay in the
+        queue (status ``failed``, ``attempts`` + 1), others are ``rejected`` and leave it."""
         ids = [event_id] if isinstance(event_id, str) else list(event_id)
         async with self.db.transaction([OUTBOX, META], "readwrite") as tx:
-            store = tx.object_store(OUTBOX)
-            for one in ids:
-                event = await store.index("id").get(one)
-                if event is None:
-                    continue
-                if retryable:
-                    event = {**event, "status": FAILED, "error": error, "attempts": event["attempts"] + 1}
-                else:
-                    event = closed(await self._with_seq(tx, event), REJECTED, error)
-                    await self.release(tx, [event])
-                await store.put(event)
+            await self._fail(tx, await self._open_by_id(tx, ids), error, retryable)
+
+    async def mark_batch_failed(self, events: list[dict], error: str) -> None:
+        """The events of a batch (as :meth:`next_batch` gave them) failed on the way: they stay
+        in the queue as ``failed`` (read by key, not by id)."""
+        async with self.db.transaction([OUTBOX, META], "readwrite") as tx:
+            stored = await tx.object_store(OUTBOX).get_many([e["n"] for e in events])
+            await self._fail(tx, [e for e in stored if e is not None and "q" in e], error, True)
+
+    async def _fail(self, tx: Any, events: list[dict], error: str, retryable: bool) -> None:
+        store = tx.object_store(OUTBOX)
+        for event in events:
+            if retryable:
+                event = {**event, "status": FAILED, "error": error, "attempts": event["attempts"] + 1}
+            else:
+                event = closed(await self._with_seq(tx, event), REJECTED, error)
+                await self.release(tx, [event])
+            await store.put(event)
 
     async def stats(self) -> dict[str, int]:
         """``{"pending", "in_flight", "failed", "rejected", "synced"}`` counts."""
         async with self.db.transaction([OUTBOX, META], "readonly") as tx:
-            index = tx.object_store(OUTBOX).index("status")
-            # (synced events stored by an older version of this module are still counted)
-            counts = {s: await index.count(s) for s in (PENDING, IN_FLIGHT, FAILED, REJECTED, SYNCED)}
+            outbox = tx.object_store(OUTBOX)
+            index = outbox.index("status")
+            # (Events stored by an older version of this module have a status even when pending
+            # or synced: they count the same.)
+            failed = await index.count(FAILED)
+            counts = {PENDING: await outbox.index("queue").count(0) - failed,  # open, not failed
+                      IN_FLIGHT: 0, FAILED: failed, REJECTED: await index.count(REJECTED),
+                      SYNCED: await index.count(SYNCED)}
             counts[SYNCED] += (await tx.object_store(META).get(SYNCED_COUNT) or {"value": 0})["value"]
             assigned = await tx.object_store(META).get(ASSIGNED)
             if assigned and assigned["value"]:
                 # Pending events given a seq are in flight (failed ones keep their status).
-                stored = await tx.object_store(OUTBOX).get_many([int(n) for n in assigned["value"]])
-                moving = sum(1 for e in stored if e is not None and e["status"] == PENDING)
+                stored = await outbox.get_many([int(n) for n in assigned["value"]])
+                moving = sum(1 for e in stored if e is not None and "q" in e
+                             and e.get("status", PENDING) == PENDING)
                 counts[PENDING] -= moving
                 counts[IN_FLIGHT] += moving
             return counts
@@ -285,7 +303,7 @@ class Outbox:
     async def rejected(self) -> list[dict]:
         """The events the server refused, with its reason in ``error`` (for a UI to show)."""
         async with self.db.transaction([OUTBOX], "readonly") as tx:
-            return await tx.object_store(OUTBOX).index("status").get_all(REJECTED)
+            return [_with_after(e) for e in await tx.object_store(OUTBOX).index("status").get_all(REJECTED)]
 
     async def clear_synced(self, older_than: float = 0.0) -> int:
         """Delete synced events synced more than ``older_than`` seconds ago; returns how many."""
@@ -309,6 +327,13 @@ class Outbox:
                 count = await meta.get(SYNCED_COUNT)
                 await meta.put({"name": SYNCED_COUNT, "value": max(0, count["value"] - logged)})
         return removed + logged
+
+
+def _with_after(event: dict) -> dict:
+    """The event as the API gives it: a create's ``after`` is its ``data`` (stored once)."""
+    if event["op"] == "create" and event.get("after") is None and "data" in event:
+        event["after"] = event["data"]
+    return event
 
 
 def closed(event: dict, status: str, error: str | None) -> dict:

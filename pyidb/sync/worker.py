@@ -139,7 +139,7 @@ class SyncWorker(LocalWrites):
             try:
                 answer = await sending
             except TransportError as exc:
-                await outbox.mark_failed([e["id"] for e in batch], str(exc), retryable=True)
+                await outbox.mark_batch_failed(batch, str(exc))
                 raise
             results = answer.get("results", [])
             if any(r.get("status") == "retry" for r in results) or len(results) < len(batch):
