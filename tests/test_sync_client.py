@@ -137,6 +137,24 @@ async def test_events_stored_by_an_older_outbox_still_count() -> None:
                                            "synced": 1}
 
 
+async def test_next_batch_skips_closed_events_and_remembers_where_the_open_ones_start() -> None:
+    client = await new_client()
+    for i in range(4):
+        await client.post.create(data={"id": f"nb{i}", "owner": "alice", "title": str(i)})
+    first = await client.outbox.next_batch(2)
+    await client.outbox.mark_failed(first[0]["id"], "refused", retryable=False)  # kept, rejected
+    await client.outbox.mark_synced([first[1]["id"]])  # deleted
+    batch = await client.outbox.next_batch(10)
+    assert [e["data"]["id"] for e in batch] == ["nb2", "nb3"]  # in write order, seqs kept going
+    assert [e["seq"] for e in batch] == [3, 4]
+    async with client.db.transaction(["sync_meta"], "readonly") as tx:
+        assert (await tx.object_store("sync_meta").get("open_from"))["value"] == batch[0]["n"]
+    await client.outbox.mark_synced([e["id"] for e in batch])
+    await client.post.create(data={"id": "nb4", "owner": "alice", "title": "4"})
+    assert [e["data"]["id"] for e in await client.outbox.next_batch(10)] == ["nb4"]
+    assert [e["data"]["id"] for e in await client.outbox.rejected()] == ["nb0"]
+
+
 async def test_lost_ack_is_retried_and_applied_once(server: ServerProcess) -> None:
     client = await new_client()
     transport = FaultyTransport(server.url, "ta")

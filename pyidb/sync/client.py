@@ -42,6 +42,7 @@ OPEN = (PENDING, IN_FLIGHT, FAILED)
 ASSIGNED = "assigned"  # the sync_meta row of the seqs given to unanswered events
 SYNCED_COUNT = "synced"  # the sync_meta row counting synced events (stats)
 SYNCED_LOG = "synced:"  # prefix of the sync_meta rows of closed batches (clear_synced)
+OPEN_FROM = "open_from"  # the sync_meta row: every outbox event before this n is closed
 
 
 class SyncPlugin:
@@ -58,12 +59,13 @@ class SyncPlugin:
         self.outbox = Outbox(self)
         self.stores: dict[str, dict] = {
             OUTBOX: {"key_path": "n", "auto_increment": True, "indexes": {
-                # Sparse indexes (an index entry costs on every write and delete): "q" and
-                # "open" exist only while the event is still to be synced; "status" only once
-                # it is not pending (failed or rejected): a pending event is stored without it.
-                # A synced event is deleted. No index by event id: nothing looks events up by
-                # id on the way of a push (mark_synced/mark_failed look among the open ones).
-                "queue": {"key_path": "q", "unique": False, "multi_entry": False},
+                # Sparse indexes (an index entry costs on every write and delete): "open" exists
+                # only while the event is still to be synced; "status" only once it is not
+                # pending (failed or rejected): a pending event is stored without it. A synced
+                # event is deleted. No index by event id (nothing looks events up by id on the
+                # way of a push) nor of the queue: open events are read in key order from the
+                # store itself, from the first one (``open_from`` in sync_meta: every event
+                # before it is closed, and a closed event never reopens).
                 "open": {"key_path": "open", "unique": False, "multi_entry": False},
                 "status": {"key_path": "status", "unique": False, "multi_entry": False},
             }},
@@ -108,10 +110,9 @@ class SyncPlugin:
             # A create's after is its data: stored once (next_batch and rejected() give it back).
             "data": data, "after": encode(event.after) if event.op == "update" else None,
             "seq": None, "base_version": None, "attempts": 0, "error": None,
-            # ``q`` and ``open`` exist only while the event is to be synced (sparse indexes):
-            # "queue" lists open events by key n (equal index keys sort by primary key), "open"
-            # finds the open events of one record.
-            "q": 0, "open": [event.model, ref], "synced_at": None,
+            # ``open`` exists only while the event is to be synced (a sparse index): it finds
+            # the open events of one record.
+            "open": [event.model, ref], "synced_at": None,
         })
 
 
@@ -166,11 +167,22 @@ class Outbox:
         a batch still waiting for its answer."""
         async with self.db.transaction([OUTBOX, META, VERSIONS], "readwrite") as tx:
             outbox, meta = tx.object_store(OUTBOX), tx.object_store(META)
-            if after is None:
-                events = await outbox.index("queue").get_all(0, limit)
-            else:
-                later = await outbox.get_all(KeyRange.lower_bound(after, open=True), limit)
-                events = [e for e in later if "q" in e]  # open ones only
+            start = await meta.get(OPEN_FROM) if after is None else None
+            lower = after if after is not None else start["value"] - 1 if start else None
+            events: list[dict] = []
+            first_open = None
+            while len(events) < limit:  # the closed events kept (rejected ones) are skipped
+                page = await outbox.get_all(KeyRange.lower_bound(lower, open=True)
+                                            if lower is not None else None, limit)
+                if not page:
+                    break
+                events.extend(e for e in page if "open" in e)
+                if first_open is None:
+                    first_open = events[0]["n"] if events else page[-1]["n"] + 1
+                lower = page[-1]["n"]
+            del events[limit:]
+            if after is None and first_open is not None and (start is None or first_open != start["value"]):
+                await meta.put({"name": OPEN_FROM, "value": first_open})
             counter = await meta.get("next_seq") or {"name": "next_seq", "value": 1}
             assigned = await meta.get(ASSIGNED) or {"name": ASSIGNED, "value": {}}
             # (An event stored with its seq comes from an older version of this module.)
@@ -245,7 +257,7 @@ class Outbox:
     async def _open_by_id(tx: Any, ids: Iterable[str]) -> list[dict]:
         """The open events with these ids (one read of the queue: this is not on a push's way)."""
         wanted = set(ids)
-        events = await tx.object_store(OUTBOX).index("queue").get_all(0)
+        events = await tx.object_store(OUTBOX).index("open").get_all()
         return [e for e in events if e["id"] in wanted]
 
     async def mark_synced(self, ids: Iterable[str]) -> None:
@@ -266,7 +278,7 @@ class Outbox:
         in the queue as ``failed`` (read by key, not by id)."""
         async with self.db.transaction([OUTBOX, META], "readwrite") as tx:
             stored = await tx.object_store(OUTBOX).get_many([e["n"] for e in events])
-            await self._fail(tx, [e for e in stored if e is not None and "q" in e], error, True)
+            await self._fail(tx, [e for e in stored if e is not None and "open" in e], error, True)
 
     async def _fail(self, tx: Any, events: list[dict], error: str, retryable: bool) -> None:
         store = tx.object_store(OUTBOX)
@@ -286,7 +298,7 @@ class Outbox:
             # (Events stored by an older version of this module have a status even when pending
             # or synced: they count the same.)
             failed = await index.count(FAILED)
-            counts = {PENDING: await outbox.index("queue").count(0) - failed,  # open, not failed
+            counts = {PENDING: await outbox.index("open").count() - failed,  # open, not failed
                       IN_FLIGHT: 0, FAILED: failed, REJECTED: await index.count(REJECTED),
                       SYNCED: await index.count(SYNCED)}
             counts[SYNCED] += (await tx.object_store(META).get(SYNCED_COUNT) or {"value": 0})["value"]
@@ -294,7 +306,7 @@ class Outbox:
             if assigned and assigned["value"]:
                 # Pending events given a seq are in flight (failed ones keep their status).
                 stored = await outbox.get_many([int(n) for n in assigned["value"]])
-                moving = sum(1 for e in stored if e is not None and "q" in e
+                moving = sum(1 for e in stored if e is not None and "open" in e
                              and e.get("status", PENDING) == PENDING)
                 counts[PENDING] -= moving
                 counts[IN_FLIGHT] += moving
@@ -337,7 +349,7 @@ def _with_after(event: dict) -> dict:
 
 
 def closed(event: dict, status: str, error: str | None) -> dict:
-    """The event out of the queue (``q`` and ``open`` removed from the sparse indexes), as a
+    """The event out of the queue (``open`` removed from the sparse index), as a
     rejected event is kept: with its data, for a UI to show what was refused. (A synced event is
     not kept: see :meth:`Outbox.close_synced`.)"""
     dropped = ("q", "open", "data", "after") if status == SYNCED else ("q", "open")

@@ -59,11 +59,11 @@ class LocalWrites:
         are queued, else one count per record, issued together."""
         if not refs:
             return []
-        waiting = await outbox.index("queue").count()
+        waiting = await outbox.index("open").count()
         if waiting == 0:
             return [False] * len(refs)
         if waiting <= 4 * len(refs):
-            open_refs = {tuple(e["open"]) for e in await outbox.index("queue").get_all()}
+            open_refs = {tuple(e["open"]) for e in await outbox.index("open").get_all()}
             return [tuple(ref) in open_refs for ref in refs]
         # All requests placed first, then awaited: the engine answers them back to back. (Not
         # asyncio.gather: its tasks resume after the transaction has committed.)
