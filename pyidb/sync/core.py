@@ -87,6 +87,11 @@ class SyncServer(Applier):
 
     def push(self, scope: str, body: dict) -> dict:
         """Apply a batch of one client's events; answers one result per event."""
+        return json.loads(self.push_json(scope, body))
+
+    def push_json(self, scope: str, body: dict) -> str:
+        """:meth:`push`'s answer as JSON text (the HTTP endpoint sends it): each result is
+        encoded once, for the exactly-once record and the answer both."""
         self.check_versions(body)
         client_id, events = body.get("client_id"), body.get("events")
         if not isinstance(client_id, str) or not client_id or not isinstance(events, list):
@@ -95,8 +100,9 @@ class SyncServer(Applier):
             raise SyncError(413, "batch_too_large", f"at most {MAX_BATCH} events per push")
         events = sorted((e for e in events if isinstance(e, dict) and isinstance(e.get("seq"), int)),
                         key=lambda e: e["seq"])
-        results: list[dict] = []
+        results: list[str] = []  # JSON texts
         answered: dict[int, dict] = {}  # this push's answers, stored together at its end
+        texts: dict[int, str] = {}
         with self.store.write(scope) as db:
             db.execute("INSERT INTO sync_clients (client_id, scope, last_seq) VALUES (?, ?, 0) "
                        "ON CONFLICT DO NOTHING", (client_id, scope))
@@ -107,11 +113,11 @@ class SyncServer(Applier):
             for event in events:
                 seq = event["seq"]
                 if seq <= last_seq:  # already applied or rejected: answer as the first time
-                    results.append(self._stored_answer(db, client_id, event, answered))
+                    results.append(_dumps(self._stored_answer(db, client_id, event, answered)))
                     continue
                 if seq != last_seq + 1:
-                    results.append({"id": event.get("id"), "seq": seq, "status": "retry",
-                                    "reason": f"seq {seq} follows a gap: expected {last_seq + 1}"})
+                    results.append(_dumps({"id": event.get("id"), "seq": seq, "status": "retry",
+                                           "reason": f"seq {seq} follows a gap: expected {last_seq + 1}"}))
                     break  # a client's events apply in order: nothing after a gap
                 try:
                     # Only a delete can be refused after it wrote something (an onDelete rule
@@ -126,14 +132,15 @@ class SyncServer(Applier):
                               **self._current(db, scope, event)}
                 answer = {"id": event.get("id"), "seq": seq, **answer}
                 answered[seq] = answer
+                texts[seq] = text = _dumps(answer)
                 last_seq = seq
-                results.append(answer)
+                results.append(text)
                 if self.after_event is not None:
                     self.after_event(len(results))
             db.executemany("INSERT INTO sync_events (client_id, seq, event_id, result) VALUES (?, ?, ?, ?)",
-                           [(client_id, seq, str(a.get("id")), _dumps(a)) for seq, a in answered.items()])
+                           [(client_id, seq, str(a.get("id")), texts[seq]) for seq, a in answered.items()])
             db.execute("UPDATE sync_clients SET last_seq = ? WHERE client_id = ?", (last_seq, client_id))
-        return {"protocol": PROTOCOL_VERSION, "results": results}
+        return f'{{"protocol":{PROTOCOL_VERSION},"results":[{",".join(results)}]}}'
 
     def pull(self, scope: str, body: dict) -> dict:
         """The scope's changes after ``cursor``: current records and tombstones in version order."""

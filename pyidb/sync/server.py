@@ -76,7 +76,7 @@ def create_app(server: SyncServer, authenticate: Authenticate, *,
                 answer = await run_in_threadpool(method, scope, body)
             except SyncError as exc:
                 return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status)
-            if isinstance(answer, str):  # JSON text already (pull_json)
+            if isinstance(answer, str):  # JSON text already (push_json, pull_json)
                 return Response(answer, media_type="application/json")
             return JSONResponse(answer)
 
@@ -90,7 +90,7 @@ def create_app(server: SyncServer, authenticate: Authenticate, *,
         middleware.append(Middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["POST"],
                                      allow_headers=["authorization", "content-type"]))
     return Starlette(routes=[
-        Route("/push", endpoint(server.push), methods=["POST"]),
+        Route("/push", endpoint(server.push_json), methods=["POST"]),
         Route("/pull", endpoint(server.pull_json), methods=["POST"]),
         Route("/history", endpoint(server.history), methods=["POST"]),
         Route("/health", health, methods=["GET"]),
