@@ -187,9 +187,13 @@ class Outbox:
             assigned = await meta.get(ASSIGNED) or {"name": ASSIGNED, "value": {}}
             # (An event stored with its seq comes from an older version of this module.)
             fresh = [e for e in events if e["seq"] is None and str(e["n"]) not in assigned["value"]]
-            seen = await tx.object_store(VERSIONS).get_many([e["open"] for e in fresh]) if fresh else []
-            for event, version in zip(fresh, seen, strict=True):
-                base = version["version"] if version else None
+            # A create has no base version (the server ignores one: a create is refused on any
+            # key it knows): only the other events read theirs.
+            edits = [e for e in fresh if e["op"] != "create"]
+            seen = await tx.object_store(VERSIONS).get_many([e["open"] for e in edits]) if edits else []
+            bases = {e["n"]: v["version"] for e, v in zip(edits, seen, strict=True) if v}
+            for event in fresh:
+                base = bases.get(event["n"])
                 assigned["value"][str(event["n"])] = [counter["value"], base]
                 counter["value"] += 1
             for event in events:
