@@ -35,6 +35,7 @@ from typing import Any
 from . import api
 from .errors import InvalidArgumentError
 from .operations import Handler, Kind, Operation
+from .sync_future import SyncFuture
 
 __all__ = ["wrap"]
 
@@ -309,12 +310,18 @@ class _Source:
         return self._op(Kind.COUNT, query=query)
 
     def open_cursor(self, query: Any = None, direction: Any = "next") -> Any:
-        request = self._op(Kind.OPEN_CURSOR, query=query, direction=direction)
-        return request.map(lambda c: _cursor(self._chain, c, self))
+        return self._cursor_request(self._op(Kind.OPEN_CURSOR, query=query, direction=direction))
 
     def open_key_cursor(self, query: Any = None, direction: Any = "next") -> Any:
-        request = self._op(Kind.OPEN_KEY_CURSOR, query=query, direction=direction)
-        return request.map(lambda c: _cursor(self._chain, c, self))
+        return self._cursor_request(
+            self._op(Kind.OPEN_KEY_CURSOR, query=query, direction=direction))
+
+    def _cursor_request(self, request: Any) -> Any:
+        chain = self._chain
+        if not isinstance(request, api.CursorRequest):  # a handler's own: map it as it asks
+            return request.map(lambda c: _cursor(chain, c, self))
+        return api.CursorRequest(
+            _map(request._request, lambda c: None if c is None else _cursor(chain, c, self)))
 
 
 def _store(chain: _Chain, inner: api.ObjectStore) -> _ObjectStore:
@@ -433,7 +440,7 @@ class _Cursor(api.Cursor):
 
     def _move(self, count: int, key: Any, primary_key: Any) -> Any:
         request = self._op(Kind.CURSOR_MOVE, count=count, key=key, primary_key=primary_key)
-        return request.map(lambda c: None if c is None else self)
+        return _map(request, lambda c: None if c is None else self)
 
     def update(self, value: Any) -> Any:
         return self._op(Kind.CURSOR_UPDATE, value=value)
@@ -444,3 +451,41 @@ class _Cursor(api.Cursor):
 
 class _CursorWithValue(_Cursor, api.CursorWithValue):
     value = property(lambda self: self._inner.value)
+
+
+def _map(request: Any, fn: Callable[[Any], Any]) -> Any:
+    """``request.map(fn)``, delivered in the backend's own step even when the request is
+    complete already (a browser cursor move served from its read-ahead page is): mapping a done
+    future goes through ``add_done_callback``, i.e. a later loop turn, by which time IndexedDB
+    has committed the transaction. So a done request gives a done future that applies ``fn``
+    when its result is read (awaiting it does not yield), as the backend's own would."""
+    if isinstance(request, SyncFuture) and request.done():
+        if request.cancelled() or request.exception() is not None:
+            return request  # the error as it is: ``fn`` maps results only
+        return _MappedDone(request, fn)
+    return request.map(fn)
+
+
+class _MappedDone(SyncFuture[Any]):
+    """A done request mapped through ``fn``, applied when the result is first read, so a
+    backend future that acts when read (the browser's served cursor move takes its record then)
+    acts at the same moment as unwrapped."""
+
+    __slots__ = ("_fn", "_source")
+
+    def __init__(self, source: SyncFuture[Any], fn: Callable[[Any], Any]) -> None:
+        super().__init__(source._loop)
+        self._source: SyncFuture[Any] | None = source
+        self._fn = fn
+        self.set_result(None)  # done now; the value comes from the source when read
+
+    def result(self) -> Any:
+        source = self._source
+        if source is not None:
+            self._source = None
+            self._value = self._fn(source.result())
+        return super().result()
+
+    def exception(self) -> BaseException | None:
+        self.result()
+        return None
