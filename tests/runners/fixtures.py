@@ -291,11 +291,15 @@ def shared_pyodide_page(chromium: Any, site_server: SiteServer,
 
 
 def run_conformance_suite(browser: Any, server: SiteServer, request: pytest.FixtureRequest,
-                          test_file: str, name: str, *, worker: bool = False) -> dict[str, dict[str, Any]]:
+                          test_file: str, name: str, *, worker: bool = False,
+                          url: str = "browser",
+                          only: list[str] | None = None) -> dict[str, dict[str, Any]]:
     """Run the conformance suite in one runner page; ``{test_id: result}`` (see assert_result).
 
     ``name`` names the artifacts: test-artifacts/browser/<name>-conformance.log (the page's
-    console) and test-artifacts/<name>-results.json.
+    console) and test-artifacts/<name>-results.json. ``url`` is the factory the runner makes
+    ("browser+wrapped": through a pass-through pyidb.wrap); ``only``: just these conformance
+    modules (no other package).
     """
     context = open_logged_context(browser, ARTIFACTS / "browser" / f"{name}-conformance.log")
     try:
@@ -303,9 +307,13 @@ def run_conformance_suite(browser: Any, server: SiteServer, request: pytest.Fixt
         modules = sorted(p.name for p in (suite_dir() / "conformance").glob("*.py"))
         packages = {pkg: sorted(p.name for p in (suite_dir() / pkg).glob("*.py"))
                     for pkg in SUITE_PACKAGES if pkg != "conformance" and (suite_dir() / pkg).is_dir()}
+        expected = conformance_ids()
+        if only is not None:
+            modules, packages = sorted(only), {}
+            expected = [i for i in expected if i.split("::")[0] in only]
         options = {"modules": modules, "packages": packages,
                    "select": selected_ids(request, test_file),
-                   "expected": conformance_ids(), "timeout": TEST_TIMEOUT_S}
+                   "expected": expected, "timeout": TEST_TIMEOUT_S, "url": url}
         # Start the run without awaiting it in evaluate (which has no timeout), then wait for it.
         page.evaluate("""opts => { window.pyidbTest.runSuite(opts).catch(err => {
             window.__PYIDB_SUITE_ERROR__ = String(err && err.stack ? err.stack : err); }); }""",
