@@ -1,8 +1,9 @@
 """Scoped factories: ``factory.scoped(db="workplace_hub", object_stores=["tasks"])``.
 
 A scoped factory is the plain IndexedDB API over a namespace of its own, plus an optional store
-allowlist. One wrapper does it for every backend; the backend only says *where* the namespace
-lives (:meth:`pyidb.api.Factory._scope_target`):
+allowlist. It is one handler on the seam every wrapper uses (:func:`pyidb.wrap`, the operations
+of :mod:`pyidb.operations`); the backend only says *where* the namespace lives
+(:meth:`pyidb.api.Factory._scope_target`):
 
 * memory, SQLite and the browser: the same factory, every database name prefixed with the
   length-prefixed scope name (``"13:workplace_hub:" + name``): no two (scope, name) pairs give
@@ -11,24 +12,38 @@ lives (:meth:`pyidb.api.Factory._scope_target`):
 * PostgreSQL: a schema per scope (the scope name, checked by :mod:`pyidb.scope_names`, so it is
   never truncated or quoted, and never ``public`` or another reserved name).
 
+What the handler does, operation by operation:
+
+=========================================  ===================================================
+OPEN, DELETE_DATABASE                      ``database`` gets the scope's prefix
+DATABASES                                  only the scope's databases, without the prefix
+OBJECT_STORE_NAMES (database, transaction) only allowed stores
+TRANSACTION                                a store outside the allowlist: NotFoundError
+OBJECT_STORE                               outside the allowlist or missing: NotFoundError,
+                                           and the transaction is aborted
+CREATE_OBJECT_STORE, DELETE_OBJECT_STORE,  outside the allowlist: NotFoundError
+RENAME_OBJECT_STORE (to a new name)
+=========================================  ===================================================
+
 A store outside the allowlist is indistinguishable from a missing one: NotFoundError with the
-same message on every verb (transaction scope, ``tx.object_store``, create/delete store), it is
-absent from every list of names, and naming it in a transaction (missing or forbidden alike)
-aborts that transaction. In-process, a scope is a namespace and a guard for honest code (a
-cursor's ``source`` is the backend's own object); between processes the host socket
-(:mod:`pyidb.host.server`) is the security boundary.
+same message on every verb, absent from every list of names, and naming it in a transaction
+(missing or forbidden alike) aborts that transaction. Indexes, cursors and requests are only
+reachable through an allowed store's handle. In-process, a scope is a namespace and a guard for
+honest code (a cursor's ``source`` is the backend's own object); between processes the host
+socket (:mod:`pyidb.host.server`) is the security boundary.
 """
 
 from __future__ import annotations
 
-import abc
-import weakref
-from collections.abc import Iterable, Sequence
+import dataclasses
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from . import api
 from .errors import InvalidArgumentError, InvalidStateError, NotFoundError
+from .operations import Kind, Operation
 from .scope_names import check_scope_name
+from .wrapping import wrap
 
 __all__ = ["ScopedFactory", "scope_prefix", "scoped"]
 
@@ -62,69 +77,127 @@ def _missing(name: Any) -> NotFoundError:
     return NotFoundError(f"no object store named {name!r}")
 
 
-def _delegating(cls: type) -> type:
-    """Give ``cls`` every abstract member of its API base that it does not define, forwarding to
-    ``self._inner`` (so the backend's own fast paths and errors are used as they are)."""
-    for name in getattr(cls, "__abstractmethods__", ()):
-        if name in cls.__dict__:
-            continue
-        member = next(getattr(b, name) for b in cls.__mro__ if name in b.__dict__)
-        if isinstance(member, property):
-            setattr(cls, name, property(lambda self, n=name: getattr(self._inner, n)))
-        else:
-            setattr(cls, name, lambda self, *a, _n=name, **k: getattr(self._inner, _n)(*a, **k))
-    abc.update_abstractmethods(cls)
-    return cls
+def _named(exc: NotFoundError, names: list[Any]) -> Any:
+    """Which of ``names`` the backend said is missing (for the uniform message)."""
+    for name in names:
+        if repr(name) in str(exc):
+            return name
+    return names
 
 
-class _Wrappers:
-    """One wrapper per backend object (``tx.db is db`` holds inside a scope too)."""
+class ScopeHandler:
+    """The :func:`pyidb.wrap` handler of one scope: ``wrap(factory, ScopeHandler("3:hub:", None))``.
 
-    def __init__(self) -> None:
-        self._made: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+    ``prefix`` goes before every database name; ``allow`` (None: every store) is the store
+    allowlist.
+    """
 
-    def get(self, inner: Any, make: Any) -> Any:
-        if inner is None:
-            return None
-        found = self._made.get(inner)
-        if found is None:
-            found = self._made[inner] = make(inner)
-        return found
+    def __init__(self, prefix: str, allow: frozenset[str] | None) -> None:
+        self.prefix = prefix
+        self.allow = allow
+        self._handlers: dict[Kind, Callable[[Operation, Callable[[Operation], Any]], Any]] = {
+            Kind.OPEN: self._rename_database,
+            Kind.DELETE_DATABASE: self._rename_database,
+            Kind.DATABASES: self._databases,
+            Kind.OBJECT_STORE_NAMES: self._store_names,
+            Kind.TRANSACTION: self._transaction,
+            Kind.OBJECT_STORE: self._object_store,
+            Kind.CREATE_OBJECT_STORE: self._create_store,
+            Kind.DELETE_OBJECT_STORE: self._delete_store,
+            Kind.RENAME_OBJECT_STORE: self._rename_store,
+        }
+
+    def allowed(self, store: Any) -> bool:
+        """True if ``store`` may be used in this scope."""
+        return self.allow is None or store in self.allow
+
+    def __call__(self, op: Operation, proceed: Callable[[Operation], Any]) -> Any:
+        handle = self._handlers.get(op.kind)
+        return proceed(op) if handle is None else handle(op, proceed)
+
+    def _rename_database(self, op: Operation, proceed: Callable[[Operation], Any]) -> Any:
+        if not isinstance(op.database, str):
+            raise InvalidArgumentError(
+                f"a database name must be a str, not {type(op.database).__name__}"
+            )
+        return proceed(dataclasses.replace(op, database=self.prefix + op.database))
+
+    def _databases(self, op: Operation, proceed: Callable[[Operation], Any]) -> Awaitable[Any]:
+        listed: Awaitable[list[dict[str, Any]]] = proceed(op)
+        prefix = self.prefix
+
+        async def mine() -> list[dict[str, Any]]:
+            return [{**d, "name": d["name"][len(prefix):]}
+                    for d in await listed if d["name"].startswith(prefix)]
+
+        return mine()
+
+    def _store_names(self, op: Operation, proceed: Callable[[Operation], Any]) -> list[str]:
+        return [n for n in proceed(op) if self.allowed(n)]
+
+    def _transaction(self, op: Operation, proceed: Callable[[Operation], Any]) -> Any:
+        names = op.store_names
+        try:
+            names = [names] if isinstance(names, str) else list(names)
+        except TypeError:
+            return proceed(op)  # not a list of names: the backend says what is wrong with it
+        for name in names:
+            if not self.allowed(name):
+                raise _missing(name)
+        try:
+            return proceed(op)
+        except NotFoundError as exc:
+            raise _missing(_named(exc, names)) from None
+
+    def _object_store(self, op: Operation, proceed: Callable[[Operation], Any]) -> Any:
+        if self.allowed(op.store):
+            try:
+                return proceed(op)
+            except NotFoundError:
+                pass
+        # Missing or forbidden alike: the transaction is aborted (nothing it did is kept).
+        tx = op.transaction
+        if tx is not None and not tx._is_finished():
+            tx.abort()
+        raise _missing(op.store)
+
+    def _create_store(self, op: Operation, proceed: Callable[[Operation], Any]) -> Any:
+        if isinstance(op.store, str) and not self.allowed(op.store):
+            raise _missing(op.store)
+        return proceed(op)
+
+    def _delete_store(self, op: Operation, proceed: Callable[[Operation], Any]) -> Any:
+        if not self.allowed(op.store):
+            raise _missing(op.store)
+        try:
+            return proceed(op)
+        except NotFoundError:
+            raise _missing(op.store) from None
+
+    def _rename_store(self, op: Operation, proceed: Callable[[Operation], Any]) -> Any:
+        # Renaming onto a name outside the allowlist would hide the store from this scope.
+        if isinstance(op.new_name, str) and op.new_name != op.store and not self.allowed(op.new_name):
+            raise _missing(op.new_name)
+        return proceed(op)
 
 
 class ScopedFactory(api.Factory):
-    """The factory :meth:`pyidb.api.Factory.scoped` returns."""
+    """The factory :meth:`pyidb.api.Factory.scoped` returns: the scope's :class:`ScopeHandler`
+    over ``inner`` through :func:`pyidb.wrap`, plus what names the scope (``scope``,
+    ``prefix``, ``allow``)."""
 
     def __init__(self, inner: api.Factory, scope: str, prefix: str, allow: frozenset[str] | None) -> None:
-        self._inner = inner
         self.scope = scope
         self.prefix = prefix
         self.allow = allow
         self.url = f"{inner.url} scope={scope}"
-        self._wrappers = _Wrappers()
+        self.handler = ScopeHandler(prefix, allow)
+        self._wrapped = wrap(inner, self.handler)
 
-    # -- names ----------------------------------------------------------------------------
     def allowed(self, store: Any) -> bool:
-        return self.allow is None or store in self.allow
+        """True if ``store`` may be used in this scope."""
+        return self.handler.allowed(store)
 
-    def _inner_name(self, name: Any) -> str:
-        if not isinstance(name, str):
-            raise InvalidArgumentError(f"a database name must be a str, not {type(name).__name__}")
-        return self.prefix + name
-
-    def _db(self, inner: api.Database) -> ScopedDatabase:
-        return self._wrappers.get(inner, lambda i: ScopedDatabase(self, i))
-
-    def _tx(self, inner: api.Transaction) -> ScopedTransaction:
-        return self._wrappers.get(inner, lambda i: ScopedTransaction(self, i))
-
-    def _store(self, inner: api.ObjectStore) -> ScopedObjectStore:
-        return self._wrappers.get(inner, lambda i: ScopedObjectStore(self, i))
-
-    def _index(self, inner: api.Index) -> ScopedIndex:
-        return self._wrappers.get(inner, lambda i: ScopedIndex(self, i))
-
-    # -- the Factory API ------------------------------------------------------------------
     async def open(
         self,
         name: str,
@@ -133,174 +206,15 @@ class ScopedFactory(api.Factory):
         upgrade: api.UpgradeCallback | None = None,
         blocked: api.BlockedCallback | None = None,
         blocking: api.VersionChangeCallback | None = None,
-    ) -> ScopedDatabase:
-        inner_upgrade = None if upgrade is None else (
-            lambda db, old, new, tx: upgrade(self._db(db), old, new, self._tx(tx))
-        )
-        inner_blocking = None if blocking is None else (lambda db, old, new: blocking(self._db(db), old, new))
-        inner = await self._inner.open(
-            self._inner_name(name), version, upgrade=inner_upgrade, blocked=blocked, blocking=inner_blocking
-        )
-        return self._db(inner)
+    ) -> api.Database:
+        return await self._wrapped.open(name, version, upgrade=upgrade, blocked=blocked,
+                                        blocking=blocking)
 
     async def delete_database(self, name: str, *, blocked: api.BlockedCallback | None = None) -> None:
-        await self._inner.delete_database(self._inner_name(name), blocked=blocked)
+        await self._wrapped.delete_database(name, blocked=blocked)
 
     async def databases(self) -> list[dict[str, Any]]:
-        n = len(self.prefix)
-        return [
-            {**d, "name": d["name"][n:]}
-            for d in await self._inner.databases()
-            if d["name"].startswith(self.prefix)
-        ]
+        return await self._wrapped.databases()
 
     def scoped(self, db: str, object_stores: Iterable[str] | None = None) -> api.Factory:
         raise InvalidStateError("a scoped factory cannot be scoped again; scope the host's factory")
-
-
-@_delegating
-class ScopedDatabase(api.Database):
-    """A connection inside a scope: un-prefixed name, allowlisted stores."""
-
-    def __init__(self, scope: ScopedFactory, inner: api.Database) -> None:
-        self._scope = scope
-        self._inner = inner
-
-    @property
-    def name(self) -> str:
-        return self._inner.name[len(self._scope.prefix):]
-
-    @property
-    def object_store_names(self) -> list[str]:
-        return [n for n in self._inner.object_store_names if self._scope.allowed(n)]
-
-    def create_object_store(
-        self, name: str, *, key_path: api.KeyPath = None, auto_increment: bool = False
-    ) -> api.ObjectStore:
-        if isinstance(name, str) and not self._scope.allowed(name):
-            raise _missing(name)
-        inner = self._inner.create_object_store(name, key_path=key_path, auto_increment=auto_increment)
-        return self._scope._store(inner)
-
-    def delete_object_store(self, name: str) -> None:
-        if not self._scope.allowed(name):
-            raise _missing(name)
-        try:
-            self._inner.delete_object_store(name)
-        except NotFoundError:
-            raise _missing(name) from None
-
-    def transaction(
-        self,
-        store_names: str | Sequence[str],
-        mode: Any = "readonly",
-        *,
-        durability: api.Durability = "default",
-    ) -> ScopedTransaction:
-        names = [store_names] if isinstance(store_names, str) else store_names
-        try:
-            for name in names:
-                if not self._scope.allowed(name):
-                    raise _missing(name)
-            inner = self._inner.transaction(store_names, mode, durability=durability)
-        except NotFoundError as exc:
-            raise _missing(_named(exc, names)) from None
-        return self._scope._tx(inner)
-
-    @property  # type: ignore[override]
-    def on_versionchange(self) -> Any:
-        return self.__dict__.get("_on_versionchange")
-
-    @on_versionchange.setter
-    def on_versionchange(self, callback: Any) -> None:
-        self.__dict__["_on_versionchange"] = callback
-        self._inner.on_versionchange = None if callback is None else (
-            lambda db, old, new: callback(self, old, new)
-        )
-
-    @property  # type: ignore[override]
-    def on_close(self) -> Any:
-        return self.__dict__.get("_on_close")
-
-    @on_close.setter
-    def on_close(self, callback: Any) -> None:
-        self.__dict__["_on_close"] = callback
-        self._inner.on_close = None if callback is None else (lambda db: callback(self))
-
-
-def _named(exc: NotFoundError, names: Any) -> Any:
-    """Which of ``names`` the backend said is missing (for the uniform message)."""
-    for name in names if not isinstance(names, str) else [names]:
-        if repr(name) in str(exc):
-            return name
-    return names
-
-
-@_delegating
-class ScopedTransaction(api.Transaction):
-    """A transaction inside a scope: its stores and database are the scoped ones."""
-
-    def __init__(self, scope: ScopedFactory, inner: api.Transaction) -> None:
-        self._scope = scope
-        self._inner = inner
-
-    @property
-    def db(self) -> ScopedDatabase:
-        return self._scope._db(self._inner.db)
-
-    @property
-    def object_store_names(self) -> list[str]:
-        return [n for n in self._inner.object_store_names if self._scope.allowed(n)]
-
-    def object_store(self, name: str) -> api.ObjectStore:
-        if self._scope.allowed(name):
-            try:
-                return self._scope._store(self._inner.object_store(name))
-            except NotFoundError:
-                pass
-        # Missing or forbidden alike: the transaction is aborted (nothing it did is kept).
-        if not self._inner._is_finished():
-            self._inner.abort()
-        raise _missing(name)
-
-    def _abort_for_exception(self, exc: BaseException) -> None:
-        self._inner._abort_for_exception(exc)
-
-    def _hold(self) -> None:
-        self._inner._hold()
-
-
-@_delegating
-class ScopedObjectStore(api.ObjectStore):
-    """A store inside a scope (its transaction and indexes are the scoped ones)."""
-
-    def __init__(self, scope: ScopedFactory, inner: api.ObjectStore) -> None:
-        self._scope = scope
-        self._inner = inner
-
-    @property
-    def transaction(self) -> ScopedTransaction:
-        return self._scope._tx(self._inner.transaction)
-
-    def index(self, name: str) -> api.Index:
-        return self._scope._index(self._inner.index(name))
-
-    def create_index(
-        self, name: str, key_path: str | Sequence[str], *, unique: bool = False, multi_entry: bool = False
-    ) -> api.Index:
-        return self._scope._index(
-            self._inner.create_index(name, key_path, unique=unique, multi_entry=multi_entry)
-        )
-
-
-@_delegating
-class ScopedIndex(api.Index):
-    """An index inside a scope (its store is the scoped one)."""
-
-    def __init__(self, scope: ScopedFactory, inner: api.Index) -> None:
-        self._scope = scope
-        self._inner = inner
-
-    @property
-    def object_store(self) -> ScopedObjectStore:
-        return self._scope._store(self._inner.object_store)

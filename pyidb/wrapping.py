@@ -115,6 +115,9 @@ class _Chain:
             step = _bind(h, step)
         self.run = step
         self._proxies: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+        # The name the program opened each backend database by (a handler may have rewritten
+        # it): ``tx.db.name`` answers it even after the first proxy of that database is gone.
+        self.db_names: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
     def proxy(self, inner: Any, make: Callable[[Any], Any]) -> Any:
         found = self._proxies.get(id(inner))
@@ -141,7 +144,8 @@ class _Factory(api.Factory):
         up = None
         if upgrade is not None:
             def up(db: Any, old: int, new: int, tx: Any) -> Any:
-                return upgrade(_database(chain, db, name), old, new, _transaction(chain, tx))
+                proxy = _database(chain, db, name)
+                return upgrade(proxy, old, new, _transaction(chain, tx, proxy))
         on_vc = None if blocking is None else _Callback(
             blocking, lambda db: _database(chain, db, name))
         op = Operation(Kind.OPEN, self._inner, database=name, version=version, upgrade=up,
@@ -159,12 +163,19 @@ class _Factory(api.Factory):
         self._inner.close()
 
 
-def _database(chain: _Chain, inner: api.Database, name: str) -> _Database:
+def _database(chain: _Chain, inner: api.Database, name: str | None = None) -> _Database:
+    """The proxy of ``inner``; ``name``: the name the program opened it by (None: as before)."""
+    if name is None:
+        name = chain.db_names.get(inner, inner.name)
+    else:
+        chain.db_names[inner] = name
     return chain.proxy(inner, lambda i: _Database(i, chain, name))  # type: ignore[no-any-return]
 
 
-def _transaction(chain: _Chain, inner: api.Transaction) -> _Transaction:
-    return chain.proxy(inner, lambda i: _Transaction(i, chain))  # type: ignore[no-any-return]
+def _transaction(chain: _Chain, inner: api.Transaction, db: _Database | None = None) -> _Transaction:
+    """The proxy of ``inner``; ``db``: the database proxy it came from (kept, so ``tx.db`` is
+    that object, with the name the program used, as long as the transaction lives)."""
+    return chain.proxy(inner, lambda i: _Transaction(i, chain, db))  # type: ignore[no-any-return]
 
 
 class _Database(api.Database):
@@ -213,7 +224,7 @@ class _Database(api.Database):
                     durability: Any = "default") -> api.Transaction:
         inner = self._op(Kind.TRANSACTION, store_names=store_names, mode=mode,
                          durability=durability)
-        return _transaction(self._chain, inner)
+        return _transaction(self._chain, inner, self)
 
     def close(self) -> None:
         self._op(Kind.CLOSE)
@@ -231,9 +242,10 @@ class _Callback:
 
 
 class _Transaction(api.Transaction):
-    def __init__(self, inner: api.Transaction, chain: _Chain) -> None:
+    def __init__(self, inner: api.Transaction, chain: _Chain, db: _Database | None = None) -> None:
         self._inner = inner
         self._chain = chain
+        self._db = db
 
     def _op(self, kind: Kind, **fields: Any) -> Any:
         inner = self._inner
@@ -242,8 +254,10 @@ class _Transaction(api.Transaction):
 
     @property
     def db(self) -> api.Database:
-        inner = self._inner.db
-        return _database(self._chain, inner, inner.name)
+        db = self._db
+        if db is not None and db._inner is self._inner.db:
+            return db
+        return _database(self._chain, self._inner.db)
 
     mode = property(lambda self: self._inner.mode)
     durability = property(lambda self: self._inner.durability)
@@ -255,7 +269,7 @@ class _Transaction(api.Transaction):
         return self._op(Kind.OBJECT_STORE_NAMES)  # type: ignore[no-any-return]
 
     def object_store(self, name: str) -> api.ObjectStore:
-        return _store(self._chain, self._op(Kind.OBJECT_STORE, store=name))
+        return _store(self._chain, self._op(Kind.OBJECT_STORE, store=name), self)
 
     def commit(self) -> None:
         self._op(Kind.COMMIT)
@@ -278,6 +292,9 @@ class _Transaction(api.Transaction):
 
     def _aborted_by_user(self) -> bool:
         return self._inner._aborted_by_user()
+
+    def _hold(self) -> None:  # the host socket serves wrapped (scoped) factories too
+        self._inner._hold()
 
 
 class _Source:
@@ -324,14 +341,17 @@ class _Source:
             _map(request._request, lambda c: None if c is None else _cursor(chain, c, self)))
 
 
-def _store(chain: _Chain, inner: api.ObjectStore) -> _ObjectStore:
-    return chain.proxy(inner, lambda i: _ObjectStore(i, chain))  # type: ignore[no-any-return]
+def _store(chain: _Chain, inner: api.ObjectStore, tx: _Transaction | None = None) -> _ObjectStore:
+    """The proxy of ``inner``; ``tx``: the transaction proxy it came from (kept, as in
+    :func:`_transaction`)."""
+    return chain.proxy(inner, lambda i: _ObjectStore(i, chain, tx))  # type: ignore[no-any-return]
 
 
 class _ObjectStore(_Source, api.ObjectStore):
-    def __init__(self, inner: api.ObjectStore, chain: _Chain) -> None:
+    def __init__(self, inner: api.ObjectStore, chain: _Chain, tx: _Transaction | None = None) -> None:
         self._inner = inner
         self._chain = chain
+        self._tx = tx
 
     def _op(self, kind: Kind, **fields: Any) -> Any:
         inner = self._inner
@@ -346,6 +366,9 @@ class _ObjectStore(_Source, api.ObjectStore):
 
     @property
     def transaction(self) -> api.Transaction:
+        tx = self._tx
+        if tx is not None and tx._inner is self._inner.transaction:
+            return tx
         return _transaction(self._chain, self._inner.transaction)
 
     @property

@@ -171,3 +171,36 @@ async def test_naming_a_forbidden_store_inside_a_transaction_aborts_it(factory):
             await tx.done
         assert await db.get("tasks", "written") is None
     await full.delete_database(name)
+
+
+async def test_renaming_a_store_out_of_the_allowlist_is_refused(factory):
+    scope = _scope()
+    limited = factory.scoped(scope, object_stores=["tasks", "done"])
+    name = db_name("rename")
+    async with await limited.open(name, 1, upgrade=_stores("tasks")):
+        pass
+
+    def up(db, old, new, tx):
+        store = tx.object_store("tasks")
+        with raises(pyidb.NotFoundError):
+            store.name = "secret"  # would leave the scope's own store out of its reach
+        store.name = "done"  # inside the allowlist: an ordinary rename
+
+    async with await limited.open(name, 2, upgrade=up) as db:
+        assert db.object_store_names == ["done"]
+    await limited.delete_database(name)
+
+
+async def test_a_transaction_names_its_database_as_the_scope_does(factory):
+    import gc
+
+    f = factory.scoped(_scope())
+    name = db_name("txdb")
+    db = await f.open(name, 1, upgrade=_stores("tasks"))
+    tx = db.transaction("tasks")
+    del db
+    gc.collect()  # the database handle the program had is gone; the transaction's is rebuilt
+    assert tx.db.name == name and tx.object_store("tasks").transaction.db.name == name
+    await tx.done
+    tx.db.close()
+    await f.delete_database(name)
