@@ -235,26 +235,36 @@ class EngineTransaction(TransactionStart, FrontTransaction):
         self._maybe_commit()
 
     def _process(self) -> None:
-        self._scheduled = False
         waiting = self.db_state.factory.scheduled
         waiting.discard(self)
         if self._offload is not None:
+            self._scheduled = False
             self._send_next()
             return
         budget = _BATCH
         queue = self._queue
-        while queue and self._phase != FINISHED and self.running:
-            if not budget or (budget < _BATCH and waiting):
-                self._schedule()
-                return
-            budget -= 1
-            operation, fut = queue.popleft()
-            result, error = _run(operation)
-            # Drop the operation (and the batch it may hold) before the awaiting code resumes.
-            operation = None  # type: ignore[assignment]
-            self._complete(fut, result, error)
-            if self._abort_pending is not None:
-                break
+        # _scheduled stays True meanwhile: a request the resumed code makes (the next await of
+        # a get+put loop or a cursor walk) joins this pass instead of scheduling a loop turn and
+        # putting this transaction in `waiting`, which would end the batch after one request.
+        yielded = False
+        try:
+            while queue and self._phase != FINISHED and self.running:
+                if not budget or (budget < _BATCH and waiting):
+                    yielded = True
+                    break
+                budget -= 1
+                operation, fut = queue.popleft()
+                result, error = _run(operation)
+                # Drop the operation (and the batch it may hold) before the awaiting code resumes.
+                operation = None  # type: ignore[assignment]
+                self._complete(fut, result, error)
+                if self._abort_pending is not None:
+                    break
+        finally:
+            self._scheduled = False
+        if yielded:
+            self._schedule()
+            return
         self._maybe_commit()
 
     def _complete(self, fut: SyncFuture[Any], result: Any, error: Error | None) -> None:
