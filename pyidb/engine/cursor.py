@@ -23,13 +23,14 @@ from ..front import FrontCursor
 from ..key_encoding import decode_key, encode_key
 from ..key_path import INVALID_KEY, NO_KEY, extract_key
 from ..keys import compare_keys, to_key
-from ..sync_future import _PENDING, _RESULT, SyncFuture
 from ..wire import decode
 from . import record_store
 from .bounds import after, index_key_of, past
 from .catalog import IndexSchema, StoreSchema
+from .inline import inline_request
 
 if TYPE_CHECKING:
+    from ..sync_future import SyncFuture
     from .transaction import EngineTransaction
 
 _UNSET = object()
@@ -70,7 +71,6 @@ class EngineCursor(FrontCursor):
         self._ahead: list[tuple[bytes, bytes]] = []
         self._read_ahead = tx.mode == "readonly"
         self._page = _PAGE
-        self._inline = 0  # moves served at await time in a row (_AheadMove)
 
     source = property(lambda self: self._source)
     direction = property(lambda self: self._direction)
@@ -134,7 +134,8 @@ class EngineCursor(FrontCursor):
                 pk_b = encode_key(primary_key)
         self._got_value = False
         if count == 1 and key_b is None and self._ahead and (self._index is None or self._key_only):
-            return _ahead_move(self)  # landing reads nothing from the storage: it cannot fail
+            # Served from the page: may complete when awaited (landing reads nothing, cannot fail).
+            return inline_request(self._tx, lambda: self._iterate(1))
         return self._tx.request(lambda: self._iterate(count, key_b, pk_b))
 
     def _iterate(self, count: int, key_b: bytes | None = None,
@@ -264,51 +265,6 @@ class EngineCursor(FrontCursor):
         pk = self._pos if self._opos is None else self._opos
         bounds = (pk, after(pk))
         return self._tx.request(lambda: record_store.delete_records(storage, store, bounds))
-
-
-_INLINE = 256  # moves served at await time in a row before one goes through the event loop
-
-
-class _AheadMove(SyncFuture[Any]):
-    """A ``continue_()`` the cursor can answer from its read-ahead page (readonly transaction).
-
-    It is queued like any request; but when it is awaited while it is next in its transaction's
-    queue, no other transaction waits to run and the transaction is active (the awaiting code
-    runs inside the previous request's completion), it completes right there: the cursor lands
-    on the next row and ``await`` returns without a loop turn and a task wake-up per record.
-    The order of requests is kept (it is first in line), and so is the spec's "got value" flag:
-    the cursor moves when the move is awaited, not when it is asked for.
-    """
-
-    __slots__ = ("_cursor",)
-
-    def __await__(self) -> Any:
-        cursor = self._cursor
-        if self._state == _PENDING and cursor is not None and not self._callbacks:
-            self._cursor = None
-            tx = cursor._tx
-            queue = tx._queue
-            if (queue and queue[0][1] is self and tx._is_active() and not tx.db_state.factory.scheduled
-                    and cursor._inline < _INLINE):
-                cursor._inline += 1
-                queue.popleft()
-                self._canceller = None
-                self._state = _RESULT
-                self._value = cursor._land(tx.storage, cursor._ahead.pop())
-            else:
-                cursor._inline = 0
-        return (yield from SyncFuture.__await__(self))
-
-
-def _ahead_move(cursor: EngineCursor) -> SyncFuture[Any]:
-    tx = cursor._tx
-    fut = _AheadMove(tx._loop)
-    fut._cursor = cursor
-    fut.set_canceller(lambda: tx._withdraw(fut))
-    tx._queue.append((lambda: cursor._iterate(1), fut))
-    if tx._running:
-        tx._schedule()
-    return fut
 
 
 class EngineCursorWithValue(EngineCursor, api.CursorWithValue):

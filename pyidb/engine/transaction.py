@@ -89,6 +89,9 @@ class EngineTransaction(TransactionStart, FrontTransaction):
         self._lock_delay = 0.005
         self._queue: deque[tuple[Callable[[], Any], SyncFuture[Any]]] = deque()
         self._scheduled = False
+        # Requests this loop callback may still run; engine.inline spends it too, so a loop of
+        # awaited requests gives other tasks a turn every _BATCH requests either way.
+        self._budget = 0
         self._error: BaseException | None = None
         self._user_abort = False
         self._done: SyncFuture[None] = SyncFuture(self._loop)
@@ -241,7 +244,7 @@ class EngineTransaction(TransactionStart, FrontTransaction):
             self._scheduled = False
             self._send_next()
             return
-        budget = _BATCH
+        self._budget = _BATCH
         queue = self._queue
         # _scheduled stays True meanwhile: a request the resumed code makes (the next await of
         # a get+put loop or a cursor walk) joins this pass instead of scheduling a loop turn and
@@ -249,10 +252,10 @@ class EngineTransaction(TransactionStart, FrontTransaction):
         yielded = False
         try:
             while queue and self._phase != FINISHED and self.running:
-                if not budget or (budget < _BATCH and waiting):
+                if self._budget <= 0 or (self._budget < _BATCH and waiting):
                     yielded = True
                     break
-                budget -= 1
+                self._budget -= 1
                 operation, fut = queue.popleft()
                 result, error = _run(operation)
                 # Drop the operation (and the batch it may hold) before the awaiting code resumes.
