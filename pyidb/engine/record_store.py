@@ -76,8 +76,18 @@ def encode_plain(indexes: tuple[IndexSchema, ...], value: Any) -> tuple[Any, ...
     by the first one. (A clone is never a tuple, which tells the two apart.)
     """
     out: list[Any] = [encode(value, False), indexes]
+    is_dict = type(value) is dict
     for index in indexes:
-        keys = extract_index_keys(value, index.key_path, index.multi_entry)
+        path = index.key_path
+        if is_dict and type(path) is str and path and "." not in path and not index.multi_entry:
+            # The common index (one top-level field holding a number or an ASCII string): that
+            # value is already its own key (a plain int is safe, a plain float finite).
+            found = value.get(path)
+            kind = type(found)
+            if kind is int or kind is float or (kind is str and found.isascii()):
+                out.append(encode_key(found))
+                continue
+        keys = extract_index_keys(value, path, index.multi_entry)
         if index.multi_entry:
             out.append(tuple([encode_key(k) for k in keys]))
         else:
