@@ -191,11 +191,26 @@ def _untag(d: dict[str, Any]) -> Any:
 
 
 _TAGGED = json.JSONDecoder(object_hook=_untag)
-_plain_decode = json.JSONDecoder().decode
+_PLAIN_DECODER = json.JSONDecoder()
+_plain_decode = _PLAIN_DECODER.decode
+_plain_raw = _PLAIN_DECODER.raw_decode
+
+
+def _compact_decode(text: str) -> Any:
+    """Stored text has no whitespace around it: parse it without ``decode``'s two whitespace
+    scans; anything else (whitespace, trailing data, bad JSON) goes to ``decode`` for its
+    answer or its error."""
+    try:
+        value, end = _plain_raw(text)
+    except ValueError:
+        return _plain_decode(text)
+    if end != len(text):
+        return _plain_decode(text)
+    return value
 
 
 def _parse(text: str) -> Any:
-    decoder = _TAGGED.decode if '"$t"' in text else _plain_decode
+    decoder = _TAGGED.decode if '"$t"' in text else _compact_decode
     try:
         try:
             return decoder(text)
