@@ -29,6 +29,7 @@ from ..sync_future import _PENDING, _RESULT, SyncFuture
 if TYPE_CHECKING:
     from .transaction import EngineTransaction
 
+
 class InlineRequest(SyncFuture[Any]):
     """A request that completes when awaited if it may (see the module docstring)."""
 
