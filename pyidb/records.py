@@ -16,6 +16,7 @@ from typing import Any
 
 from .clone import clone, is_plain
 from .errors import DataError
+from .js_numbers import SAFE_INTEGER as _SAFE
 from .key_path import INVALID_KEY, NO_KEY, check_key_injectable, extract_key
 from .keys import to_key
 
@@ -46,6 +47,13 @@ def check_key_use(store: str, key_path: Any, auto_increment: bool, key: Any) -> 
 def record_key(store: str, key_path: Any, auto_increment: bool, copy: Any) -> Any:
     """Steps 9-11 for an in-line store: the key at ``key_path`` of the cloned value, or
     :data:`NO_KEY` when the key generator will make one (and can put it into the value)."""
+    if type(copy) is dict and type(key_path) is str and key_path and "." not in key_path:
+        # The common in-line key (a top-level safe int or ASCII str) is already a valid,
+        # normalized key: skip the key-path walk and the key conversion.
+        found = copy.get(key_path)
+        kind = type(found)
+        if (kind is int and -_SAFE <= found <= _SAFE) or (kind is str and found.isascii()):
+            return found
     extracted = extract_key(copy, key_path)
     if extracted is INVALID_KEY:
         raise DataError(f"the value's key path {key_path!r} does not give a valid key")

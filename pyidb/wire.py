@@ -47,6 +47,27 @@ _PLAIN, _PLAIN_ASCII = (  # made once: json.dumps(**options) builds an encoder o
 )
 
 
+def _one_shot(encoder: json.JSONEncoder) -> Any:
+    """``encoder.encode`` without its per-call cost: JSONEncoder.encode builds a new C encoder
+    on every call (~3x the encoding of a small record); this builds it once, with the same
+    options, and falls back to ``encoder.encode`` where the C accelerator is missing."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return encoder.encode
+    strings = json.encoder.encode_basestring_ascii if encoder.ensure_ascii else json.encoder.encode_basestring
+    try:
+        c_encoder = make(None, encoder.default, strings, None, encoder.key_separator,
+                         encoder.item_separator, encoder.sort_keys, encoder.skipkeys,
+                         encoder.allow_nan)
+    except TypeError:  # another signature: keep the documented path
+        return encoder.encode
+    join = "".join
+    return lambda o: join(c_encoder(o, 0))
+
+
+_ENCODE, _ENCODE_ASCII = _one_shot(_PLAIN), _one_shot(_PLAIN_ASCII)
+
+
 def _int_text(v: int) -> str:
     if v.bit_length() < 13000:  # < ~3900 digits: within Python's int->str limit
         return str(v)
@@ -104,15 +125,15 @@ def dumps(copy: Any, needs_tags: bool, *, ensure_ascii: bool = False) -> str:
     ``ensure_ascii=True`` escapes every non-ASCII character, lone surrogates included: use it when
     the text crosses an FFI that may not carry lone surrogates.
     """
-    enc = _PLAIN_ASCII if ensure_ascii else _PLAIN
+    enc = _ENCODE_ASCII if ensure_ascii else _ENCODE
     try:
         if needs_tags:
-            return enc.encode(_tag(copy))
-        return enc.encode(copy)
+            return enc(_tag(copy))  # type: ignore[no-any-return]
+        return enc(copy)  # type: ignore[no-any-return]
     except RecursionError:
         if needs_tags:
-            return _deep(lambda: enc.encode(_tag(copy)))
-        return _deep(enc.encode, copy)
+            return _deep(lambda: enc(_tag(copy)))
+        return _deep(enc, copy)
 
 
 def encode(copy: Any, needs_tags: bool) -> bytes:
@@ -170,11 +191,26 @@ def _untag(d: dict[str, Any]) -> Any:
 
 
 _TAGGED = json.JSONDecoder(object_hook=_untag)
-_plain_decode = json.JSONDecoder().decode
+_PLAIN_DECODER = json.JSONDecoder()
+_plain_decode = _PLAIN_DECODER.decode
+_plain_raw = _PLAIN_DECODER.raw_decode
+
+
+def _compact_decode(text: str) -> Any:
+    """Stored text has no whitespace around it: parse it without ``decode``'s two whitespace
+    scans; anything else (whitespace, trailing data, bad JSON) goes to ``decode`` for its
+    answer or its error."""
+    try:
+        value, end = _plain_raw(text)
+    except ValueError:
+        return _plain_decode(text)
+    if end != len(text):
+        return _plain_decode(text)
+    return value
 
 
 def _parse(text: str) -> Any:
-    decoder = _TAGGED.decode if '"$t"' in text else _plain_decode
+    decoder = _TAGGED.decode if '"$t"' in text else _compact_decode
     try:
         try:
             return decoder(text)

@@ -27,13 +27,15 @@ from ..wire import decode
 from . import record_store
 from .bounds import after, index_key_of, past
 from .catalog import IndexSchema, StoreSchema
+from .inline import inline_request
 
 if TYPE_CHECKING:
     from ..sync_future import SyncFuture
     from .transaction import EngineTransaction
 
 _UNSET = object()
-_PAGE = 32  # rows a readonly cursor reads ahead
+_PAGE = 32  # rows a readonly cursor reads ahead at first; each further page doubles, up to:
+_MAX_PAGE = 1024  # (a long walk then costs one SQL statement per ~1,000 records, not per 32)
 
 
 def _max(a: bytes | None, b: bytes) -> bytes:
@@ -68,11 +70,23 @@ class EngineCursor(FrontCursor):
         # nothing can change the records under the cursor there, so a page read once stays true.
         self._ahead: list[tuple[bytes, bytes]] = []
         self._read_ahead = tx.mode == "readonly"
+        self._page = _PAGE
 
     source = property(lambda self: self._source)
     direction = property(lambda self: self._direction)
-    key = property(lambda self: self._key)
-    primary_key = property(lambda self: self._primary_key)
+
+    # Keys are decoded when read (a walk that reads only values never decodes them).
+    @property
+    def key(self) -> Any:
+        if self._key is _UNSET:
+            self._key = decode_key(self._pos)  # type: ignore[arg-type]
+        return self._key
+
+    @property
+    def primary_key(self) -> Any:
+        if self._primary_key is _UNSET:
+            self._primary_key = decode_key(self._pos if self._opos is None else self._opos)  # type: ignore[arg-type]
+        return self._primary_key
 
     def _deleted(self) -> bool:
         return self._store.deleted or (self._index is not None and self._index.deleted)
@@ -103,22 +117,25 @@ class EngineCursor(FrontCursor):
         sign = 1 if forward else -1
         if key is not None:
             key = to_key(key)
-            order = compare_keys(key, self._key) * sign
+            order = compare_keys(key, self.key) * sign
             if order < 0 or (order == 0 and primary_key is None):
                 raise DataError(
                     f"continue_({key!r}) must move {'forward' if forward else 'backward'} "
-                    f"from the cursor's key {self._key!r}"
+                    f"from the cursor's key {self.key!r}"
                 )
             key_b = encode_key(key)
             if primary_key is not None:
                 primary_key = to_key(primary_key)
-                if order == 0 and compare_keys(primary_key, self._primary_key) * sign <= 0:
+                if order == 0 and compare_keys(primary_key, self.primary_key) * sign <= 0:
                     raise DataError(
                         "continue_primary_key() must move past the cursor's primary key "
-                        f"{self._primary_key!r}"
+                        f"{self.primary_key!r}"
                     )
                 pk_b = encode_key(primary_key)
         self._got_value = False
+        if count == 1 and key_b is None and self._ahead and (self._index is None or self._key_only):
+            # Served from the page: may complete when awaited (landing reads nothing, cannot fail).
+            return inline_request(self._tx, lambda: self._iterate(1))
         return self._tx.request(lambda: self._iterate(count, key_b, pk_b))
 
     def _iterate(self, count: int, key_b: bytes | None = None,
@@ -138,7 +155,10 @@ class EngineCursor(FrontCursor):
             # Read ahead from the second move on: opening a cursor just to read one record
             # (a seek) should not pay for a page.
             walking = self._pos is not None and key_b is None and count == 1
-            fetch = _PAGE if self._read_ahead and walking else count
+            fetch = count
+            if self._read_ahead and walking:
+                fetch = self._page
+                self._page = min(fetch * 2, _MAX_PAGE)
             if direction.startswith("next"):
                 if cur is not None:
                     lo = _max(lo, after(cur))
@@ -170,14 +190,12 @@ class EngineCursor(FrontCursor):
             self._key = self._primary_key = None
             self._raw, self._value = None, None
             return None
+        self._key = self._primary_key = _UNSET
         if self._index is None:
             self._pos, self._opos = hit[0], None
-            self._key = self._primary_key = decode_key(hit[0])
             self._raw = hit[1]
         else:
             self._set_index_position(hit)
-            self._key = decode_key(self._pos)
-            self._primary_key = decode_key(hit[1])
             self._raw = None if self._key_only else storage.get(self._store.tree, hit[1])
         self._value = _UNSET
         self._got_value = True
@@ -228,15 +246,15 @@ class EngineCursor(FrontCursor):
             if (
                 extracted is NO_KEY
                 or extracted is INVALID_KEY
-                or compare_keys(extracted, self._primary_key) != 0
+                or compare_keys(extracted, self.primary_key) != 0
             ):
                 raise DataError(
-                    f"the value's key at {store.key_path!r} must stay {self._primary_key!r} "
+                    f"the value's key at {store.key_path!r} must stay {self.primary_key!r} "
                     "when updating through a cursor"
                 )
         if plain:  # its bytes and index keys now, instead of a copy
             copy = record_store.encode_plain(tuple(store.indexes.values()), copy)
-        storage, pk = self._tx.storage, self._primary_key
+        storage, pk = self._tx.storage, self.primary_key
         return self._tx.request(
             lambda: record_store.put_one(storage, store, copy, needs_tags, pk, False)
         )
@@ -244,7 +262,7 @@ class EngineCursor(FrontCursor):
     def delete(self) -> SyncFuture[None]:
         self._check_write()
         storage, store = self._tx.storage, self._store
-        pk = encode_key(self._primary_key)
+        pk = self._pos if self._opos is None else self._opos
         bounds = (pk, after(pk))
         return self._tx.request(lambda: record_store.delete_records(storage, store, bounds))
 

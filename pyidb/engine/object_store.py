@@ -34,6 +34,7 @@ from . import catalog, record_store
 from .bounds import query_bounds, range_bounds
 from .catalog import IndexSchema, StoreSchema
 from .cursor import EngineCursor, open_cursor
+from .inline import inline_request
 
 if TYPE_CHECKING:
     from ..sync_future import SyncFuture
@@ -137,8 +138,9 @@ class EngineObjectStore(_Source, FrontObjectStore):
             copy, tags, key, plain = records[0]
             if plain:  # its bytes and index keys now, instead of a copy
                 copy = record_store.encode_plain(tuple(schema.indexes.values()), copy)
-            return tx.request(
-                lambda: record_store.put_one(storage, schema, copy, tags, key, no_overwrite))
+            # put_one takes back its writes if it fails: it may run when awaited (engine.inline)
+            return inline_request(
+                tx, lambda: record_store.put_one(storage, schema, copy, tags, key, no_overwrite))
         indexes = tuple(schema.indexes.values())
         encode_plain = record_store.encode_plain
         triples = [(encode_plain(indexes, copy) if plain else copy, tags, key)
@@ -165,7 +167,7 @@ class EngineObjectStore(_Source, FrontObjectStore):
         if kind == "get":
             if query is not None and not isinstance(query, KeyRange):  # the common case: one key
                 pk = encode_key(query)
-                return tx.request(lambda: record_store.get_value_at(tx.storage, schema, pk))
+                return inline_request(tx, lambda: record_store.get_value_at(tx.storage, schema, pk))
             bounds = range_bounds(query)
             return tx.request(lambda: record_store.get_value(tx.storage, schema, bounds))
         if kind == "clear":

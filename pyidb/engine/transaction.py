@@ -89,6 +89,9 @@ class EngineTransaction(TransactionStart, FrontTransaction):
         self._lock_delay = 0.005
         self._queue: deque[tuple[Callable[[], Any], SyncFuture[Any]]] = deque()
         self._scheduled = False
+        # Requests this loop callback may still run; engine.inline spends it too, so a loop of
+        # awaited requests gives other tasks a turn every _BATCH requests either way.
+        self._budget = 0
         self._error: BaseException | None = None
         self._user_abort = False
         self._done: SyncFuture[None] = SyncFuture(self._loop)
@@ -235,26 +238,36 @@ class EngineTransaction(TransactionStart, FrontTransaction):
         self._maybe_commit()
 
     def _process(self) -> None:
-        self._scheduled = False
         waiting = self.db_state.factory.scheduled
         waiting.discard(self)
         if self._offload is not None:
+            self._scheduled = False
             self._send_next()
             return
-        budget = _BATCH
+        self._budget = _BATCH
         queue = self._queue
-        while queue and self._phase != FINISHED and self.running:
-            if not budget or (budget < _BATCH and waiting):
-                self._schedule()
-                return
-            budget -= 1
-            operation, fut = queue.popleft()
-            result, error = _run(operation)
-            # Drop the operation (and the batch it may hold) before the awaiting code resumes.
-            operation = None  # type: ignore[assignment]
-            self._complete(fut, result, error)
-            if self._abort_pending is not None:
-                break
+        # _scheduled stays True meanwhile: a request the resumed code makes (the next await of
+        # a get+put loop or a cursor walk) joins this pass instead of scheduling a loop turn and
+        # putting this transaction in `waiting`, which would end the batch after one request.
+        yielded = False
+        try:
+            while queue and self._phase != FINISHED and self.running:
+                if self._budget <= 0 or (self._budget < _BATCH and waiting):
+                    yielded = True
+                    break
+                self._budget -= 1
+                operation, fut = queue.popleft()
+                result, error = _run(operation)
+                # Drop the operation (and the batch it may hold) before the awaiting code resumes.
+                operation = None  # type: ignore[assignment]
+                self._complete(fut, result, error)
+                if self._abort_pending is not None:
+                    break
+        finally:
+            self._scheduled = False
+        if yielded:
+            self._schedule()
+            return
         self._maybe_commit()
 
     def _complete(self, fut: SyncFuture[Any], result: Any, error: Error | None) -> None:

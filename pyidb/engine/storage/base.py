@@ -147,6 +147,10 @@ class Storage(ABC):
         for key, value in items:
             self.put(tree, key, value)
 
+    def contains_any(self, tree: int, keys: list[bytes]) -> bool:
+        """True if any of ``keys`` is in ``tree`` (a storage may ask for them all at once)."""
+        return any(self.get(tree, key) is not None for key in keys)
+
     @abstractmethod
     def delete(self, tree: int, key: bytes) -> bool:
         """Delete one pair; True if it existed."""

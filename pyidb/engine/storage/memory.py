@@ -126,6 +126,11 @@ class MemoryStorage(Storage):
             return None
         return tree_dict.get(key)
 
+    def contains_any(self, tree: int, keys: list[bytes]) -> bool:
+        """True if any of ``keys`` is in ``tree``: ``s.contains_any(1, [b"a", b"b"])``."""
+        tree_dict = self._trees.get(tree)
+        return tree_dict is not None and any(key in tree_dict for key in keys)
+
     def scan(
         self,
         tree: int,

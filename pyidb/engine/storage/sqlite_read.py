@@ -35,6 +35,14 @@ _COUNT_SQL = {
     for hi in (False, True)
 }
 _GET_SQL = "SELECT value FROM kv WHERE tree=? AND key=?"
+_IN_CHUNK = 500  # keys per IN (...) query, well under SQLite's limit of bound parameters
+
+
+def _any_sql(n: int) -> str:
+    return f"SELECT 1 FROM kv WHERE tree=? AND key IN ({','.join('?' * n)}) LIMIT 1"
+
+
+_ANY_SQL = _any_sql(_IN_CHUNK)
 _NEXT_TREE_SQL = "SELECT tree FROM kv WHERE tree>? ORDER BY tree LIMIT 1"
 
 # Unbounded scans are fetched in chunks (chunks.py) that each re-seek after the last key, so no
@@ -93,6 +101,22 @@ class SQLiteReader:
         self, tree: int, lo: bytes | None, hi: bytes | None, reverse: bool
     ) -> Iterator[tuple[bytes, bytes]]:
         return chunked_scan(lambda lo, hi, n: self._fetch(tree, lo, hi, reverse, n), lo, hi, reverse)
+
+    def contains_any(self, tree: int, keys: list[bytes]) -> bool:
+        """True if any of ``keys`` is in ``tree``, one query per 500 keys:
+        ``s.contains_any(1, [b"a", b"b"])``."""
+        try:
+            for start in range(0, len(keys), _IN_CHUNK):
+                chunk = keys[start:start + _IN_CHUNK]
+                if len(chunk) == _IN_CHUNK:
+                    sql = _ANY_SQL
+                else:
+                    sql = _any_sql(len(chunk))
+                if self._conn.execute(sql, (tree, *chunk)).fetchone() is not None:
+                    return True
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from None
+        return False
 
     def count(self, tree: int, lo: bytes | None = None, hi: bytes | None = None) -> int:
         """How many keys with lo <= key < hi: ``s.count(1, b"a")``."""
