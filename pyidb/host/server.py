@@ -37,8 +37,7 @@ __all__ = ["serve"]
 
 log = logging.getLogger("pyidb.host")
 
-_STORE_READS = {"get", "get_key", "count", "get_all", "get_all_keys"}
-_STORE_WRITES = {"add", "put", "delete", "clear", "add_many", "put_many", "get_many", "delete_many"}
+_GET_ALL = ("get_all", "get_all_keys", "get_all_records")
 
 
 def store_schema(store: api.ObjectStore) -> dict[str, Any]:
@@ -81,7 +80,7 @@ class _Session(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
-        for fut in self.upgrades.values():
+        for fut in list(self.upgrades.values()):  # settling one runs its upgrade on (and pops it)
             if not fut.done():
                 fut.set_result(AbortError("the client disconnected during the upgrade"))
         for obj in list(self.objects.values()):
@@ -260,27 +259,33 @@ class _Session(asyncio.Protocol):
 
         def finished(fut: Any) -> None:
             exc = fut.exception()
+            upgrade = self.upgrades.get(number)
+            if upgrade is not None and not upgrade.done():
+                # The upgrade transaction ended on the host's side (a request's error aborted
+                # it): the upgrade is over now, whatever the client sends later. Waiting for the
+                # client's commit or abort here left open() -- and every later open of the
+                # database -- waiting forever once the transaction's number was forgotten.
+                upgrade.set_result(exc or AbortError("the upgrade transaction was aborted"))
             self.send({"event": "done", "to": number, "error": None if exc is None else error_to_wire(exc)})
             self.drop(number)
 
         tx.done.add_done_callback(finished)
 
     def op_commit(self, m: dict[str, Any]) -> Any:
-        tx = self.get(m, "tx", api.Transaction)
-        fut = self.upgrades.get(m["tx"])
+        fut = self.upgrades.get(m.get("tx"))  # type: ignore[arg-type]
         if fut is not None:
             fut.done() or fut.set_result(None)
         else:
-            tx.commit()
+            self.get(m, "tx", api.Transaction).commit()
 
     def op_abort(self, m: dict[str, Any]) -> Any:
-        tx = self.get(m, "tx", api.Transaction)
-        fut = self.upgrades.get(m["tx"])
+        fut = self.upgrades.get(m.get("tx"))  # type: ignore[arg-type]
+        tx = None if fut is not None else self.get(m, "tx", api.Transaction)
         if fut is not None:
             error = m.get("error")
             message = error.get("message") if isinstance(error, dict) else None
             fut.done() or fut.set_result(AbortError(str(message or "the upgrade was aborted")))
-        elif not tx._is_finished():
+        elif tx is not None and not tx._is_finished():
             tx.abort()
 
     def _store(self, m: dict[str, Any]) -> api.ObjectStore:
@@ -290,16 +295,29 @@ class _Session(asyncio.Protocol):
             raise NotFoundError(f"no object store named {name!r}")
         return tx.object_store(name)
 
-    def op_store(self, m: dict[str, Any]) -> Any:
-        store = self._store(m)
-        method = m.get("method")
+    @staticmethod
+    def _args(m: dict[str, Any]) -> list[Any]:
         args = m.get("args") or []
         if not isinstance(args, list):
             raise DataError("args must be a list")
+        return args
+
+    @staticmethod
+    def _get_all(source: Any, method: str, args: list[Any]) -> Any:
+        """getAll/getAllKeys/getAllRecords: (query, count, direction); records as triples."""
+        request = getattr(source, method)(decode_query(args[0] if args else None), *args[1:3])
+        if method != "get_all_records":
+            return request
+        return request.map(lambda records: [[r.key, r.primary_key, r.value] for r in records])
+
+    def op_store(self, m: dict[str, Any]) -> Any:
+        store = self._store(m)
+        method = m.get("method")
+        args = self._args(m)
         if method in ("get", "get_key", "count", "delete"):
             return getattr(store, method)(decode_query(args[0] if args else None))
-        if method in ("get_all", "get_all_keys"):
-            return getattr(store, method)(decode_query(args[0] if args else None), *args[1:2])
+        if method in _GET_ALL:
+            return self._get_all(store, method, args)  # type: ignore[arg-type]
         if method in ("add", "put", "add_many", "put_many"):
             return getattr(store, method)(*args[:2])
         if method == "clear":
@@ -313,11 +331,11 @@ class _Session(asyncio.Protocol):
     def op_index(self, m: dict[str, Any]) -> Any:
         index = self._store(m).index(m.get("index"))  # type: ignore[arg-type]
         method = m.get("method")
-        args = m.get("args") or []
+        args = self._args(m)
         if method in ("get", "get_key", "count"):
             return getattr(index, method)(decode_query(args[0] if args else None))
-        if method in ("get_all", "get_all_keys"):
-            return getattr(index, method)(decode_query(args[0] if args else None), *args[1:2])
+        if method in _GET_ALL:
+            return self._get_all(index, method, args)  # type: ignore[arg-type]
         raise InvalidAccessError(f"unknown index method {str(method)[:40]!r}")
 
     def op_cursor(self, m: dict[str, Any]) -> Any:
@@ -389,6 +407,27 @@ class _Session(asyncio.Protocol):
 
     def op_delete_index(self, m: dict[str, Any]) -> Any:
         self._store(m).delete_index(m.get("name"))  # type: ignore[arg-type]
+
+    def op_rename_store(self, m: dict[str, Any]) -> Any:
+        store = self._store({**m, "store": m.get("name")})
+        new = m.get("new")
+        allowed = getattr(self.factory, "allowed", None)
+        if isinstance(new, str) and allowed is not None and not allowed(new):
+            # as create_object_store in a scope: a name outside the allowlist does not exist
+            raise NotFoundError(f"no object store named {new!r}")
+        _renamable(store).name = new
+
+    def op_rename_index(self, m: dict[str, Any]) -> Any:
+        _renamable(self._store(m).index(m.get("name"))).name = m.get("new")  # type: ignore[arg-type]
+
+
+def _renamable(handle: Any) -> Any:
+    """The object whose ``name`` can be set: pyidb.scopes' wrappers forward reads of ``name``
+    only, so a rename goes to the backend's own handle (the allowlist was checked above)."""
+    prop = getattr(type(handle), "name", None)
+    if isinstance(prop, property) and prop.fset is None and hasattr(handle, "_inner"):
+        return handle._inner
+    return handle
 
 
 _OPS: dict[str, Callable[..., Any]] = {
