@@ -38,6 +38,7 @@ __all__ = ["serve"]
 log = logging.getLogger("pyidb.host")
 
 _GET_ALL = ("get_all", "get_all_keys", "get_all_records")
+_ACK_WAIT = 10.0  # seconds the host waits for plugins' versionchange handlers before "blocked"
 
 
 def store_schema(store: api.ObjectStore) -> dict[str, Any]:
@@ -52,8 +53,12 @@ def store_schema(store: api.ObjectStore) -> dict[str, Any]:
 class _Session(asyncio.Protocol):
     """One client connection: its plugin, and the objects it has opened (by number)."""
 
-    def __init__(self, host: Host, max_frame: int) -> None:
+    def __init__(self, host: Host, max_frame: int, shared: list[Any] | None = None) -> None:
         self.host = host
+        #: (session, db number, ack) of the versionchange events fired in this loop turn, by
+        #: every session of the server (one plugin's open can be blocked by another's client)
+        self.shared: list[Any] = [] if shared is None else shared
+        self.acks: dict[int, list[asyncio.Future[None]]] = {}
         self.reader = FrameReader(max_frame)
         self.transport: asyncio.Transport | None = None
         self.factory: api.Factory | None = None
@@ -91,7 +96,9 @@ class _Session(asyncio.Protocol):
             if isinstance(obj, api.Database):
                 obj.close()
         self.objects.clear()
-        for task in self.tasks:
+        for number in list(self.acks):
+            self._acked(number)
+        for task in list(self.tasks):
             task.cancel()
 
     def fail(self, why: str) -> None:
@@ -205,15 +212,18 @@ class _Session(asyncio.Protocol):
                 raise outcome
             tx.commit()
 
-        def blocked(old: int, new: int | None) -> None:
-            self.send({"event": "blocked", "to": mid, "old": old, "new": new})
-
         def versionchange(db: api.Database, old: int, new: int | None) -> None:
-            self.send({"event": "versionchange", "to": self.register(db), "old": old, "new": new})
+            number = self.register(db)
+            ack: asyncio.Future[None] = loop.create_future()
+            self.acks.setdefault(number, []).append(ack)
+            if not self.shared:  # versionchange events and blocked come in one loop turn
+                loop.call_soon(self.shared.clear)
+            self.shared.append((self, number, ack))
+            self.send({"event": "versionchange", "to": number, "old": old, "new": new})
 
         db = await self.factory.open(
             m.get("name"), m.get("version"), upgrade=upgrade if m.get("upgrade") else None,
-            blocked=blocked, blocking=versionchange,
+            blocked=self._blocked(mid), blocking=versionchange,
         )
         number = self.register(db)
         db.on_close = lambda _: self.send({"event": "closed", "to": number})
@@ -224,12 +234,45 @@ class _Session(asyncio.Protocol):
             stores = {n: store_schema(tx.object_store(n)) for n in names}
         return {"db": number, "name": db.name, "version": db.version, "stores": stores}
 
+    def _blocked(self, mid: Any) -> Callable[[int, int | None], None]:
+        """``blocked`` for open/delete_database of request ``mid``.
+
+        The engine decides "blocked" right after firing versionchange, but a plugin's handler
+        runs in its own process: its ``close()`` reaches the host later. So the host waits for
+        every plugin connection it fired versionchange on to answer (``versionchange_done``,
+        sent after the handler ran, or a close, or a disconnect; at most ``_ACK_WAIT`` s), and
+        tells the client ``blocked`` only if one of them is still open, as in-process.
+        """
+        def blocked(old: int, new: int | None) -> None:
+            fired, self.shared[:] = list(self.shared), []
+
+            async def decide() -> None:
+                waiting = [ack for _, _, ack in fired if not ack.done()]
+                if waiting:
+                    await asyncio.wait(waiting, timeout=_ACK_WAIT)
+                still_open = [s for s, number, _ in fired if number in s.objects]
+                if still_open or not fired:
+                    self.send({"event": "blocked", "to": mid, "old": old, "new": new})
+
+            task = asyncio.get_running_loop().create_task(decide())
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+        return blocked
+
+    def _acked(self, number: Any) -> None:
+        for ack in self.acks.pop(number, ()):
+            ack.done() or ack.set_result(None)
+
+    def op_versionchange_done(self, m: dict[str, Any]) -> Any:
+        self._acked(m.get("db"))
+
     async def op_delete_database(self, m: dict[str, Any]) -> Any:
         assert self.factory is not None
         mid = m.get("id")
         await self.factory.delete_database(
             m.get("name"),
-            blocked=lambda old, new: self.send({"event": "blocked", "to": mid, "old": old, "new": new}),
+            blocked=self._blocked(mid),
         )
 
     async def op_databases(self, m: dict[str, Any]) -> Any:
@@ -240,6 +283,7 @@ class _Session(asyncio.Protocol):
         db = self.get(m, "db", api.Database)
         db.close()
         self.drop(m["db"])
+        self._acked(m["db"])
 
     def op_transaction(self, m: dict[str, Any]) -> Any:
         db = self.get(m, "db", api.Database)
@@ -441,7 +485,8 @@ async def serve(host: Host, path: str, *, max_frame: int = MAX_FRAME,
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
     loop = asyncio.get_running_loop()
-    server = await loop.create_unix_server(lambda: _Session(host, max_frame), path)
+    shared: list[Any] = []
+    server = await loop.create_unix_server(lambda: _Session(host, max_frame, shared), path)
     os.chmod(path, 0o600)  # plugins authenticate with tokens; the file mode is a second fence
     try:
         async with server:

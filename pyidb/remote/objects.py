@@ -133,8 +133,12 @@ class RemoteDatabase(api.Database):
         conn.listeners["closed", number] = lambda m: self._lost()
 
     def _versionchange(self, m: dict[str, Any]) -> None:
-        if self.on_versionchange is not None:
-            call_user(self.on_versionchange, self, m.get("old"), m.get("new"))
+        try:
+            if self.on_versionchange is not None:
+                call_user(self.on_versionchange, self, m.get("old"), m.get("new"))
+        finally:  # after the handler (and the close it may send): the host decides "blocked"
+            with contextlib.suppress(Error):
+                self._conn.send({"op": "versionchange_done", "db": self._number})
 
     def _lost(self) -> None:
         self._closed = True
