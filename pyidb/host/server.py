@@ -11,7 +11,10 @@ forged id is an error reply; an oversized or malformed frame closes that connect
 that disconnects has its open transactions aborted. Other connections are unaffected.
 
 Events (``{"event": ..., "to": N}``) go to a request id (upgrade, blocked), a database number
-(versionchange, closed) or a transaction number (done).
+(versionchange, closed) or a transaction number (done). A client answers each versionchange with
+``versionchange_done`` once its handler ran, so ``blocked`` is decided after the handlers (see
+``_Session._blocked``). An upgrade transaction that ends on the host's side (a request's error
+aborted it) ends the upgrade at once, whatever the client sends later.
 
 Transactions are held open by the server until the client commits or aborts them (the client
 library commits when its transaction becomes inactive with no request pending, the browser's
