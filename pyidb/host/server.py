@@ -265,7 +265,8 @@ class _Session(asyncio.Protocol):
 
     def _acked(self, number: Any) -> None:
         for ack in self.acks.pop(number, ()):
-            ack.done() or ack.set_result(None)
+            if not ack.done():
+                ack.set_result(None)
 
     def op_versionchange_done(self, m: dict[str, Any]) -> Any:
         self._acked(m.get("db"))

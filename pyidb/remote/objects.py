@@ -206,7 +206,7 @@ class RemoteDatabase(api.Database):
         if self._closed:
             raise InvalidStateError(f"the connection to database {self._name!r} is closed")
         names = check_store_names(store_names)
-        mode, durability = check_mode_and_durability(mode, durability)
+        mode, durability = check_mode_and_durability(mode, durability)  # type: ignore[assignment]
         missing = [n for n in names if n not in self._schemas]
         if missing:
             raise NotFoundError(
@@ -311,7 +311,7 @@ class RemoteTransaction(api.Transaction):
     def _snapshot(self) -> None:
         """The schema as the upgrade began (restored if it aborts, as the engine reloads its
         catalog): each store's schema dict and index dicts, in place."""
-        self._saved = (dict(self._schemas), [
+        self._saved: tuple[dict[str, Any], list[Any]] | None = (dict(self._schemas), [
             (schema, dict(schema["indexes"]), dict(schema)) for schema in self._schemas.values()
         ])
 
