@@ -1,4 +1,5 @@
-"""Databases, transactions, stores, indexes and cursors of a plugin, backed by the host socket.
+"""Databases and transactions of a plugin, backed by the host socket (stores, indexes and
+cursors: :mod:`.stores`).
 
 Each object holds the host's number for it; each request is one frame, answered in order. The
 transaction lifetime is the browser's, decided here: active from creation until control returns
