@@ -20,7 +20,6 @@ from ..arguments import check_flag, check_mode_and_durability, check_store_name,
 from ..callbacks import call_user
 from ..errors import (
     AbortError,
-    ConstraintError,
     Error,
     InvalidAccessError,
     InvalidStateError,
@@ -28,8 +27,8 @@ from ..errors import (
     ReadOnlyError,
     TransactionInactiveError,
 )
-from ..key_path import validate_key_path
 from ..keys import _utf16  # names sort as a DOMStringList: by UTF-16 code units
+from ..schema_rules import check_new_store
 from ..sync_future import SyncFuture
 from ..upgrade_awaits import only_requests
 from .frames import error_from_wire
@@ -171,14 +170,7 @@ class RemoteDatabase(api.Database):
         name = check_store_name(name)
         auto_increment = check_flag(auto_increment, "auto_increment")
         tx = self._live_upgrade("create_object_store()")
-        path = None if key_path is None else validate_key_path(key_path)
-        if name in self._schemas:
-            raise ConstraintError(f"object store {name!r} already exists")
-        if auto_increment and (path == "" or isinstance(path, list)):
-            raise InvalidAccessError(
-                "auto_increment needs no key path or a non-empty string key path; "
-                f"{path!r} cannot receive generated keys"
-            )
+        path = check_new_store(name, key_path, auto_increment, exists=name in self._schemas)
         tx._request({"op": "create_store", "name": name, "key_path": path,
                      "auto_increment": auto_increment}, fatal=True)
         self._schemas[name] = {"key_path": path, "auto_increment": auto_increment, "indexes": {}}

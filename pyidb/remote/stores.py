@@ -23,17 +23,16 @@ from ..arguments import (
     values_and_keys,
 )
 from ..clone import clone
-from ..cursor_rules import CursorState, check_cursor_write, check_move, check_update_key
+from ..cursor_rules import CursorState, check_cursor_write, check_move
 from ..errors import (
     ConstraintError,
-    InvalidAccessError,
     InvalidStateError,
     NotFoundError,
 )
-from ..key_path import validate_key_path
 from ..key_range import KeyRange, to_key_range
 from ..keys import _utf16, to_key  # names sort as a DOMStringList: by UTF-16 code units
-from ..records import prepare_record
+from ..records import check_update_key, prepare_record
+from ..schema_rules import check_new_index
 from .frames import encode_query
 
 if TYPE_CHECKING:
@@ -182,8 +181,7 @@ class RemoteObjectStore(_Source, api.ObjectStore):
     def _prepare(self, value: Any, key: Any) -> tuple[Any, Any]:
         """The checks of "add or put" (DataError at once); (value to send, key to send): an
         in-line key travels inside the value, as the host takes it from there again."""
-        copy, _, key, _ = prepare_record((self._name, self.key_path, self.auto_increment), False,
-                                         value, key)
+        copy, _, key = prepare_record(self._name, self.key_path, self.auto_increment, value, key)
         return copy, None if self.key_path is not None else key
 
     def _write(self, method: str, *args: Any) -> SyncFuture[Any]:
@@ -264,11 +262,8 @@ class RemoteObjectStore(_Source, api.ObjectStore):
         unique = check_flag(unique, "unique")
         multi_entry = check_flag(multi_entry, "multi_entry")
         self._upgrade_check("create_index()")
-        if name in self._schema["indexes"]:
-            raise ConstraintError(f"object store {self._name!r} already has an index {name!r}")
-        path = validate_key_path(key_path)
-        if isinstance(path, list) and multi_entry:
-            raise InvalidAccessError("multi_entry indexes need a string key path, not a list")
+        path = check_new_index(self._name, name, key_path, multi_entry,
+                               exists=name in self._schema["indexes"])
         self._tx._request({"op": "create_index", "store": self._name, "name": name, "key_path": path,
                            "unique": unique, "multi_entry": multi_entry}, fatal=True)
         self._schema["indexes"][name] = {"key_path": path, "unique": unique, "multi_entry": multi_entry}
