@@ -19,20 +19,18 @@ from ..arguments import (
     check_direction,
     check_flag,
     check_index_name,
-    check_store_name,
     values_and_keys,
 )
 from ..clone import clone
 from ..cursor_rules import CursorState, check_cursor_write, check_move
 from ..errors import (
-    ConstraintError,
     InvalidStateError,
     NotFoundError,
 )
 from ..key_range import KeyRange, to_key_range
 from ..keys import _utf16, to_key  # names sort as a DOMStringList: by UTF-16 code units
 from ..records import check_update_key, prepare_record
-from ..schema_rules import check_new_index
+from ..schema_rules import check_index_rename, check_new_index, check_store_rename
 from .frames import encode_query
 
 if TYPE_CHECKING:
@@ -141,21 +139,14 @@ class RemoteObjectStore(_Source, api.ObjectStore):
 
     @name.setter
     def name(self, new_name: str) -> None:
-        new_name = check_store_name(new_name)
-        tx = self._tx
-        if self._deleted():
-            raise InvalidStateError(f"{self!r} has been deleted")
-        if tx.mode != "versionchange":
-            raise InvalidStateError("renaming an object store works only inside the upgrade "
-                                    "callback of open()")
-        tx._check_active()
-        old = self._name
-        if new_name == old:
-            return
+        tx, old = self._tx, self._name
         schemas = tx.db._schemas
-        if new_name in schemas:
-            raise ConstraintError(f"cannot rename object store {old!r}: an object store named "
-                                  f"{new_name!r} already exists")
+        checked = check_store_rename(self, old, new_name, deleted=self._deleted(),
+                                     upgrade=tx.mode == "versionchange",
+                                     check_active=tx._check_active, taken=schemas)
+        if checked is None:
+            return
+        new_name = checked
         tx._request({"op": "rename_store", "name": old, "new": new_name}, fatal=True)
         schemas[new_name] = schemas.pop(old)
         self._name = new_name
@@ -301,20 +292,14 @@ class RemoteIndex(_Source, api.Index):
 
     @name.setter
     def name(self, new_name: str) -> None:
-        new_name = check_index_name(new_name)
         tx = self._tx
-        if tx.mode != "versionchange":
-            raise InvalidStateError("renaming an index works only inside the upgrade callback "
-                                    "of open()")
-        tx._check_active()
-        if self._deleted():
-            raise InvalidStateError(f"{self!r} has been deleted")
         old, indexes = self._name, self._schema["indexes"]
-        if new_name == old:
+        checked = check_index_rename(self, self._store._name, old, new_name,
+                                     deleted=self._deleted(), upgrade=tx.mode == "versionchange",
+                                     check_active=tx._check_active, taken=indexes)
+        if checked is None:
             return
-        if new_name in indexes:
-            raise ConstraintError(f"cannot rename index {old!r}: object store "
-                                  f"{self._store._name!r} already has an index {new_name!r}")
+        new_name = checked
         tx._request({"op": "rename_index", "store": self._store._name, "name": old,
                      "new": new_name}, fatal=True)
         indexes[new_name] = indexes.pop(old)
