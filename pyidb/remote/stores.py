@@ -22,14 +22,14 @@ from ..arguments import (
     values_and_keys,
 )
 from ..clone import clone
-from ..cursor_rules import CursorState, check_cursor_write, check_move
+from ..cursor_rules import CursorState, check_cursor_write, check_move, check_update_key
 from ..errors import (
     InvalidStateError,
     NotFoundError,
 )
 from ..key_range import KeyRange, to_key_range
 from ..keys import _utf16, to_key  # names sort as a DOMStringList: by UTF-16 code units
-from ..records import check_update_key, prepare_record
+from ..records import prepare_record
 from ..schema_rules import check_index_rename, check_new_index, check_store_rename
 from .frames import encode_query
 
@@ -172,7 +172,8 @@ class RemoteObjectStore(_Source, api.ObjectStore):
     def _prepare(self, value: Any, key: Any) -> tuple[Any, Any]:
         """The checks of "add or put" (DataError at once); (value to send, key to send): an
         in-line key travels inside the value, as the host takes it from there again."""
-        copy, _, key = prepare_record(self._name, self.key_path, self.auto_increment, value, key)
+        copy, _, key, _ = prepare_record((self._name, self.key_path, self.auto_increment), False,
+                                         value, key)
         return copy, None if self.key_path is not None else key
 
     def _write(self, method: str, *args: Any) -> SyncFuture[Any]:
