@@ -97,6 +97,18 @@ def as_list(values: Any, what: str) -> list[Any]:
         ) from exc
 
 
+def values_and_keys(values: Any, keys: Any) -> tuple[list[Any], list[Any]]:
+    """``add_many``/``put_many``'s arguments as two lists of one length (keys all None when
+    not given); InvalidArgumentError if the lengths differ."""
+    value_list = as_list(values, "values")
+    key_list = [None] * len(value_list) if keys is None else as_list(keys, "keys")
+    if len(key_list) != len(value_list):
+        raise InvalidArgumentError(
+            f"got {len(value_list)} values but {len(key_list)} keys; pass one key per value"
+        )
+    return value_list, key_list
+
+
 def check_version(version: Any) -> int | None:
     """``open()``'s version: None (the current one) or an int from 1 below 2**53."""
     if version is not None and (type(version) is not int or not 1 <= version < KEY_INTEGER_LIMIT):

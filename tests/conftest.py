@@ -44,10 +44,7 @@ ENGINE_URLS = ["memory:", "sqlite", "postgresql"]
 # (blocking_io), so every request and commit runs on the engine's worker thread
 # (pyidb/engine/offload.py); the SQLite one is shared with read views, as a database server is.
 # And on "socket": through a real host process (pyidb.host serve) with pyidb.remote's client.
-# "socket" is left out for now: main's newest API (get_all_records, ...) is not yet served over
-# the socket (57 conformance failures after the last merge; see the issue 11 report). Add it
-# back here once the socket client and server cover it.
-CONFORMANCE_URLS = [*ENGINE_URLS, "wrapped", "threaded", "threaded-sqlite"]
+CONFORMANCE_URLS = [*ENGINE_URLS, "wrapped", "threaded", "threaded-sqlite", "socket"]
 _schemas = itertools.count()
 
 
@@ -105,39 +102,9 @@ def pg_url(pg_server: PgCluster) -> Iterator[str]:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")  # a name made above: no input
 
 
-_AT_THE_CALL = (
-    "over the host socket the host validates this argument: the error arrives with the "
-    "request's result instead of at the call (documented in pyidb.remote)"
-)
-#: Conformance tests whose exact timing the host socket cannot give, each with the reason.
-SOCKET_DIFFERS = {
-    **dict.fromkeys([
-        "test_continue_to_key_in_wrong_direction_is_data_error", "test_continue_primary_key_errors",
-        "test_advance", "test_moving_twice_without_waiting_is_invalid_state",
-        "test_cursor_update_changing_key_path_is_data_error", "test_key_cursor_has_no_value",
-        "test_compound_key_path_missing_part_is_data_error",
-        "test_auto_increment_needs_a_simple_key_path",
-        "test_inline_key_missing_without_generator_is_data_error",
-        "test_key_path_and_explicit_key_is_data_error",
-        "test_out_of_line_without_key_is_data_error", "test_injection_impossible_is_data_error",
-        "test_failed_create_index_with_multi_entry_array_path",
-        "test_invalid_keys_rejected_by_put_at_the_call",
-        "test_invalid_keys_rejected_by_add", "test_invalid_queries_rejected",
-        "test_write_after_failed_sync_request_commits",
-    ], _AT_THE_CALL),
-    **dict.fromkeys([
-        "test_timeout_while_queued_behind_another_transaction",
-        "test_inactive_error_escaping_async_with_after_auto_commit",
-        "test_upgrade_awaiting_sleep_aborts_and_keeps_the_old_version",
-        "test_upgrade_write_sleep_raise_keeps_nothing",
-        "test_upgrade_of_new_database_awaiting_a_future_leaves_nothing",
-    ], "NOT YET IMPLEMENTED in the socket client: issue 9's cancellation and upgrade-await rules "
-       "reached main at the issue 11 deadline (see its report)"),
-    "test_upgrade_fires_versionchange_on_other_connections": (
-        "over the host socket a connection closed in a versionchange handler reaches the host "
-        "after it checked for open connections, so blocked fires"
-    ),
-}
+#: Conformance tests the host socket cannot pass, each with the reason (none today: every
+#: difference is documented in pyidb.remote and none changes what a conformance test checks).
+SOCKET_DIFFERS: dict[str, str] = {}
 
 
 class ThreadedMemoryStorage(MemoryStorage):
@@ -183,10 +150,6 @@ def factory(request: pytest.FixtureRequest, tmp_path: Path) -> pyidb.Factory:
 
         if fn is not None and fn.__name__ in SOCKET_DIFFERS:
             pytest.skip(SOCKET_DIFFERS[fn.__name__])
-        if request.module.__name__.endswith("test_cf_transfer"):
-            pytest.skip("KNOWN BUG, not yet diagnosed: over the host socket an import that fails "
-                        "inside its upgrade can leave the next import waiting forever (the issue 11 "
-                        "report); export/import run on every other backend")
         f = RemoteFactory(*request.getfixturevalue("host_socket"))
     elif url == "postgresql":
         if request.module.__name__.endswith("test_engine_bigdata"):

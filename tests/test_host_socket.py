@@ -7,6 +7,7 @@ after each, a well-behaved client must still be served.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -256,3 +257,83 @@ async def test_a_plugin_that_disconnects_mid_transaction_leaves_nothing_and_bloc
         assert await db.get("tasks", "later") == "after"
     hub.close()
     await still_serving(host)
+
+
+def _upgrade_event(raw: Raw) -> dict[str, Any]:
+    while True:
+        m = raw.recv()
+        assert m is not None, "the host closed the connection"
+        if m.get("event") == "upgrade":
+            return m
+
+
+async def test_an_upgrade_aborted_by_the_host_ends_open_without_the_client(host) -> None:
+    """The import hang (issue 11): a request that fails inside an upgrade aborts the upgrade
+    transaction on the host; open() must then fail at once, even when the client's own abort
+    comes late (or never), and the next open() of the database must go through. Before the fix
+    the host waited for a commit/abort that could no longer name the forgotten transaction."""
+    raw = Raw(host["path"])  # every recv() waits at most 20 s: a hang fails, it cannot block CI
+    raw.send({"id": 1, "op": "hello", "token": OTHER})
+    raw.recv()
+    raw.send({"id": 2, "op": "open", "name": "refused", "version": 1, "upgrade": True})
+    tx = _upgrade_event(raw)["tx"]
+    raw.send({"id": 3, "op": "create_store", "tx": tx, "name": "s", "key_path": None,
+              "auto_increment": False})
+    raw.send({"id": 4, "op": "create_index", "tx": tx, "store": "s", "name": "u", "key_path": "u",
+              "unique": True, "multi_entry": False})
+    raw.send({"id": 5, "op": "store", "tx": tx, "store": "s", "method": "put_many",
+              "args": [[{"u": 1}, {"u": 1}], [1, 2]]})  # the unique index refuses: aborts
+    replies: dict[Any, dict[str, Any]] = {}
+    while 2 not in replies:  # open's reply comes without the client's commit or abort
+        m = raw.recv()
+        assert m is not None, "the host closed the connection"
+        if "id" in m:
+            replies[m["id"]] = m
+    assert replies[5]["error"]["name"] == "ConstraintError"
+    assert replies[2]["error"]["name"] == "ConstraintError"
+    raw.send({"id": 6, "op": "abort", "tx": tx})  # late: an error reply, nothing stuck
+    assert raw.recv()["id"] == 6
+    raw.close()
+    other = RemoteFactory(host["path"], OTHER)
+    db = await asyncio.wait_for(
+        other.open("refused", 1, upgrade=lambda db, *_: db.create_object_store("s")), 20)
+    assert db.version == 1 and db.object_store_names == ["s"]
+    db.close()
+    await other.delete_database("refused")
+    other.close()
+
+
+async def test_import_after_a_refused_import_over_the_socket(host) -> None:
+    """The same through pyidb.import_database, as the conformance suite first saw it."""
+    import io
+
+    other = RemoteFactory(host["path"], OTHER)
+    src = await other.open("export-src", 1, upgrade=lambda db, *_: db.create_object_store(
+        "s").create_index("u", "u", unique=True))
+    await src.put("s", {"u": 1}, 1)
+    await src.put("s", {"u": 2}, 2)
+    out = io.StringIO()
+    await pyidb.export_database(src, out)
+    src.close()
+    text = out.getvalue().replace('"u":2', '"u":1')  # damaged: the index refuses it first
+    for _ in range(2):
+        with pytest.raises(pyidb.TransferError):
+            await asyncio.wait_for(pyidb.import_database(other, "copy", io.StringIO(text)), 20)
+    db = await asyncio.wait_for(pyidb.import_database(other, "copy", io.StringIO(out.getvalue())), 20)
+    assert await db.get_all_keys("s") == [1, 2]
+    db.close()
+    other.close()
+
+
+async def test_a_plugin_cannot_rename_a_store_into_a_forbidden_name(host) -> None:
+    hub = RemoteFactory(host["path"], HUB)
+    (await hub.open("renames", 1, upgrade=lambda db, *_: db.create_object_store("tasks"))).close()
+
+    def rename(db: Any, old: int, new: int, tx: Any) -> None:
+        tx.object_store("tasks").name = "secrets"  # outside the allowlist: does not exist
+
+    with pytest.raises(pyidb.NotFoundError):
+        await hub.open("renames", 2, upgrade=rename)
+    async with await hub.open("renames") as db:
+        assert db.version == 1 and db.object_store_names == ["tasks"]
+    hub.close()

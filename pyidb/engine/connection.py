@@ -10,12 +10,11 @@ from .. import api
 from ..arguments import check_flag, check_mode_and_durability, check_store_name, check_store_names
 from ..callbacks import call_user
 from ..errors import (
-    ConstraintError,
     InvalidAccessError,
     InvalidStateError,
     NotFoundError,
 )
-from ..key_path import validate_key_path
+from ..schema_rules import check_new_store
 from . import catalog
 from .catalog import DatabaseSchema, StoreSchema
 from .transaction import EngineTransaction
@@ -112,15 +111,8 @@ class EngineDatabase(api.Database):
         name = check_store_name(name)
         auto_increment = check_flag(auto_increment, "auto_increment")
         tx = self._live_upgrade("create_object_store()")
-        path = None if key_path is None else validate_key_path(key_path)
         schema = self.db_state.schema
-        if name in schema.stores:
-            raise ConstraintError(f"object store {name!r} already exists")
-        if auto_increment and (path == "" or isinstance(path, list)):
-            raise InvalidAccessError(
-                "auto_increment needs no key path or a non-empty string key path; "
-                f"{path!r} cannot receive generated keys"
-            )
+        path = check_new_store(name, key_path, auto_increment, exists=name in schema.stores)
         storage = tx.storage
         store = StoreSchema(name, catalog.allocate_tree(storage), path, bool(auto_increment))
         schema.stores[name] = store

@@ -11,7 +11,10 @@ forged id is an error reply; an oversized or malformed frame closes that connect
 that disconnects has its open transactions aborted. Other connections are unaffected.
 
 Events (``{"event": ..., "to": N}``) go to a request id (upgrade, blocked), a database number
-(versionchange, closed) or a transaction number (done).
+(versionchange, closed) or a transaction number (done). A client answers each versionchange with
+``versionchange_done`` once its handler ran, so ``blocked`` is decided after the handlers (see
+``_Session._blocked``). An upgrade transaction that ends on the host's side (a request's error
+aborted it) ends the upgrade at once, whatever the client sends later.
 
 Transactions are held open by the server until the client commits or aborts them (the client
 library commits when its transaction becomes inactive with no request pending, the browser's
@@ -37,8 +40,8 @@ __all__ = ["serve"]
 
 log = logging.getLogger("pyidb.host")
 
-_STORE_READS = {"get", "get_key", "count", "get_all", "get_all_keys"}
-_STORE_WRITES = {"add", "put", "delete", "clear", "add_many", "put_many", "get_many", "delete_many"}
+_GET_ALL = ("get_all", "get_all_keys", "get_all_records")
+_ACK_WAIT = 10.0  # seconds the host waits for plugins' versionchange handlers before "blocked"
 
 
 def store_schema(store: api.ObjectStore) -> dict[str, Any]:
@@ -53,8 +56,12 @@ def store_schema(store: api.ObjectStore) -> dict[str, Any]:
 class _Session(asyncio.Protocol):
     """One client connection: its plugin, and the objects it has opened (by number)."""
 
-    def __init__(self, host: Host, max_frame: int) -> None:
+    def __init__(self, host: Host, max_frame: int, shared: list[Any] | None = None) -> None:
         self.host = host
+        #: (session, db number, ack) of the versionchange events fired in this loop turn, by
+        #: every session of the server (one plugin's open can be blocked by another's client)
+        self.shared: list[Any] = [] if shared is None else shared
+        self.acks: dict[int, list[asyncio.Future[None]]] = {}
         self.reader = FrameReader(max_frame)
         self.transport: asyncio.Transport | None = None
         self.factory: api.Factory | None = None
@@ -81,7 +88,7 @@ class _Session(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
-        for fut in self.upgrades.values():
+        for fut in list(self.upgrades.values()):  # settling one runs its upgrade on (and pops it)
             if not fut.done():
                 fut.set_result(AbortError("the client disconnected during the upgrade"))
         for obj in list(self.objects.values()):
@@ -92,7 +99,9 @@ class _Session(asyncio.Protocol):
             if isinstance(obj, api.Database):
                 obj.close()
         self.objects.clear()
-        for task in self.tasks:
+        for number in list(self.acks):
+            self._acked(number)
+        for task in list(self.tasks):
             task.cancel()
 
     def fail(self, why: str) -> None:
@@ -206,15 +215,18 @@ class _Session(asyncio.Protocol):
                 raise outcome
             tx.commit()
 
-        def blocked(old: int, new: int | None) -> None:
-            self.send({"event": "blocked", "to": mid, "old": old, "new": new})
-
         def versionchange(db: api.Database, old: int, new: int | None) -> None:
-            self.send({"event": "versionchange", "to": self.register(db), "old": old, "new": new})
+            number = self.register(db)
+            ack: asyncio.Future[None] = loop.create_future()
+            self.acks.setdefault(number, []).append(ack)
+            if not self.shared:  # versionchange events and blocked come in one loop turn
+                loop.call_soon(self.shared.clear)
+            self.shared.append((self, number, ack))
+            self.send({"event": "versionchange", "to": number, "old": old, "new": new})
 
         db = await self.factory.open(
             m.get("name"), m.get("version"), upgrade=upgrade if m.get("upgrade") else None,
-            blocked=blocked, blocking=versionchange,
+            blocked=self._blocked(mid), blocking=versionchange,
         )
         number = self.register(db)
         db.on_close = lambda _: self.send({"event": "closed", "to": number})
@@ -225,12 +237,46 @@ class _Session(asyncio.Protocol):
             stores = {n: store_schema(tx.object_store(n)) for n in names}
         return {"db": number, "name": db.name, "version": db.version, "stores": stores}
 
+    def _blocked(self, mid: Any) -> Callable[[int, int | None], None]:
+        """``blocked`` for open/delete_database of request ``mid``.
+
+        The engine decides "blocked" right after firing versionchange, but a plugin's handler
+        runs in its own process: its ``close()`` reaches the host later. So the host waits for
+        every plugin connection it fired versionchange on to answer (``versionchange_done``,
+        sent after the handler ran, or a close, or a disconnect; at most ``_ACK_WAIT`` s), and
+        tells the client ``blocked`` only if one of them is still open, as in-process.
+        """
+        def blocked(old: int, new: int | None) -> None:
+            fired, self.shared[:] = list(self.shared), []
+
+            async def decide() -> None:
+                waiting = [ack for _, _, ack in fired if not ack.done()]
+                if waiting:
+                    await asyncio.wait(waiting, timeout=_ACK_WAIT)
+                still_open = [s for s, number, _ in fired if number in s.objects]
+                if still_open or not fired:
+                    self.send({"event": "blocked", "to": mid, "old": old, "new": new})
+
+            task = asyncio.get_running_loop().create_task(decide())
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+        return blocked
+
+    def _acked(self, number: Any) -> None:
+        for ack in self.acks.pop(number, ()):
+            if not ack.done():
+                ack.set_result(None)
+
+    def op_versionchange_done(self, m: dict[str, Any]) -> Any:
+        self._acked(m.get("db"))
+
     async def op_delete_database(self, m: dict[str, Any]) -> Any:
         assert self.factory is not None
         mid = m.get("id")
         await self.factory.delete_database(
             m.get("name"),
-            blocked=lambda old, new: self.send({"event": "blocked", "to": mid, "old": old, "new": new}),
+            blocked=self._blocked(mid),
         )
 
     async def op_databases(self, m: dict[str, Any]) -> Any:
@@ -241,6 +287,7 @@ class _Session(asyncio.Protocol):
         db = self.get(m, "db", api.Database)
         db.close()
         self.drop(m["db"])
+        self._acked(m["db"])
 
     def op_transaction(self, m: dict[str, Any]) -> Any:
         db = self.get(m, "db", api.Database)
@@ -260,27 +307,33 @@ class _Session(asyncio.Protocol):
 
         def finished(fut: Any) -> None:
             exc = fut.exception()
+            upgrade = self.upgrades.get(number)
+            if upgrade is not None and not upgrade.done():
+                # The upgrade transaction ended on the host's side (a request's error aborted
+                # it): the upgrade is over now, whatever the client sends later. Waiting for the
+                # client's commit or abort here left open() -- and every later open of the
+                # database -- waiting forever once the transaction's number was forgotten.
+                upgrade.set_result(exc or AbortError("the upgrade transaction was aborted"))
             self.send({"event": "done", "to": number, "error": None if exc is None else error_to_wire(exc)})
             self.drop(number)
 
         tx.done.add_done_callback(finished)
 
     def op_commit(self, m: dict[str, Any]) -> Any:
-        tx = self.get(m, "tx", api.Transaction)
-        fut = self.upgrades.get(m["tx"])
+        fut = self.upgrades.get(m.get("tx"))  # type: ignore[arg-type]
         if fut is not None:
             fut.done() or fut.set_result(None)
         else:
-            tx.commit()
+            self.get(m, "tx", api.Transaction).commit()
 
     def op_abort(self, m: dict[str, Any]) -> Any:
-        tx = self.get(m, "tx", api.Transaction)
-        fut = self.upgrades.get(m["tx"])
+        fut = self.upgrades.get(m.get("tx"))  # type: ignore[arg-type]
+        tx = None if fut is not None else self.get(m, "tx", api.Transaction)
         if fut is not None:
             error = m.get("error")
             message = error.get("message") if isinstance(error, dict) else None
             fut.done() or fut.set_result(AbortError(str(message or "the upgrade was aborted")))
-        elif not tx._is_finished():
+        elif tx is not None and not tx._is_finished():
             tx.abort()
 
     def _store(self, m: dict[str, Any]) -> api.ObjectStore:
@@ -290,16 +343,29 @@ class _Session(asyncio.Protocol):
             raise NotFoundError(f"no object store named {name!r}")
         return tx.object_store(name)
 
-    def op_store(self, m: dict[str, Any]) -> Any:
-        store = self._store(m)
-        method = m.get("method")
+    @staticmethod
+    def _args(m: dict[str, Any]) -> list[Any]:
         args = m.get("args") or []
         if not isinstance(args, list):
             raise DataError("args must be a list")
+        return args
+
+    @staticmethod
+    def _get_all(source: Any, method: str, args: list[Any]) -> Any:
+        """getAll/getAllKeys/getAllRecords: (query, count, direction); records as triples."""
+        request = getattr(source, method)(decode_query(args[0] if args else None), *args[1:3])
+        if method != "get_all_records":
+            return request
+        return request.map(lambda records: [[r.key, r.primary_key, r.value] for r in records])
+
+    def op_store(self, m: dict[str, Any]) -> Any:
+        store = self._store(m)
+        method = m.get("method")
+        args = self._args(m)
         if method in ("get", "get_key", "count", "delete"):
             return getattr(store, method)(decode_query(args[0] if args else None))
-        if method in ("get_all", "get_all_keys"):
-            return getattr(store, method)(decode_query(args[0] if args else None), *args[1:2])
+        if method in _GET_ALL:
+            return self._get_all(store, method, args)  # type: ignore[arg-type]
         if method in ("add", "put", "add_many", "put_many"):
             return getattr(store, method)(*args[:2])
         if method == "clear":
@@ -313,11 +379,11 @@ class _Session(asyncio.Protocol):
     def op_index(self, m: dict[str, Any]) -> Any:
         index = self._store(m).index(m.get("index"))  # type: ignore[arg-type]
         method = m.get("method")
-        args = m.get("args") or []
+        args = self._args(m)
         if method in ("get", "get_key", "count"):
             return getattr(index, method)(decode_query(args[0] if args else None))
-        if method in ("get_all", "get_all_keys"):
-            return getattr(index, method)(decode_query(args[0] if args else None), *args[1:2])
+        if method in _GET_ALL:
+            return self._get_all(index, method, args)  # type: ignore[arg-type]
         raise InvalidAccessError(f"unknown index method {str(method)[:40]!r}")
 
     def op_cursor(self, m: dict[str, Any]) -> Any:
@@ -390,6 +456,27 @@ class _Session(asyncio.Protocol):
     def op_delete_index(self, m: dict[str, Any]) -> Any:
         self._store(m).delete_index(m.get("name"))  # type: ignore[arg-type]
 
+    def op_rename_store(self, m: dict[str, Any]) -> Any:
+        store = self._store({**m, "store": m.get("name")})
+        new = m.get("new")
+        allowed = getattr(self.factory, "allowed", None)
+        if isinstance(new, str) and allowed is not None and not allowed(new):
+            # as create_object_store in a scope: a name outside the allowlist does not exist
+            raise NotFoundError(f"no object store named {new!r}")
+        _renamable(store).name = new
+
+    def op_rename_index(self, m: dict[str, Any]) -> Any:
+        _renamable(self._store(m).index(m.get("name"))).name = m.get("new")  # type: ignore[arg-type]
+
+
+def _renamable(handle: Any) -> Any:
+    """The object whose ``name`` can be set: pyidb.scopes' wrappers forward reads of ``name``
+    only, so a rename goes to the backend's own handle (the allowlist was checked above)."""
+    prop = getattr(type(handle), "name", None)
+    if isinstance(prop, property) and prop.fset is None and hasattr(handle, "_inner"):
+        return handle._inner
+    return handle
+
 
 _OPS: dict[str, Callable[..., Any]] = {
     name[3:]: fn for name, fn in vars(_Session).items() if name.startswith("op_")
@@ -402,7 +489,8 @@ async def serve(host: Host, path: str, *, max_frame: int = MAX_FRAME,
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
     loop = asyncio.get_running_loop()
-    server = await loop.create_unix_server(lambda: _Session(host, max_frame), path)
+    shared: list[Any] = []
+    server = await loop.create_unix_server(lambda: _Session(host, max_frame, shared), path)
     os.chmod(path, 0o600)  # plugins authenticate with tokens; the file mode is a second fence
     try:
         async with server:

@@ -2,15 +2,29 @@
 
 The token comes from ``PYIDB_TOKEN`` (or ``RemoteFactory(path, token)``); with ``PYIDB_SOCKET``
 and ``PYIDB_TOKEN`` set, the default factory (``pyidb.open`` and friends) is this one. The API is
-the plain IndexedDB one; what the network changes (explicit, documented):
+the plain IndexedDB one, and the whole conformance suite runs through a real host process
+(tests/conftest.py, ``socket``) with no test skipped. How the client keeps in-process answers:
 
+* argument errors are raised at the call, in the spec's order, by the same rule modules the
+  engine uses (:mod:`pyidb.arguments`, :mod:`pyidb.records`, :mod:`pyidb.keys`,
+  :mod:`pyidb.key_range`, :mod:`pyidb.cursor_rules`, :mod:`pyidb.key_path`), checked against the
+  schema the host sent; nothing invalid is sent, and the host checks everything again;
 * a transaction commits when it becomes inactive with no request pending (the browser's rule,
   decided here in the client), or on ``commit()``; the host holds it open until then and never
-  commits on its own; if the plugin disconnects first, the host aborts it;
-* a failed request always aborts its transaction (the host cannot know whether the plugin will
-  catch the error), and argument errors the engine raises at once may arrive with the result;
-* ``create_object_store``/``create_index`` errors found by the host abort the upgrade, and
-  ``open`` raises them.
+  commits on its own; if the plugin disconnects first, the host aborts it; a request error the
+  plugin's code catches does not abort it, one it does not catch does (decided here, as
+  in-process);
+* a request whose task is cancelled (``asyncio.wait_for`` timing out) aborts its transaction at
+  once, unless ``commit()`` was already asked for (then the task waits for the reply); an async
+  ``upgrade`` may await only its own requests (:mod:`pyidb.upgrade_awaits`);
+* ``blocked`` is decided by the host after the other plugins' ``on_versionchange`` handlers ran
+  (each answers, closes or disconnects; the host waits for them at most 10 s), so a connection
+  closed in its handler does not make ``blocked`` fire.
+
+What the network does change (none of it is visible to the conformance suite): each request is
+a round trip; an upgrade aborted on the host's side (a unique index refusing a record) ends
+``open()`` without waiting for the plugin; renaming a store into a name outside the plugin's
+allowlist is ``NotFoundError``, as creating one is.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Databases, transactions, stores, indexes and cursors of a plugin, backed by the host socket.
+"""Databases and transactions of a plugin, backed by the host socket (stores, indexes and
+cursors: :mod:`.stores`).
 
 Each object holds the host's number for it; each request is one frame, answered in order. The
 transaction lifetime is the browser's, decided here: active from creation until control returns
@@ -11,27 +12,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import api
-from ..arguments import check_direction, check_mode_and_durability, check_store_names
+from ..arguments import check_flag, check_mode_and_durability, check_store_name, check_store_names
 from ..callbacks import call_user
 from ..errors import (
     AbortError,
-    ConstraintError,
     Error,
     InvalidAccessError,
-    InvalidArgumentError,
     InvalidStateError,
     NotFoundError,
     ReadOnlyError,
     TransactionInactiveError,
 )
-from ..key_path import validate_key_path
 from ..keys import _utf16  # names sort as a DOMStringList: by UTF-16 code units
+from ..schema_rules import check_new_store
 from ..sync_future import SyncFuture
-from .frames import encode_query, error_from_wire
+from ..upgrade_awaits import only_requests
+from .frames import error_from_wire
+from .stores import RemoteIndex, RemoteObjectStore
 
 if TYPE_CHECKING:
     from . import RemoteFactory, _Connection
@@ -66,6 +67,7 @@ async def open_database(factory: RemoteFactory, conn: _Connection, name: str, ve
             db.on_versionchange = blocking
         tx = RemoteTransaction(db, m["tx"], "versionchange", "default", db._schemas, defer=True)
         db._upgrade_tx = tx
+        tx._snapshot()
         state["tx"] = tx
 
         def failed(exc: BaseException) -> None:
@@ -80,8 +82,8 @@ async def open_database(factory: RemoteFactory, conn: _Connection, name: str, ve
             return
         if inspect.isawaitable(result):
             async def run() -> None:
-                try:
-                    await result
+                try:  # it may await its own requests only (pyidb.upgrade_awaits), as in-process
+                    await only_requests(result)
                 except BaseException as exc:
                     failed(exc)
             state["task"] = loop.create_task(run())
@@ -131,8 +133,12 @@ class RemoteDatabase(api.Database):
         conn.listeners["closed", number] = lambda m: self._lost()
 
     def _versionchange(self, m: dict[str, Any]) -> None:
-        if self.on_versionchange is not None:
-            call_user(self.on_versionchange, self, m.get("old"), m.get("new"))
+        try:
+            if self.on_versionchange is not None:
+                call_user(self.on_versionchange, self, m.get("old"), m.get("new"))
+        finally:  # after the handler (and the close it may send): the host decides "blocked"
+            with contextlib.suppress(Error):
+                self._conn.send({"op": "versionchange_done", "db": self._number})
 
     def _lost(self) -> None:
         self._closed = True
@@ -154,31 +160,32 @@ class RemoteDatabase(api.Database):
     def _live_upgrade(self, what: str) -> RemoteTransaction:
         tx = self._upgrade_tx
         if tx is None or tx._state == FINISHED:
-            raise InvalidStateError(f"{what} is only allowed inside the upgrade callback")
+            raise InvalidStateError(f"{what} works only inside the upgrade callback of open()")
         tx._check_active()
         return tx
 
     def create_object_store(
         self, name: str, *, key_path: api.KeyPath = None, auto_increment: bool = False
     ) -> api.ObjectStore:
+        name = check_store_name(name)
+        auto_increment = check_flag(auto_increment, "auto_increment")
         tx = self._live_upgrade("create_object_store()")
-        if not isinstance(name, str):
-            raise InvalidArgumentError(f"an object store name must be a str, not {type(name).__name__}")
-        path = None if key_path is None else validate_key_path(key_path)
-        if name in self._schemas:
-            raise ConstraintError(f"object store {name!r} already exists")
+        path = check_new_store(name, key_path, auto_increment, exists=name in self._schemas)
         tx._request({"op": "create_store", "name": name, "key_path": path,
-                     "auto_increment": bool(auto_increment)}, fatal=True)
-        self._schemas[name] = {"key_path": path, "auto_increment": bool(auto_increment), "indexes": {}}
+                     "auto_increment": auto_increment}, fatal=True)
+        self._schemas[name] = {"key_path": path, "auto_increment": auto_increment, "indexes": {}}
+        tx._handles.pop(name, None)
         return tx.object_store(name)
 
     def delete_object_store(self, name: str) -> None:
+        name = check_store_name(name)
         tx = self._live_upgrade("delete_object_store()")
-        if name not in self._schemas:
+        schema = self._schemas.get(name)
+        if schema is None:
             raise NotFoundError(f"no object store named {name!r}")
         tx._request({"op": "delete_store", "name": name}, fatal=True)
         del self._schemas[name]
-        tx._handles.pop(name, None)
+        schema["deleted"] = True
 
     def transaction(
         self,
@@ -192,12 +199,15 @@ class RemoteDatabase(api.Database):
         if self._closed:
             raise InvalidStateError(f"the connection to database {self._name!r} is closed")
         names = check_store_names(store_names)
-        for name in names:
-            if name not in self._schemas:
-                raise NotFoundError(f"no object store named {name!r}")
+        mode, durability = check_mode_and_durability(mode, durability)  # type: ignore[assignment]
+        missing = [n for n in names if n not in self._schemas]
+        if missing:
+            raise NotFoundError(
+                f"no object store named {missing[0]!r} in database {self._name!r} "
+                f"(it has {', '.join(map(repr, self.object_store_names)) or 'no stores'})"
+            )
         if not names:
             raise InvalidAccessError("a transaction needs at least one object store name")
-        check_mode_and_durability(mode, durability)
         schemas = {n: self._schemas[n] for n in names}
 
         def opened(ok: bool, value: Any) -> None:
@@ -232,6 +242,7 @@ class RemoteTransaction(api.Transaction):
         self._error: BaseException | None = None
         self._failing: BaseException | None = None  # a request error being delivered
         self._user_abort = False
+        self._renames: list[tuple[Any, str]] = []
         self._done: SyncFuture[None] = SyncFuture(self._loop)
         db._conn.listeners["done", number] = self._finished
         if not defer:
@@ -265,16 +276,55 @@ class RemoteTransaction(api.Transaction):
         return self._done
 
     def object_store(self, name: str) -> RemoteObjectStore:
+        name = check_store_name(name)
         if self._state == FINISHED:
-            raise InvalidStateError(f"cannot open object store {name!r}: the transaction has finished")
+            raise InvalidStateError(
+                f"cannot open object store {name!r}: the transaction has already finished"
+            )
         handle = self._handles.get(name)
-        if handle is not None:
+        if handle is not None and not handle._deleted():
             return handle
         schema = self._schemas.get(name)
         if schema is None:  # a store outside the plugin's allowlist was never sent: the same
-            raise NotFoundError(f"object store {name!r} is not in this transaction's scope")
+            raise NotFoundError(
+                f"object store {name!r} is not in this transaction's scope "
+                f"({', '.join(map(repr, self.object_store_names)) or 'no stores'})"
+            )
         handle = self._handles[name] = RemoteObjectStore(self, name, schema)
         return handle
+
+    def _renamed(self, handle: RemoteObjectStore | RemoteIndex, old: str) -> None:
+        """A store or index was renamed in the upgrade: remember it, to undo on abort."""
+        if isinstance(handle, RemoteObjectStore):
+            if self._handles.get(old) is handle:
+                del self._handles[old]
+            self._handles[handle.name] = handle
+        self._renames.append((handle, old))
+
+    def _snapshot(self) -> None:
+        """The schema as the upgrade began (restored if it aborts, as the engine reloads its
+        catalog): each store's schema dict and index dicts, in place."""
+        self._saved: tuple[dict[str, Any], list[Any]] | None = (dict(self._schemas), [
+            (schema, dict(schema["indexes"]), dict(schema)) for schema in self._schemas.values()
+        ])
+
+    def _revert_schema(self) -> None:
+        saved = getattr(self, "_saved", None)
+        if saved is None:
+            return
+        stores, details = saved
+        self._schemas.clear()
+        self._schemas.update(stores)
+        for schema, indexes, fields in details:
+            schema.clear()
+            schema.update(fields)
+            schema["indexes"] = indexes
+            for index in indexes.values():
+                index.pop("deleted", None)
+        for handle, old in reversed(self._renames):
+            handle._name = old
+        self._renames.clear()
+        self._saved = None
 
     def commit(self) -> None:
         if self._state != ACTIVE:
@@ -305,6 +355,12 @@ class RemoteTransaction(api.Transaction):
                 "that is not one of its requests, or it has finished)"
             )
 
+    def _check_writable(self) -> None:
+        if self._mode == "readonly":
+            raise ReadOnlyError(
+                "the transaction is read-only; open it with db.transaction(..., 'readwrite')"
+            )
+
     def _end_of_task(self) -> None:
         if self._state == ACTIVE:
             self._state = INACTIVE
@@ -317,15 +373,31 @@ class RemoteTransaction(api.Transaction):
             with contextlib.suppress(Error):
                 self._db._conn.send({"op": "commit", "tx": self._number})
 
+    def _withdraw(self) -> bool:
+        """A task awaiting a request was cancelled (``asyncio.wait_for`` timed out): abort the
+        transaction, as the engine does, so none of its changes are kept and the task need not
+        wait for the host. Nothing to take back once commit() was asked for."""
+        if self._state in (COMMITTING, FINISHED):
+            return False
+        self._send_abort(AbortError(
+            "a request of this transaction was cancelled before it ran (its task was cancelled "
+            "or timed out), so the transaction was aborted and none of its changes are kept"
+        ))
+        return True
+
     def _abort_for_exception(self, exc: BaseException) -> None:
         if exc is self._failing:  # the request's error was not handled: abort with it
             self._send_abort(exc)
-        else:
+        elif self._state != COMMITTING:
+            # Committing already (it auto-committed while the block awaited something else):
+            # nothing to abort, as in-process; the block's error is raised.
             self.abort()
 
     def _send_abort(self, error: BaseException | None) -> None:
         self._error = error
         self._state = FINISHED
+        if self._mode == "versionchange":
+            self._revert_schema()
         message: dict[str, Any] = {"op": "abort", "tx": self._number}
         if error is not None:
             message["error"] = {"message": str(error)}
@@ -342,6 +414,9 @@ class RemoteTransaction(api.Transaction):
     def _finish(self, error: BaseException | None) -> None:
         self._db._conn.listeners.pop(("done", self._number), None)
         self._state = FINISHED
+        if self._mode == "versionchange" and (error is not None or self._user_abort
+                                              or self._error is not None):
+            self._revert_schema()
         if self._done.done():
             return
         if error is None and not self._user_abort and self._error is None:
@@ -356,12 +431,16 @@ class RemoteTransaction(api.Transaction):
     def _request(self, message: dict[str, Any], *, write: bool = False, fatal: bool = False,
                  convert: Any = None) -> SyncFuture[Any]:
         self._check_active()
-        if write and self._mode == "readonly":
-            raise ReadOnlyError("the transaction is read-only; open it with db.transaction(..., 'readwrite')")
+        if write:
+            self._check_writable()
         fut: SyncFuture[Any] = SyncFuture(self._loop)
+        fut.set_canceller(self._withdraw)
 
         def settle(ok: bool, value: Any) -> None:
             self._pending -= 1
+            if fut.done():  # withdrawn (its task was cancelled): the transaction was aborted
+                self._maybe_commit()
+                return
             if self._state == FINISHED and self._error is None and ok:
                 # Aborted here before this reply came: as in a browser, the request fails.
                 ok, value = False, AbortError("the transaction was aborted before this request ran")
@@ -386,207 +465,3 @@ class RemoteTransaction(api.Transaction):
         self._db._conn.send({**message, "tx": self._number}, settle)  # encodes: copies the values now
         self._pending += 1
         return fut
-
-
-class _Readable:
-    _tx: RemoteTransaction
-    _base: dict[str, Any]
-
-    def _read(self, method: str, *args: Any, convert: Any = None) -> SyncFuture[Any]:
-        return self._tx._request({**self._base, "method": method, "args": list(args)}, convert=convert)
-
-    def get(self, query: Any) -> SyncFuture[Any]:
-        return self._read("get", encode_query(query))
-
-    def get_key(self, query: Any) -> SyncFuture[Any]:
-        return self._read("get_key", encode_query(query))
-
-    def get_all(self, query: Any = None, count: int | None = None) -> SyncFuture[Any]:
-        return self._read("get_all", encode_query(query), count)
-
-    def get_all_keys(self, query: Any = None, count: int | None = None) -> SyncFuture[Any]:
-        return self._read("get_all_keys", encode_query(query), count)
-
-    def count(self, query: Any = None) -> SyncFuture[Any]:
-        return self._read("count", encode_query(query))
-
-    def get_all_records(self, query: Any = None, count: int | None = None, direction: Any = "next") -> Any:
-        raise InvalidStateError("get_all_records() is not available over the host socket yet")
-
-    def _cursor(self, query: Any, direction: Any, key_only: bool) -> api.CursorRequest[Any]:
-        message = {**self._base, "op": "cursor", "query": encode_query(query), "direction": direction,
-                   "key_only": key_only}
-        message.pop("method", None)
-        source = self
-        check_direction(direction)
-        return api.CursorRequest(self._tx._request(
-            message,
-            convert=lambda state: None if state is None else RemoteCursor(source, state, key_only, direction),
-        ))
-
-    def open_cursor(self, query: Any = None, direction: Any = "next") -> api.CursorRequest[Any]:
-        return self._cursor(query, direction, False)
-
-    def open_key_cursor(self, query: Any = None, direction: Any = "next") -> api.CursorRequest[Any]:
-        return self._cursor(query, direction, True)
-
-
-class RemoteObjectStore(_Readable, api.ObjectStore):
-    """A store of a remote transaction (properties answered from the schema the host sent)."""
-
-    def __init__(self, tx: RemoteTransaction, name: str, schema: dict[str, Any]) -> None:
-        self._tx, self._name, self._schema = tx, name, schema
-        self._base = {"op": "store", "store": name}
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def key_path(self) -> Any:
-        return self._schema["key_path"]
-
-    @property
-    def auto_increment(self) -> bool:
-        return bool(self._schema["auto_increment"])
-
-    @property
-    def index_names(self) -> list[str]:
-        return sorted(self._schema["indexes"], key=_utf16)
-
-    @property
-    def transaction(self) -> RemoteTransaction:
-        return self._tx
-
-    def _write(self, method: str, *args: Any) -> SyncFuture[Any]:
-        return self._tx._request({**self._base, "method": method, "args": list(args)}, write=True)
-
-    def add(self, value: Any, key: Any = None) -> SyncFuture[Any]:
-        return self._write("add", value, key)
-
-    def put(self, value: Any, key: Any = None) -> SyncFuture[Any]:
-        return self._write("put", value, key)
-
-    def delete(self, query: Any) -> SyncFuture[Any]:
-        return self._write("delete", encode_query(query))
-
-    def clear(self) -> SyncFuture[Any]:
-        return self._write("clear")
-
-    def add_many(self, values: Iterable[Any], keys: Iterable[Any] | None = None) -> SyncFuture[Any]:
-        return self._write("add_many", list(values), None if keys is None else list(keys))
-
-    def put_many(self, values: Iterable[Any], keys: Iterable[Any] | None = None) -> SyncFuture[Any]:
-        return self._write("put_many", list(values), None if keys is None else list(keys))
-
-    def get_many(self, keys: Iterable[Any]) -> SyncFuture[Any]:
-        return self._read("get_many", list(keys))
-
-    def delete_many(self, keys: Iterable[Any]) -> SyncFuture[Any]:
-        return self._write("delete_many", [encode_query(k) for k in keys])
-
-    def index(self, name: str) -> RemoteIndex:
-        schema = self._schema["indexes"].get(name)
-        if schema is None:
-            raise NotFoundError(f"object store {self._name!r} has no index named {name!r}")
-        return RemoteIndex(self, name, schema)
-
-    def create_index(self, name: str, key_path: str | Sequence[str], *, unique: bool = False,
-                     multi_entry: bool = False) -> RemoteIndex:
-        self._tx.db._live_upgrade("create_index()")
-        path = validate_key_path(key_path)
-        if name in self._schema["indexes"]:
-            raise ConstraintError(f"object store {self._name!r} already has an index named {name!r}")
-        self._tx._request({"op": "create_index", "store": self._name, "name": name, "key_path": path,
-                           "unique": unique, "multi_entry": multi_entry}, fatal=True)
-        schema = {"key_path": path, "unique": unique, "multi_entry": multi_entry}
-        self._schema["indexes"][name] = schema
-        return RemoteIndex(self, name, schema)
-
-    def delete_index(self, name: str) -> None:
-        self._tx.db._live_upgrade("delete_index()")
-        if name not in self._schema["indexes"]:
-            raise NotFoundError(f"object store {self._name!r} has no index named {name!r}")
-        self._tx._request({"op": "delete_index", "store": self._name, "name": name}, fatal=True)
-        del self._schema["indexes"][name]
-
-
-class RemoteIndex(_Readable, api.Index):
-    """An index of a remote store."""
-
-    def __init__(self, store: RemoteObjectStore, name: str, schema: dict[str, Any]) -> None:
-        self._store, self._name, self._schema = store, name, schema
-        self._tx = store._tx
-        self._base = {"op": "index", "store": store.name, "index": name}
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def key_path(self) -> Any:
-        return self._schema["key_path"]
-
-    @property
-    def unique(self) -> bool:
-        return bool(self._schema["unique"])
-
-    @property
-    def multi_entry(self) -> bool:
-        return bool(self._schema["multi_entry"])
-
-    @property
-    def object_store(self) -> RemoteObjectStore:
-        return self._store
-
-
-class RemoteCursor(api.CursorWithValue):
-    """A cursor the host keeps; each move is one round trip."""
-
-    def __init__(self, source: Any, state: dict[str, Any], key_only: bool, direction: Any) -> None:
-        self._source = source
-        self._key_only = key_only
-        self._direction = direction
-        self._number = state["cursor"]
-        self._set(state)
-
-    def _set(self, state: dict[str, Any]) -> RemoteCursor:
-        self._key, self._primary_key = state["key"], state["primary_key"]
-        self._value = state.get("value")
-        return self
-
-    @property
-    def source(self) -> Any:
-        return self._source
-
-    @property
-    def direction(self) -> Any:
-        return self._direction
-
-    @property
-    def key(self) -> Any:
-        return self._key
-
-    @property
-    def primary_key(self) -> Any:
-        return self._primary_key
-
-    @property
-    def value(self) -> Any:
-        if self._key_only:
-            raise AttributeError("a key cursor has no value")
-        return self._value
-
-    def _move(self, count: int, key: Any, primary_key: Any) -> SyncFuture[Any]:
-        return self._source._tx._request(
-            {"op": "cursor_move", "cursor": self._number, "count": count, "key": key,
-             "primary_key": primary_key},
-            convert=lambda state: None if state is None else self._set(state),
-        )
-
-    def update(self, value: Any) -> SyncFuture[Any]:
-        return self._source._tx._request({"op": "cursor_update", "cursor": self._number, "value": value},
-                                         write=True)
-
-    def delete(self) -> SyncFuture[Any]:
-        return self._source._tx._request({"op": "cursor_delete", "cursor": self._number}, write=True)
