@@ -41,8 +41,15 @@ from typing import Any
 
 from . import api
 from .api_types import Key, Request
-from .arguments import as_list, check_count, check_direction, check_index_name, check_store_name
-from .errors import InvalidArgumentError, InvalidStateError
+from .arguments import (
+    as_list,
+    check_count,
+    check_direction,
+    check_index_name,
+    check_store_name,
+    values_and_keys,
+)
+from .errors import InvalidStateError
 from .key_range import to_query
 from .keys import to_key
 from .records import KeyRules, PreparedRecord, prepare_record, prepare_records, prepare_value
@@ -205,12 +212,9 @@ class FrontObjectStore(FrontSource, api.ObjectStore):
     def _store_many(self, values: Iterable[Any], keys: Iterable[Key] | None,
                     no_overwrite: bool) -> Request[list[Key]]:
         try:
-            value_list = as_list(values, "values")
-            key_list = None if keys is None else as_list(keys, "keys")
-            if key_list is not None and len(key_list) != len(value_list):
-                raise InvalidArgumentError(f"got {len(value_list)} values but {len(key_list)} "
-                                           "keys; pass one key per value")
-            records = prepare_records(self._key_rules(), self._injects_keys, value_list, key_list)
+            value_list, key_list = values_and_keys(values, keys)
+            records = prepare_records(self._key_rules(), self._injects_keys, value_list,
+                                      None if keys is None else key_list)
         except Exception:
             self._check_usable(True)
             raise

@@ -12,17 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import api
-from ..arguments import show
-from ..errors import (
-    DataError,
-    InvalidAccessError,
-    InvalidArgumentError,
-    InvalidStateError,
-)
+from ..cursor_rules import CursorState, check_cursor_write, check_move, check_update_key
 from ..front import FrontCursor
 from ..key_encoding import decode_key, encode_key
-from ..key_path import INVALID_KEY, NO_KEY, extract_key
-from ..keys import compare_keys, to_key
 from ..wire import decode
 from . import record_store
 from .bounds import after, index_key_of, past
@@ -93,45 +85,16 @@ class EngineCursor(FrontCursor):
 
     # -- moving ------------------------------------------------------------------------------
     def _move(self, count: int, key: Any, primary_key: Any) -> SyncFuture[Any]:
-        if type(count) is not int or count < 1:
-            raise InvalidArgumentError(f"advance() needs a count of 1 or more, not {show(count)}")
-        if self._deleted():
-            raise InvalidStateError("the cursor's object store or index has been deleted")
-        if primary_key is not None:
-            if key is None:
-                raise DataError("continue_primary_key() needs both a key and a primary key")
-            if self._index is None:
-                raise InvalidAccessError("continue_primary_key() works only on index cursors")
-            if self._direction not in ("next", "prev"):
-                raise InvalidAccessError(
-                    "continue_primary_key() needs direction 'next' or 'prev'"
-                )
-        self._tx.check_active()
-        if not self._got_value:
-            raise InvalidStateError(
-                "the cursor is already moving or has gone past its end; await the previous "
-                "move first"
-            )
-        key_b = pk_b = None
-        forward = self._direction.startswith("next")
-        sign = 1 if forward else -1
-        if key is not None:
-            key = to_key(key)
-            order = compare_keys(key, self.key) * sign
-            if order < 0 or (order == 0 and primary_key is None):
-                raise DataError(
-                    f"continue_({key!r}) must move {'forward' if forward else 'backward'} "
-                    f"from the cursor's key {self.key!r}"
-                )
-            key_b = encode_key(key)
-            if primary_key is not None:
-                primary_key = to_key(primary_key)
-                if order == 0 and compare_keys(primary_key, self.primary_key) * sign <= 0:
-                    raise DataError(
-                        "continue_primary_key() must move past the cursor's primary key "
-                        f"{self.primary_key!r}"
-                    )
-                pk_b = encode_key(primary_key)
+        # The rules live in pyidb.cursor_rules (the host socket's client uses them too); the
+        # current key is decoded only when a target key must be compared with it.
+        got = self._got_value
+        state = CursorState(self._deleted(), self._index is not None, self._direction, got,
+                            self.key if got and key is not None else None,
+                            self.primary_key if got and primary_key is not None else None,
+                            self._tx.check_active)
+        key, primary_key = check_move(count, key, primary_key, state)
+        key_b = None if key is None else encode_key(key)
+        pk_b = None if primary_key is None else encode_key(primary_key)
         self._got_value = False
         if count == 1 and key_b is None and self._ahead and (self._index is None or self._key_only):
             # Served from the page: may complete when awaited (landing reads nothing, cannot fail).
@@ -226,14 +189,8 @@ class EngineCursor(FrontCursor):
 
     # -- writing through the cursor -------------------------------------------------------------
     def _check_write(self) -> None:
-        self._tx.check_active()
-        self._tx.check_writable()
-        if self._deleted():
-            raise InvalidStateError("the cursor's object store or index has been deleted")
-        if not self._got_value or self._key_only:
-            raise InvalidStateError(
-                "the cursor has no current record (it is moving, past its end, or a key cursor)"
-            )
+        check_cursor_write(self._tx.check_active, self._tx.check_writable, self._deleted(),
+                           self._got_value, self._key_only)
 
     def _check_usable(self, what: str) -> None:  # the front half's hook
         self._check_write()
@@ -241,17 +198,7 @@ class EngineCursor(FrontCursor):
     def _update(self, copy: Any, needs_tags: bool, plain: bool) -> SyncFuture[Any]:
         self._check_write()
         store = self._store
-        if store.key_path is not None:
-            extracted = extract_key(copy, store.key_path)
-            if (
-                extracted is NO_KEY
-                or extracted is INVALID_KEY
-                or compare_keys(extracted, self.primary_key) != 0
-            ):
-                raise DataError(
-                    f"the value's key at {store.key_path!r} must stay {self.primary_key!r} "
-                    "when updating through a cursor"
-                )
+        check_update_key(store.key_path, copy, self.primary_key)
         if plain:  # its bytes and index keys now, instead of a copy
             copy = record_store.encode_plain(tuple(store.indexes.values()), copy)
         storage, pk = self._tx.storage, self.primary_key

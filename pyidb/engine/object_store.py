@@ -16,20 +16,18 @@ from .. import api
 from ..arguments import (
     check_flag,
     check_index_name,
-    check_store_name,
 )
 from ..errors import (
     ConstraintError,
     Error,
-    InvalidAccessError,
     InvalidStateError,
     NotFoundError,
 )
 from ..front import FrontIndex, FrontObjectStore, FrontSource, rekey_handle
 from ..key_encoding import encode_key
-from ..key_path import validate_key_path
 from ..key_range import KeyRange
 from ..records import KeyRules, PreparedRecord
+from ..schema_rules import check_index_rename, check_new_index, check_store_rename
 from . import catalog, record_store
 from .bounds import query_bounds, range_bounds
 from .catalog import IndexSchema, StoreSchema
@@ -100,21 +98,14 @@ class EngineObjectStore(_Source, FrontObjectStore):
         """Spec ``IDBObjectStore.name`` setter: deleted, not an upgrade, inactive; then nothing
         if unchanged, ConstraintError if taken. Records live in numbered trees: only the catalog
         changes (and an aborted upgrade reloads it, so the old name comes back)."""
-        new_name = check_store_name(new_name)
         tx = self._tx
-        if self._schema.deleted:
-            raise InvalidStateError(f"{self!r} has been deleted")
-        if tx.mode != "versionchange":
-            raise InvalidStateError("renaming an object store works only inside the upgrade "
-                                    "callback of open()")
-        tx.check_active()
-        old = self._schema.name
-        if new_name == old:
+        old, schema = self._schema.name, tx.db_state.schema
+        checked = check_store_rename(self, old, new_name, deleted=self._schema.deleted,
+                                     upgrade=tx.mode == "versionchange",
+                                     check_active=tx.check_active, taken=schema.stores)
+        if checked is None:
             return
-        schema = tx.db_state.schema
-        if new_name in schema.stores:
-            raise ConstraintError(f"cannot rename object store {old!r}: an object store named "
-                                  f"{new_name!r} already exists")
+        new_name = checked
         schema.stores[new_name] = schema.stores.pop(old)
         self._schema.name = new_name
         rekey_handle(tx._store_handles, old, new_name, self)
@@ -223,11 +214,8 @@ class EngineObjectStore(_Source, FrontObjectStore):
         unique = check_flag(unique, "unique")
         multi_entry = check_flag(multi_entry, "multi_entry")
         tx = self._check_in_upgrade("create_index")
-        if name in self._schema.indexes:
-            raise ConstraintError(f"object store {self.name!r} already has an index {name!r}")
-        path = validate_key_path(key_path)
-        if isinstance(path, list) and multi_entry:
-            raise InvalidAccessError("multi_entry indexes need a string key path, not a list")
+        path = check_new_index(self.name, name, key_path, multi_entry,
+                               exists=name in self._schema.indexes)
         storage = tx.storage
         index = IndexSchema(name, catalog.allocate_tree(storage), path, bool(unique),
                             bool(multi_entry))
@@ -275,20 +263,15 @@ class EngineIndex(_Source, FrontIndex):
     def name(self, new_name: str) -> None:
         """Spec ``IDBIndex.name`` setter: not an upgrade, inactive, deleted (this order, unlike
         the store's); then nothing if unchanged, ConstraintError if the store has that index."""
-        new_name = check_index_name(new_name)
         tx = self._tx
-        if tx.mode != "versionchange":
-            raise InvalidStateError("renaming an index works only inside the upgrade callback "
-                                    "of open()")
-        tx.check_active()
-        if self._is_deleted():
-            raise InvalidStateError(f"{self!r} has been deleted")
         old, indexes = self._index.name, self._store.indexes
-        if new_name == old:
+        checked = check_index_rename(self, self._store.name, old, new_name,
+                                     deleted=self._is_deleted(),
+                                     upgrade=tx.mode == "versionchange",
+                                     check_active=tx.check_active, taken=indexes)
+        if checked is None:
             return
-        if new_name in indexes:
-            raise ConstraintError(f"cannot rename index {old!r}: object store "
-                                  f"{self._store.name!r} already has an index {new_name!r}")
+        new_name = checked
         indexes[new_name] = indexes.pop(old)
         self._index.name = new_name
         rekey_handle(self._parent._index_handles, old, new_name, self)
