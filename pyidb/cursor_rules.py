@@ -15,7 +15,7 @@ from .errors import DataError, InvalidAccessError, InvalidArgumentError, Invalid
 from .key_path import INVALID_KEY, NO_KEY, extract_key
 from .keys import compare_keys, to_key
 
-__all__ = ["CursorState", "check_cursor_write", "check_move", "check_update_key"]
+__all__ = ["CursorState", "check_cursor_write", "check_move", "check_step", "check_update_key"]
 
 
 class CursorState(NamedTuple):
@@ -30,25 +30,39 @@ class CursorState(NamedTuple):
     check_active: Callable[[], None]  # raises TransactionInactiveError
 
 
+_DELETED = "the cursor's object store or index has been deleted"
+
+
+def check_step(deleted: bool, check_active: Callable[[], None], got_value: bool) -> None:
+    """The checks of a move without a target key after its count (``continue_()``,
+    ``advance(n)``): deleted, then inactive, then already moving or past its end. A backend's
+    hot path calls this alone; :func:`check_move` calls it too."""
+    if deleted:
+        raise InvalidStateError(_DELETED)
+    check_active()
+    if not got_value:
+        raise InvalidStateError(
+            "the cursor is already moving or has gone past its end; await the previous move first"
+        )
+
+
 def check_move(count: Any, key: Any, primary_key: Any, state: CursorState) -> tuple[Any, Any]:
     """Checks of ``advance(count)``/``continue_(key)``/``continue_primary_key(key, pk)``; returns
     the normalized (key, primary_key) to move to (None where not given)."""
     if type(count) is not int or count < 1:
         raise InvalidArgumentError(f"advance() needs a count of 1 or more, not {show(count)}")
-    if state.deleted:
-        raise InvalidStateError("the cursor's object store or index has been deleted")
-    if primary_key is not None:
+    if primary_key is None:
+        check_step(state.deleted, state.check_active, state.got_value)
+    else:
+        if state.deleted:
+            raise InvalidStateError(_DELETED)
         if key is None:
             raise DataError("continue_primary_key() needs both a key and a primary key")
         if not state.is_index:
             raise InvalidAccessError("continue_primary_key() works only on index cursors")
         if state.direction not in ("next", "prev"):
             raise InvalidAccessError("continue_primary_key() needs direction 'next' or 'prev'")
-    state.check_active()
-    if not state.got_value:
-        raise InvalidStateError(
-            "the cursor is already moving or has gone past its end; await the previous move first"
-        )
+        check_step(False, state.check_active, state.got_value)
     if key is None:
         return None, None
     forward = state.direction.startswith("next")
@@ -76,7 +90,7 @@ def check_cursor_write(check_active: Callable[[], None], check_writable: Callabl
     check_active()
     check_writable()
     if deleted:
-        raise InvalidStateError("the cursor's object store or index has been deleted")
+        raise InvalidStateError(_DELETED)
     if not got_value or key_only:
         raise InvalidStateError(
             "the cursor has no current record (it is moving, past its end, or a key cursor)"

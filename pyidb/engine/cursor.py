@@ -12,7 +12,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import api
-from ..cursor_rules import CursorState, check_cursor_write, check_move, check_update_key
+from ..cursor_rules import (
+    CursorState,
+    check_cursor_write,
+    check_move,
+    check_step,
+    check_update_key,
+)
 from ..front import FrontCursor
 from ..key_encoding import decode_key, encode_key
 from ..wire import decode
@@ -88,6 +94,13 @@ class EngineCursor(FrontCursor):
         # The rules live in pyidb.cursor_rules (the host socket's client uses them too); the
         # current key is decoded only when a target key must be compared with it.
         got = self._got_value
+        if key is None and primary_key is None and type(count) is int and count == 1:  # a step
+            check_step(self._deleted(), self._tx.check_active, got)
+            self._got_value = False
+            if self._ahead and (self._index is None or self._key_only):
+                # Served from the page: may complete when awaited (landing reads nothing).
+                return inline_request(self._tx, lambda: self._iterate(1))
+            return self._tx.request(lambda: self._iterate(1))
         state = CursorState(self._deleted(), self._index is not None, self._direction, got,
                             self.key if got and key is not None else None,
                             self.primary_key if got and primary_key is not None else None,
@@ -96,9 +109,6 @@ class EngineCursor(FrontCursor):
         key_b = None if key is None else encode_key(key)
         pk_b = None if primary_key is None else encode_key(primary_key)
         self._got_value = False
-        if count == 1 and key_b is None and self._ahead and (self._index is None or self._key_only):
-            # Served from the page: may complete when awaited (landing reads nothing, cannot fail).
-            return inline_request(self._tx, lambda: self._iterate(1))
         return self._tx.request(lambda: self._iterate(count, key_b, pk_b))
 
     def _iterate(self, count: int, key_b: bytes | None = None,
