@@ -99,6 +99,34 @@ async def test_readonly_after_a_committed_readwrite_sees_the_writes(factory):
     db.close()
 
 
+async def test_upgrade_that_waits_for_another_databases_writer_runs_its_callback(factory):
+    # The versionchange transaction of "two" must wait for the readwrite one of "one" (one
+    # writer per storage); once it starts it must still be open for the upgrade callback (it
+    # used to commit empty first: InvalidStateError "put() was called outside a write
+    # transaction" from the catalog write).
+    db1 = await _open(factory, "one")
+    tx = db1.transaction("s", "readwrite")
+    await tx.object_store("s").put("v", "k")
+    db1.close()
+    seen = []
+
+    def upgrade(db, old, new, tx2):
+        seen.append((old, new))
+        _two_stores(db, old, new, tx2)
+
+    # Awaited in this task (not wait_for's own task): the open starts while tx is running.
+    db2 = await factory.open("two", 1, upgrade=upgrade)
+    assert seen == [(0, 1)]
+    assert sorted(db2.object_store_names) == ["s", "t"]
+    await db2.put("s", "w", "k")
+    assert await db2.get("s", "k") == "w"
+    await asyncio.wait_for(_await(tx.done), 10)
+    db2.close()
+    db1 = await factory.open("one")
+    assert await db1.get("s", "k") == "v"
+    db1.close()
+
+
 async def test_transactions_on_two_databases_do_not_deadlock(factory):
     db1 = await _open(factory, "one")
     db2 = await _open(factory, "two")

@@ -192,10 +192,15 @@ class EngineFactory(api.Factory):
         """A versionchange transaction on ``conn``, started and active."""
         tx = EngineTransaction(conn, [], "versionchange", "default")
         if not tx.running:  # started by the scheduler is not enough: it may wait for the lock
+            # Held while it waits: started on a later loop turn with no request, it would
+            # otherwise commit (empty) before the upgrade runs, and the upgrade's catalog
+            # writes would find no write transaction (another database's writer was first).
+            tx._hold()
             started = asyncio.get_running_loop().create_future()
             tx.on_start = lambda: started.done() or started.set_result(None)
             tx.done.add_done_callback(lambda _: started.done() or started.set_result(None))
             await started
+            tx.release()
             if tx._is_finished():
                 await tx.done  # raises why it could not start
             tx.reactivate()

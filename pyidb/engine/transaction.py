@@ -219,6 +219,12 @@ class EngineTransaction(TransactionStart, FrontTransaction):
         """Abort with ``error`` once the running code returns (e.g. createIndex on duplicates)."""
         self._abort_pending = error
 
+    def release(self) -> None:
+        """End a :meth:`_hold`: from the end of the task running now, the transaction goes
+        inactive (and commits with nothing pending) as usual."""
+        self._held = False
+        self._loop.call_soon(self._end_of_task)
+
     def reactivate(self) -> None:
         """Make the transaction active for a callback the engine runs (the upgrade function)."""
         if self._phase == INACTIVE:
