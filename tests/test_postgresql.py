@@ -142,8 +142,8 @@ async def test_oversized_key_through_the_api_is_a_data_error_and_the_transaction
     f.close()
 
 
-def test_failed_statement_poisons_the_transaction_clearly(storage: PostgreSQLStorage, where) -> None:
-    # A fault injected on purpose: a trigger makes PostgreSQL refuse the key b"boom".
+def refuse_key_boom(where) -> None:
+    """A fault injected on purpose: a trigger makes PostgreSQL refuse the key b"boom"."""
     with psycopg.connect(where[0], autocommit=True) as conn:
         conn.execute(
             f"CREATE FUNCTION {where[1]}.boom() RETURNS trigger LANGUAGE plpgsql AS "
@@ -152,6 +152,10 @@ def test_failed_statement_poisons_the_transaction_clearly(storage: PostgreSQLSto
         )
         conn.execute(f"CREATE TRIGGER boom BEFORE INSERT ON {where[1]}.kv "
                      f"FOR EACH ROW EXECUTE FUNCTION {where[1]}.boom()")
+
+
+def test_failed_statement_poisons_the_transaction_clearly(storage: PostgreSQLStorage, where) -> None:
+    refuse_key_boom(where)
     storage.begin_write()
     storage.put(1, b"a", b"1")
     storage.put(1, b"boom", b"2")  # buffered: the read that needs it sends it
@@ -171,14 +175,7 @@ def test_failed_statement_poisons_the_transaction_clearly(storage: PostgreSQLSto
 
 def test_a_write_refused_at_commit_keeps_nothing(storage: PostgreSQLStorage, where) -> None:
     # The same injected fault, met by the commit that sends the buffered writes.
-    with psycopg.connect(where[0], autocommit=True) as conn:
-        conn.execute(
-            f"CREATE FUNCTION {where[1]}.boom() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$BEGIN IF NEW.key = '\\x626f6f6d'::bytea THEN RAISE EXCEPTION 'injected'; END IF; "
-            "RETURN NEW; END$$"
-        )
-        conn.execute(f"CREATE TRIGGER boom BEFORE INSERT ON {where[1]}.kv "
-                     f"FOR EACH ROW EXECUTE FUNCTION {where[1]}.boom()")
+    refuse_key_boom(where)
     storage.begin_write()
     storage.put(2, b"a", b"1")
     storage.put(1, b"boom", b"2")
